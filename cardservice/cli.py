@@ -1,0 +1,325 @@
+"""The ``cardservice`` command: serve, migrate, patrons and cards, API keys, signing keys."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import TypeVar
+
+import click
+
+from cardservice.errors import ConfigurationError, DomainError
+from cardservice.settings import Settings
+
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except ConfigurationError as exc:
+        raise click.ClickException(f"configuration: {exc}") from exc
+
+
+def _run(work: Callable[[Settings], Awaitable[T]]) -> T:
+    """Run one piece of async work with the service's parts, reporting domain errors."""
+    settings = _settings()
+    try:
+        return asyncio.run(work(settings))
+    except DomainError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.message}") from exc
+
+
+@click.group()
+def main() -> None:
+    """Digital library cards: registration, signed cards, barcodes and verification."""
+
+
+@main.command()
+def migrate() -> None:
+    """Bring the database schema up to date."""
+    from cardservice.db.migrate import upgrade  # noqa: PLC0415  # keep `--help` fast
+
+    async def work(settings: Settings) -> None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        await upgrade(settings.async_database_url)
+
+    _run(work)
+    click.echo("database is up to date")
+
+
+@main.command()
+@click.option("--host", help="Address to listen on (CARDSERVICE_HOST).")
+@click.option("--port", type=int, help="Port (CARDSERVICE_PORT).")
+@click.option("--workers", type=int, help="Worker processes (CARDSERVICE_WORKERS).")
+@click.option("--no-migrate", is_flag=True, help="Do not migrate the database first.")
+def serve(host: str | None, port: int | None, workers: int | None, no_migrate: bool) -> None:
+    """Run the service with uvicorn."""
+    import uvicorn  # noqa: PLC0415
+
+    # Workers read settings from the environment, so options become environment too.
+    for name, value in (("HOST", host), ("PORT", port), ("WORKERS", workers)):
+        if value is not None:
+            os.environ[f"CARDSERVICE_{name}"] = str(value)
+    settings = _settings()
+    if not no_migrate:
+        from cardservice.db.migrate import upgrade  # noqa: PLC0415
+
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        asyncio.run(upgrade(settings.async_database_url))
+    click.echo(
+        f"cardservice ({settings.mode}, profile {settings.profile.id}) on "
+        f"http://{settings.host}:{settings.port}  API docs: /api/docs"
+    )
+    uvicorn.run(
+        "cardservice.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level.lower(),
+        proxy_headers=settings.production,
+        server_header=False,
+    )
+
+
+@main.group()
+def patron() -> None:
+    """Patron records."""
+
+
+@patron.command("create")
+@click.option("--family-name", required=True)
+@click.option("--given-name", required=True)
+@click.option("--family-kana", required=True, help="Katakana (hiragana is converted).")
+@click.option("--given-kana", required=True, help="Katakana (hiragana is converted).")
+@click.option("--birth-date", required=True, type=click.DateTime(["%Y-%m-%d"]))
+@click.option("--email", required=True)
+@click.option("--phone", default="")
+def patron_create(
+    family_name: str,
+    given_name: str,
+    family_kana: str,
+    given_kana: str,
+    birth_date: datetime,
+    email: str,
+    phone: str,
+) -> None:
+    """Create a patron and issue a digital card; prints the user number."""
+    from cardservice.patrons.service import NewPatron, create_patron_with_card  # noqa: PLC0415
+    from cardservice.services import Services  # noqa: PLC0415
+
+    async def work(settings: Settings) -> tuple[str, date]:
+        svc = Services.build(settings)
+        try:
+            async with svc.db.transaction() as session:
+                card = await create_patron_with_card(
+                    session,
+                    NewPatron(
+                        family_name=family_name,
+                        given_name=given_name,
+                        family_kana=family_kana,
+                        given_kana=given_kana,
+                        birth_date=birth_date.date(),
+                        email=email,
+                        phone=phone,
+                    ),
+                    svc.policy,
+                )
+                return card.user_number, card.expires_on
+        finally:
+            await svc.close()
+
+    number, expires_on = _run(work)
+    click.echo(f"user number {number}, valid through {expires_on.isoformat()}")
+
+
+@main.group()
+def card() -> None:
+    """Cards: revoke, suspend, reinstate."""
+
+
+_REASONS = ["lost", "reissued", "name_changed", "withdrawn", "staff"]
+
+
+@card.command("revoke")
+@click.argument("user_number")
+@click.option("--reason", type=click.Choice(_REASONS), required=True)
+def card_revoke(user_number: str, reason: str) -> None:
+    """Revoke a card for good; its number is never handed out again."""
+    from cardservice.cards.models import RevocationReason  # noqa: PLC0415
+    from cardservice.cards.numbers import normalise  # noqa: PLC0415
+    from cardservice.cards.service import get_card, revoke_card  # noqa: PLC0415
+    from cardservice.services import Services  # noqa: PLC0415
+
+    async def work(settings: Settings) -> None:
+        svc = Services.build(settings)
+        try:
+            async with svc.db.transaction() as session:
+                found = await get_card(session, normalise(svc.policy.number_format, user_number))
+                await revoke_card(session, found, RevocationReason(reason), svc.policy)
+        finally:
+            await svc.close()
+
+    _run(work)
+    click.echo(f"revoked ({reason})")
+
+
+@card.command("suspend")
+@click.argument("user_number")
+@click.option("--reason", default="staff", show_default=True)
+def card_suspend(user_number: str, reason: str) -> None:
+    """Suspend a card until it is reinstated."""
+    _set_suspended(user_number, reason)
+    click.echo("suspended")
+
+
+@card.command("reinstate")
+@click.argument("user_number")
+def card_reinstate(user_number: str) -> None:
+    """Lift a suspension."""
+    _set_suspended(user_number, None)
+    click.echo("active")
+
+
+def _set_suspended(user_number: str, reason: str | None) -> None:
+    from cardservice.cards.numbers import normalise  # noqa: PLC0415
+    from cardservice.cards.service import get_card, set_suspended  # noqa: PLC0415
+    from cardservice.services import Services  # noqa: PLC0415
+
+    async def work(settings: Settings) -> None:
+        svc = Services.build(settings)
+        try:
+            async with svc.db.transaction() as session:
+                found = await get_card(session, normalise(svc.policy.number_format, user_number))
+                set_suspended(found, reason)
+        finally:
+            await svc.close()
+
+    _run(work)
+
+
+@main.group()
+def apikey() -> None:
+    """API keys for scanners, kiosks and the library system."""
+
+
+@apikey.command("create")
+@click.argument("name")
+def apikey_create(name: str) -> None:
+    """Create a key; it is shown once, store it in the scanner's settings."""
+    from cardservice.db.engine import Database  # noqa: PLC0415
+    from cardservice.security.apikeys import create_api_key  # noqa: PLC0415
+
+    async def work(settings: Settings) -> tuple[int, str]:
+        db = Database(settings.async_database_url)
+        try:
+            async with db.transaction() as session:
+                row, plain = await create_api_key(session, name)
+                return row.id, plain
+        finally:
+            await db.dispose()
+
+    key_id, plain = _run(work)
+    click.echo(f"key {key_id} ({name}): {plain}")
+
+
+@apikey.command("list")
+def apikey_list() -> None:
+    """List keys (never the keys themselves)."""
+    from cardservice.db.engine import Database  # noqa: PLC0415
+    from cardservice.security.apikeys import list_api_keys  # noqa: PLC0415
+
+    async def work(settings: Settings) -> list[str]:
+        db = Database(settings.async_database_url)
+        try:
+            async with db.transaction() as session:
+                return [
+                    f"{k.id}\t{k.prefix}…\t{k.name}\t"
+                    f"{'revoked ' + k.revoked_at.isoformat() if k.revoked_at else 'active'}"
+                    for k in await list_api_keys(session)
+                ]
+        finally:
+            await db.dispose()
+
+    for line in _run(work):
+        click.echo(line)
+
+
+@apikey.command("revoke")
+@click.argument("key_id", type=int)
+def apikey_revoke(key_id: int) -> None:
+    """Revoke a key; it stops working on the next request."""
+    from cardservice.db.engine import Database  # noqa: PLC0415
+    from cardservice.security.apikeys import revoke_api_key  # noqa: PLC0415
+
+    async def work(settings: Settings) -> None:
+        db = Database(settings.async_database_url)
+        try:
+            async with db.transaction() as session:
+                await revoke_api_key(session, key_id)
+        finally:
+            await db.dispose()
+
+    _run(work)
+    click.echo(f"key {key_id} revoked")
+
+
+@main.group()
+def keys() -> None:
+    """Card-token signing keys."""
+
+
+@keys.command("list")
+def keys_list() -> None:
+    """Show each key, when it signs from and until when it verifies."""
+    from cardservice.services import load_keyring  # noqa: PLC0415
+
+    settings = _settings()
+    now = datetime.now(UTC)
+    ring = load_keyring(settings)
+    signing = ring.signing_key(now).kid
+    for key in ring.keys:
+        until = key.verify_until.isoformat() if key.verify_until else "-"
+        mark = "signing" if key.kid == signing else "published"
+        click.echo(f"{key.kid}\t{mark}\tsigns from {key.sign_from.isoformat()}\tuntil {until}")
+
+
+@keys.command("rotate")
+@click.option(
+    "--overlap-hours",
+    type=int,
+    help="Hours the new key is published before it signs (CARDSERVICE_KEY_OVERLAP_HOURS).",
+)
+def keys_rotate(overlap_hours: int | None) -> None:
+    """Create a new signing key: published now, used after the overlap."""
+    from cardservice.cards.keys import Keyring  # noqa: PLC0415
+
+    settings = _settings()
+    if settings.signing_key_files:
+        raise click.ClickException("keys come from CARDSERVICE_SIGNING_KEY_FILES; rotate them there")
+    directory = settings.data_dir / "keys"
+    now = datetime.now(UTC)
+    ring = Keyring.load_or_create(directory, now=now)
+    overlap = timedelta(hours=overlap_hours or settings.key_overlap_hours)
+    # A token lives at most as long as a card: validity plus the renewal window.
+    lifetime = timedelta(
+        days=366 * settings.profile.card.validity_years
+        + settings.profile.card.renewal_window_days
+    )
+    new = ring.rotate(directory, now=now, overlap=overlap, max_token_lifetime=lifetime)
+    click.echo(f"new key {new.kid} published now, signs from {new.sign_from.isoformat()}")
+
+
+@keys.command("prune")
+def keys_prune() -> None:
+    """Delete keys whose last token has expired."""
+    from cardservice.cards.keys import Keyring  # noqa: PLC0415
+
+    settings = _settings()
+    directory = settings.data_dir / "keys"
+    now = datetime.now(UTC)
+    removed = Keyring.load_or_create(directory, now=now).prune(directory, now=now)
+    click.echo("removed: " + (", ".join(removed) if removed else "none"))

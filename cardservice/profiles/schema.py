@@ -1,0 +1,171 @@
+"""The shape of a library profile: every rule in which two libraries may differ.
+
+A profile is TOML, decoded strictly: an unknown key, a wrong type or a value out of range
+fails at start with a message that names the key (see ``profiles.load_profile``).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta, Struct
+
+PositiveInt = Annotated[int, Meta(ge=1)]
+NonNegativeInt = Annotated[int, Meta(ge=0)]
+Weekday = Annotated[int, Meta(ge=0, le=6)]  # Monday = 0, as Python's date.weekday()
+ShortText = Annotated[str, Meta(min_length=1, max_length=200)]
+
+CheckSchemeName = Literal["none", "luhn", "mod10w3", "mod11w27", "7dr", "7dsr", "mod16"]
+CodabarStartStop = Literal["A", "B", "C", "D"]
+ImageFormat = Literal["gif", "jpeg", "png"]
+EligibilityBasis = Literal["lives", "works", "studies"]
+
+
+class Strict(Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """Base for profile sections: unknown keys are errors, values are immutable."""
+
+
+class LocalText(Strict, kw_only=True):
+    """A text in Japanese and English."""
+
+    ja: ShortText
+    en: ShortText
+
+    def get(self, lang: str) -> str:
+        return self.en if lang == "en" else self.ja
+
+
+class LongLocalText(Strict, kw_only=True):
+    """A longer text (notes, warnings) in Japanese and English."""
+
+    ja: str
+    en: str
+
+    def get(self, lang: str) -> str:
+        return self.en if lang == "en" else self.ja
+
+
+class LibrarySection(Strict, kw_only=True):
+    name: LocalText
+    city: LocalText
+    prefecture: ShortText  # as in Japan Post data, e.g. 神奈川県
+    # Municipalities whose residents may register online, as Japan Post names them; a
+    # designated city matches all its wards (横浜市 matches 横浜市中区).
+    resident_municipalities: list[ShortText]
+    # Municipalities whose residents must come to the counter (Yokohama's wide-area use).
+    counter_municipalities: list[ShortText] = []
+    sender_email: Annotated[str, Meta(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+    phone: str = ""
+    timezone: str = "Asia/Tokyo"
+
+
+class CardSection(Strict, kw_only=True):
+    validity_years: Annotated[int, Meta(ge=1, le=20)]
+    # Renewal opens this many days before expiry (Kashiwa: one month).
+    renewal_window_days: Annotated[int, Meta(ge=0, le=366)]
+    # A card unused this long must be renewed with an identity check.
+    dormant_years: Annotated[int, Meta(ge=1, le=20)] = 3
+
+
+class NumberSection(Strict, kw_only=True):
+    prefix: Annotated[str, Meta(pattern=r"^[0-9]*$", max_length=8)] = ""
+    # Total length of the user number, prefix and check character included.
+    length: Annotated[int, Meta(ge=4, le=20)]
+    check_digit: CheckSchemeName
+
+
+class BarcodeSection(Strict, kw_only=True):
+    symbology: Literal["codabar", "code128"] = "codabar"
+    start: CodabarStartStop = "A"
+    stop: CodabarStartStop = "A"
+
+
+class PasswordSection(Strict, kw_only=True):
+    # "composition": length bounds plus a letter, a digit and a symbol (Yokohama's rule).
+    # "nist": NIST SP 800-63B, length only plus a blocklist of common passwords.
+    policy: Literal["composition", "nist"]
+    min_length: Annotated[int, Meta(ge=8, le=64)]
+    max_length: Annotated[int, Meta(ge=8, le=128)]
+    symbols: str = "-/@.+*_#!?%"
+
+
+class DocumentType(Strict, kw_only=True):
+    id: Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]*$")]
+    name: LocalText
+    sides: Literal["front", "both"]
+    note: LongLocalText | None = None
+
+
+class DocumentsSection(Strict, kw_only=True):
+    max_files: Annotated[int, Meta(ge=1, le=10)]
+    max_bytes: Annotated[int, Meta(ge=10_000, le=50_000_000)]
+    formats: Annotated[list[ImageFormat], Meta(min_length=1)]
+    max_pixels: Annotated[int, Meta(ge=100_000, le=100_000_000)] = 40_000_000
+    # The address shown on the document must be the current one.
+    require_current_address: bool = True
+    types: Annotated[list[DocumentType], Meta(min_length=1)]
+    # Work or study needs one more document (employee ID, student ID, ...).
+    extra_for_work_or_study: bool = True
+    # ID images are deleted this many days after the application is decided.
+    retention_days: Annotated[int, Meta(ge=0, le=365)]
+
+
+class CalendarSection(Strict, kw_only=True):
+    closed_weekdays: list[Weekday] = []
+    public_holidays_closed: bool = True
+    closures: list[date] = []
+
+
+class ReviewSection(Strict, kw_only=True):
+    deadline_opening_days: Annotated[int, Meta(ge=1, le=30)]
+
+
+class InquirySection(Strict, kw_only=True):
+    max_unanswered: Annotated[int, Meta(ge=1, le=10)]
+    answer_days: Annotated[int, Meta(ge=1, le=90)]
+
+
+class LinksSection(Strict, kw_only=True):
+    verification_hours: Annotated[int, Meta(ge=1, le=168)] = 24
+    # Emails per address and per client within one hour.
+    per_address_per_hour: Annotated[int, Meta(ge=1, le=100)] = 3
+    per_client_per_hour: Annotated[int, Meta(ge=1, le=1000)] = 20
+
+
+class RegistrationSection(Strict, kw_only=True):
+    bases: Annotated[list[EligibilityBasis], Meta(min_length=1)] = msgspec.field(
+        default_factory=lambda: ["lives", "works", "studies"]
+    )
+    notes_version: ShortText
+    notes: LongLocalText
+
+
+class Profile(Strict, kw_only=True):
+    id: Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_-]*$")]
+    library: LibrarySection
+    card: CardSection
+    number: NumberSection
+    barcode: BarcodeSection = BarcodeSection()
+    password: PasswordSection
+    documents: DocumentsSection
+    calendar: CalendarSection = CalendarSection()
+    review: ReviewSection
+    inquiry: InquirySection
+    links: LinksSection = LinksSection()
+    registration: RegistrationSection
+
+    def __post_init__(self) -> None:
+        # Cross-field rules; msgspec reports these with the profile path.
+        if self.password.min_length > self.password.max_length:
+            raise ValueError("password.min_length is greater than password.max_length")
+        if len(self.number.prefix) + 2 > self.number.length:
+            raise ValueError("number.length leaves no room after number.prefix")
+        if len({t.id for t in self.documents.types}) != len(self.documents.types):
+            raise ValueError("documents.types has two types with the same id")
+
+
+def decode_profile(data: bytes | str) -> Profile:
+    """Decode and validate TOML; raises msgspec.ValidationError/DecodeError naming the key."""
+    return msgspec.toml.decode(data, type=Profile)

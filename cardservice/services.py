@@ -1,0 +1,65 @@
+"""The service's parts, built once from settings and shared by the web app and the CLI.
+
+Nothing here imports litestar: the CLI, background jobs and tests use the same container.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from cardservice.cards.barcodes import BarcodeRenderer
+from cardservice.cards.keys import Keyring
+from cardservice.cards.service import CardPolicy
+from cardservice.cards.tokens import CardTokenVerifier
+from cardservice.cards.verification import Verifier
+from cardservice.db.engine import Database
+from cardservice.db.fastread import FastReader, open_reader
+from cardservice.security.apikeys import ApiKeyChecker
+from cardservice.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    reader: FastReader
+    keyring: Keyring
+    policy: CardPolicy
+    tokens: CardTokenVerifier
+    verifier: Verifier
+    api_keys: ApiKeyChecker
+    barcodes: BarcodeRenderer
+
+    @classmethod
+    def build(cls, settings: Settings) -> Services:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        db = Database(settings.async_database_url)
+        reader = open_reader(settings.async_database_url)
+        keyring = load_keyring(settings)
+        policy = CardPolicy.of(settings.profile)
+        tokens = CardTokenVerifier(
+            keyring, issuer=settings.issuer, audience=settings.token_audience
+        )
+        return cls(
+            settings=settings,
+            db=db,
+            reader=reader,
+            keyring=keyring,
+            policy=policy,
+            tokens=tokens,
+            verifier=Verifier(reader, policy, tokens),
+            api_keys=ApiKeyChecker(reader),
+            barcodes=BarcodeRenderer(),
+        )
+
+    async def close(self) -> None:
+        await self.reader.close()
+        await self.db.dispose()
+
+
+def load_keyring(settings: Settings) -> Keyring:
+    """Configured key files if given, else the keyring generated into the data directory."""
+    if settings.signing_key_files:
+        return Keyring.from_files(list(settings.signing_key_files))
+    return Keyring.load_or_create(settings.data_dir / "keys", now=datetime.now(UTC))

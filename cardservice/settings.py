@@ -1,0 +1,130 @@
+"""Settings from the environment (``CARDSERVICE_*``) plus the library profile.
+
+Settings are read once, validated, and frozen. Nothing here touches the disk beyond reading
+the profile; secrets that are generated on first start live in ``security/secrets.py``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from msgspec import Struct
+
+from cardservice.errors import ConfigurationError
+from cardservice.profiles import Profile, load_profile
+
+Mode = Literal["dev", "production"]
+PREFIX = "CARDSERVICE_"
+
+
+class Settings(Struct, frozen=True, kw_only=True):
+    mode: Mode = "dev"
+    data_dir: Path
+    database_url: str
+    base_url: str = "http://127.0.0.1:8000"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    profile: Profile
+    # smtp://user:pass@host:port or smtps://...; empty in dev means the built-in mail catcher.
+    smtp_url: str = ""
+    mail_catcher_port: int = 8025
+    # Comma-separated PEM files; empty means a keyring generated into the data directory.
+    signing_key_files: tuple[Path, ...] = ()
+    token_issuer: str = ""
+    token_audience: str = "library-card"
+    key_overlap_hours: int = 24
+    # Base64 secrets; empty means generated on first start into the data directory (0600).
+    secret_key: str = ""
+    document_key: str = ""
+    log_level: str = "INFO"
+
+    @property
+    def production(self) -> bool:
+        return self.mode == "production"
+
+    @property
+    def issuer(self) -> str:
+        return self.token_issuer or self.base_url.rstrip("/")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Read ``CARDSERVICE_*`` variables; ``overrides`` win (tests and the CLI use them)."""
+        source = os.environ if env is None else env
+
+        def get(name: str, default: str = "") -> str:
+            return source.get(PREFIX + name, default).strip()
+
+        mode = get("MODE", "dev")
+        if mode not in ("dev", "production"):
+            raise ConfigurationError(PREFIX + "MODE", f"must be dev or production, not {mode!r}")
+        data_dir = Path(get("DATA_DIR", ".data")).expanduser().resolve()
+        values: dict[str, object] = {
+            "mode": mode,
+            "data_dir": data_dir,
+            "database_url": get("DATABASE_URL") or _sqlite_url(data_dir / "cardservice.db"),
+            "base_url": get("BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
+            "host": get("HOST", "127.0.0.1"),
+            "port": _int(get, "PORT", 8000),
+            "workers": _int(get, "WORKERS", 1),
+            "smtp_url": get("SMTP_URL"),
+            "mail_catcher_port": _int(get, "MAIL_CATCHER_PORT", 8025),
+            "signing_key_files": tuple(
+                Path(p.strip()) for p in get("SIGNING_KEY_FILES").split(",") if p.strip()
+            ),
+            "token_issuer": get("TOKEN_ISSUER"),
+            "token_audience": get("TOKEN_AUDIENCE", "library-card"),
+            "key_overlap_hours": _int(get, "KEY_OVERLAP_HOURS", 24),
+            "secret_key": get("SECRET_KEY"),
+            "document_key": get("DOCUMENT_KEY"),
+            "log_level": get("LOG_LEVEL", "INFO").upper(),
+        }
+        values.update(overrides)
+        if "profile" not in overrides:
+            values["profile"] = load_profile(get("PROFILE", "example"))
+        settings = cls(**values)  # type: ignore[arg-type]  # keys checked by Struct itself
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        url = urlsplit(self.database_url)
+        if url.scheme not in ("sqlite+aiosqlite", "postgresql+asyncpg", "postgresql"):
+            raise ConfigurationError(
+                PREFIX + "DATABASE_URL",
+                "use sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db",
+            )
+        if not self.base_url.startswith(("http://", "https://")):
+            raise ConfigurationError(PREFIX + "BASE_URL", "must start with http:// or https://")
+        if self.production and not self.base_url.startswith("https://"):
+            raise ConfigurationError(PREFIX + "BASE_URL", "must be https:// in production mode")
+        if self.production and not self.smtp_url:
+            raise ConfigurationError(PREFIX + "SMTP_URL", "is required in production mode")
+        if not 1 <= self.workers <= 64:
+            raise ConfigurationError(PREFIX + "WORKERS", "must be between 1 and 64")
+
+    @property
+    def async_database_url(self) -> str:
+        """The URL with the async driver named, whichever form was configured."""
+        if self.database_url.startswith("postgresql://"):
+            return "postgresql+asyncpg://" + self.database_url.removeprefix("postgresql://")
+        return self.database_url
+
+
+def _sqlite_url(path: Path) -> str:
+    return f"sqlite+aiosqlite:///{path}"
+
+
+def _int(get: Callable[[str, str], str], name: str, default: int) -> int:
+    raw = get(name, str(default))
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigurationError(PREFIX + name, f"must be a whole number, not {raw!r}") from None
