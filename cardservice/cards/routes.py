@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response, get, post
-from litestar.params import Parameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_304_NOT_MODIFIED
 
 from cardservice.cards.barcodes import Rendered
@@ -49,7 +49,7 @@ def _api_key_of(request: Request[Any, Any, Any]) -> str | None:
         "in X-API-Key or Authorization: Bearer."
     ),
 )
-async def verify(request: Request[Any, Any, Any], data: VerifyRequest) -> Verdict:
+async def verify(request: Request[Any, Any, Any], data: JSONBody[VerifyRequest]) -> Verdict:
     svc = services(request)
     await svc.api_keys.check(_api_key_of(request))
     if (data.barcode is None) == (data.token is None):
@@ -81,11 +81,11 @@ async def jwks(request: Request[Any, Any, Any]) -> Response[bytes]:
 )
 async def barcode_image(
     request: Request[Any, Any, Any],
-    symbology: str,
-    fmt: str,
-    content: Annotated[str, Parameter(query="data", min_length=1, max_length=1024)],
-    module: Annotated[int, Parameter(ge=1, le=16)] = 3,
-    text: bool = True,
+    symbology: FromPath[str],
+    fmt: FromPath[str],
+    content: Annotated[str, QueryParameter(name="data", min_length=1, max_length=1024)],
+    module: Annotated[int, QueryParameter(ge=1, le=16)] = 3,
+    text: Annotated[bool, QueryParameter()] = True,
 ) -> Response[bytes]:
     rendered = await services(request).barcodes.render_async(
         symbology, content, fmt, module_px=module, human_readable=text

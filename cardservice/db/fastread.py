@@ -40,7 +40,8 @@ class SqliteReader:
     async def fetchrow(self, sql: str, *args: Any) -> tuple[Any, ...] | None:
         query = self._translated.get(sql)
         if query is None:
-            query = self._translated[sql] = _POSITIONAL.sub("?", sql)
+            # "$2" becomes "?2": numbered, so parameters may appear in any order in the text.
+            query = self._translated[sql] = _POSITIONAL.sub(lambda m: "?" + m[0][1:], sql)
         row: tuple[Any, ...] | None = self._connect().execute(query, args).fetchone()
         return row
 
