@@ -40,13 +40,7 @@ def main() -> None:
 @main.command()
 def migrate() -> None:
     """Bring the database schema up to date."""
-    from cardservice.db.migrate import upgrade  # noqa: PLC0415  # keep `--help` fast
-
-    async def work(settings: Settings) -> None:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        await upgrade(settings.async_database_url)
-
-    _run(work)
+    _migrate(_settings())
     click.echo("database is up to date")
 
 
@@ -57,18 +51,38 @@ def migrate() -> None:
 @click.option("--no-migrate", is_flag=True, help="Do not migrate the database first.")
 def serve(host: str | None, port: int | None, workers: int | None, no_migrate: bool) -> None:
     """Run the service with uvicorn."""
-    import uvicorn  # noqa: PLC0415
-
     # Workers read settings from the environment, so options become environment too.
     for name, value in (("HOST", host), ("PORT", port), ("WORKERS", workers)):
         if value is not None:
             os.environ[f"CARDSERVICE_{name}"] = str(value)
     settings = _settings()
     if not no_migrate:
-        from cardservice.db.migrate import upgrade  # noqa: PLC0415
+        _migrate(settings)
+    _serve(settings)
 
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        asyncio.run(upgrade(settings.async_database_url))
+
+@main.command()
+def demo() -> None:
+    """Start on the embedded defaults with a sample card and API key, ready to try."""
+    from cardservice.demo import prepare_demo  # noqa: PLC0415
+
+    settings = _settings()
+    _migrate(settings)
+    lines = asyncio.run(prepare_demo(settings))
+    click.echo("\n".join(lines))
+    _serve(settings)
+
+
+def _migrate(settings: Settings) -> None:
+    from cardservice.db.migrate import upgrade  # noqa: PLC0415  # keep `--help` fast
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    asyncio.run(upgrade(settings.async_database_url))
+
+
+def _serve(settings: Settings) -> None:
+    import uvicorn  # noqa: PLC0415
+
     click.echo(
         f"cardservice ({settings.mode}, profile {settings.profile.id}) on "
         f"http://{settings.host}:{settings.port}  API docs: /api/docs"
@@ -278,8 +292,8 @@ def keys_list() -> None:
     from cardservice.services import load_keyring  # noqa: PLC0415
 
     settings = _settings()
-    now = datetime.now(UTC)
     ring = load_keyring(settings)
+    now = datetime.now(UTC)
     signing = ring.signing_key(now).kid
     for key in ring.keys:
         until = key.verify_until.isoformat() if key.verify_until else "-"

@@ -116,6 +116,21 @@ async def services(settings: Settings) -> AsyncIterator[Services]:
 
 
 @pytest.fixture
+def empty_db(settings: Settings) -> Settings:
+    """For synchronous tests (the CLI runs its own event loop): emptied tables, no loop."""
+
+    async def empty() -> None:
+        svc = Services.build(settings)
+        try:
+            await _empty_tables(svc)
+        finally:
+            await svc.close()
+
+    asyncio.run(empty())
+    return settings
+
+
+@pytest.fixture
 async def client(services: Services) -> AsyncIterator[AsyncTestClient[object]]:
     """The app over HTTP (in-process ASGI), on a database emptied for this test."""
     app = create_app(services.settings)

@@ -1,0 +1,43 @@
+# Two commands do all the set-up from a clean clone:
+#   make run    install and start the service on its embedded defaults
+#   make test   install what the tests need, then lint, type-check and run every test
+# and one prints benchmark figures:
+#   make bench
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: run test bench lint
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.test-installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(VENV)/.installed $@
+
+run: $(VENV)/.installed
+	$(BIN)/cardservice demo
+
+lint: $(VENV)/.test-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy cardservice passes
+
+test: lint
+	@# The suite runs on SQLite and on the local PostgreSQL; start it if it is installed but stopped.
+	@pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null || \
+	  (command -v pg_ctlcluster >/dev/null && \
+	   pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | head -1) main start) || true
+	$(BIN)/pytest -q -p no:cacheprovider
+
+bench: $(VENV)/.test-installed
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/pip install -q -e '.[bench]'
+	$(BIN)/python tests/bench/verify.py
