@@ -51,14 +51,14 @@ _PRIVATE_FILE_MODE = 0o600
 _DIRECTORY_MODE = 0o700
 
 
-class UnknownKey(DomainError):
+class UnknownKey(DomainError):  # noqa: N818  # named like errors.py's NotFound, Conflict
     """No published key has this kid."""
 
     code = "key_unknown"
     kind = Kind.NOT_FOUND
 
 
-class NoSigningKey(DomainError):
+class NoSigningKey(DomainError):  # noqa: N818
     """No key may sign at this time."""
 
     code = "signing_key_unavailable"
@@ -419,7 +419,9 @@ def _load_entry(directory: Path, manifest: Path, entry: object) -> SigningKey:
         raise ConfigurationError(str(manifest), f"invalid kid {kid!r}")
     sign_from = _parse_instant(manifest, entry.get("sign_from"), "sign_from")
     raw_until = entry.get("verify_until")
-    verify_until = None if raw_until is None else _parse_instant(manifest, raw_until, "verify_until")
+    verify_until = (
+        None if raw_until is None else _parse_instant(manifest, raw_until, "verify_until")
+    )
     key = _load_pem_file(directory / f"{kid}.pem", verify_only=False)
     if key.kid != kid:
         raise ConfigurationError(str(directory / f"{kid}.pem"), "holds a key with another kid")

@@ -19,7 +19,7 @@ def alembic_config() -> Config:
     return config
 
 
-async def upgrade(url: str, revision: str = "head") -> None:
+async def upgrade(url: str, revision: str = "heads") -> None:
     """Bring the database at ``url`` to ``revision`` in one transaction."""
     if url.startswith("sqlite"):
         # Migrations go through the same pragmas as the service (WAL, foreign keys).

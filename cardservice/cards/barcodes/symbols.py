@@ -124,7 +124,7 @@ def new_qr_code(text: str) -> qrcode.QRCode:
         version=None,
         error_correction=ERROR_CORRECT_M,
         border=0,  # the quiet zone is painted in ``paint``, the same way for every symbology
-        mask_pattern=None,
+        mask_pattern=QR_MASK_PATTERN,
     )
     qr.add_data(text)
     return qr
