@@ -8,6 +8,7 @@ from enum import StrEnum
 
 import barcode
 import qrcode
+from barcode.codex import Code128
 from qrcode.constants import ERROR_CORRECT_M
 from qrcode.exceptions import DataOverflowError
 
@@ -20,8 +21,8 @@ class Symbology(StrEnum):
     QR = "qr"
 
 
-# PNG pixels per module; the tests decode every size. QR starts at 2 px: a 1 px QR module
-# on a phone screen is below what counter imagers resolve.
+# PNG pixels per module; the tests decode every size. QR starts at 2 px: 1 px modules are
+# too fine for counter imagers to read off a phone screen.
 MODULE_SIZES = (1, 2, 3, 4, 6, 8)
 QR_MODULE_SIZES = (2, 3, 4, 6, 8, 10)
 DEFAULT_MODULE_PX = 3
@@ -36,7 +37,8 @@ CODABAR_WIDE = 3
 
 # A fixed mask spares qrcode from building the symbol eight times to score each mask
 # (QRCode.make only calls best_mask_pattern when mask_pattern is None). Mask 2 scored the
-# lowest average penalty on token-like payloads; every mask is valid for every reader.
+# lowest average penalty on token-like payloads; every mask is valid for every reader, and
+# the rare stray 1D match a decoder finds inside a large QR was as rare with each mask.
 QR_MASK_PATTERN = 2
 
 MAX_LINEAR_LENGTH = 64
@@ -140,13 +142,33 @@ def _qr_rows(text: str) -> tuple[str, ...]:
     return tuple("".join("1" if dark else "0" for dark in row) for row in qr.modules)
 
 
+_START_C, _CODE_B, _CODE_A = 105, 100, 101  # Code 128 symbol values
+
+
+class _Code128(Code128):  # type: ignore[misc]  # python-barcode ships no type hints
+    """python-barcode's Code 128 without its leading-"99" bug.
+
+    0.16.1 folds ``START_C, <switch>`` into one start code, but also takes a leading digit
+    pair "99" (value 99 in charset C, the same number as CODE C in A and B) for a switch
+    and drops it: "9912" would scan as "12". Fixed upstream (issue #251, PR #263) after
+    0.16.1; this is the same fix, and harmless once the installed version has it.
+    """
+
+    def _try_to_optimize(self, encoded: list[int]) -> list[int]:
+        # After START_C only 100 and 101 are switches; 0-99 are digit pairs.
+        if len(encoded) > 1 and encoded[0] == _START_C and encoded[1] in (_CODE_B, _CODE_A):
+            folded: list[int] = super()._try_to_optimize(encoded)
+            return folded
+        return encoded
+
+
 def _linear_row(symbology: Symbology, text: str) -> str:
     if symbology is Symbology.CODABAR:
         # python-barcode's CODABAR encodes the start and stop characters found in the text
         # and adds none of its own, so the symbol is exactly start + data + stop.
         code = barcode.get_barcode_class("codabar")(text, narrow=CODABAR_NARROW, wide=CODABAR_WIDE)
     else:
-        code = barcode.get_barcode_class("code128")(text)
+        code = _Code128(text)
     return str(code.build()[0])
 
 
