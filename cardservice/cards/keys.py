@@ -281,6 +281,7 @@ class Keyring:
 
         Costs one ``stat`` when nothing changed, so a worker may call it often (for example
         once a minute, or before serving the JWKS) to pick up a rotation by another process.
+        A manifest that fails to load raises ``ConfigurationError`` and keeps the current keys.
         """
         if _manifest_stamp(directory) == self._stamp:
             return False
