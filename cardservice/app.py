@@ -13,9 +13,9 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Litestar, post
-from litestar.params import JSONBody
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK
 
 from cardservice.cards.routes import ROUTES as CARD_ROUTES

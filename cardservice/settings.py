@@ -36,7 +36,7 @@ class Settings(Struct, frozen=True, kw_only=True):
     # Comma-separated PEM files; empty means a keyring generated into the data directory.
     signing_key_files: tuple[Path, ...] = ()
     token_issuer: str = ""
-    token_audience: str = "library-card"
+    token_audience: str = "library-card"  # noqa: S105  # an audience name, not a secret
     key_overlap_hours: int = 24
     # Base64 secrets; empty means generated on first start into the data directory (0600).
     secret_key: str = ""

@@ -42,7 +42,7 @@ async def _pg_admin(statement: str) -> None:
 def _pg_available() -> bool:
     try:
         asyncio.run(_pg_admin("SELECT 1"))
-    except (OSError, asyncio.TimeoutError):
+    except (TimeoutError, OSError):
         return False
     return True
 

@@ -51,14 +51,14 @@ _PRIVATE_FILE_MODE = 0o600
 _DIRECTORY_MODE = 0o700
 
 
-class UnknownKey(DomainError):  # noqa: N818  # named like errors.py's NotFound, Conflict
+class UnknownKey(DomainError):  # named like errors.py's NotFound, Conflict
     """No published key has this kid."""
 
     code = "key_unknown"
     kind = Kind.NOT_FOUND
 
 
-class NoSigningKey(DomainError):  # noqa: N818
+class NoSigningKey(DomainError):
     """No key may sign at this time."""
 
     code = "signing_key_unavailable"

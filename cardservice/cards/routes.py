@@ -81,6 +81,7 @@ async def jwks(request: Request[Any, Any, Any]) -> Response[bytes]:
 )
 async def barcode_image(
     request: Request[Any, Any, Any],
+    *,
     symbology: FromPath[str],
     fmt: FromPath[str],
     content: Annotated[str, QueryParameter(name="data", min_length=1, max_length=1024)],

@@ -68,7 +68,7 @@ class Rejection(StrEnum):
     EXPIRED = "token_expired"
 
 
-class TokenRejected(DomainError):  # noqa: N818  # named like errors.py's NotFound, Conflict
+class TokenRejected(DomainError):  # named like errors.py's NotFound, Conflict
     """The card token is not valid."""
 
     code = "token_rejected"

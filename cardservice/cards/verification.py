@@ -38,7 +38,7 @@ class Verdict(msgspec.Struct, frozen=True, omit_defaults=False):
 
 
 _CARD_BY_NUMBER = "SELECT status, status_reason, expires_on FROM cards WHERE user_number = $1"
-_CARD_AND_TOKEN = (
+_CARD_AND_JTI_REVOCATION = (
     "SELECT c.status, c.status_reason, c.expires_on, "
     "(SELECT r.reason FROM token_revocations r WHERE r.jti = $2) "
     "FROM cards c WHERE c.user_number = $1"
@@ -46,9 +46,7 @@ _CARD_AND_TOKEN = (
 
 
 class Verifier:
-    def __init__(
-        self, reader: FastReader, policy: CardPolicy, tokens: CardTokenVerifier
-    ) -> None:
+    def __init__(self, reader: FastReader, policy: CardPolicy, tokens: CardTokenVerifier) -> None:
         self._reader = reader
         self._policy = policy
         self._tokens = tokens
@@ -68,7 +66,7 @@ class Verifier:
             claims = self._tokens.verify(token, now=now)
         except TokenRejected as error:
             return self._rejected(error)
-        row = await self._reader.fetchrow(_CARD_AND_TOKEN, claims.user_number, claims.jti)
+        row = await self._reader.fetchrow(_CARD_AND_JTI_REVOCATION, claims.user_number, claims.jti)
         if row is None:
             # A valid signature over a number we never issued: a leaked key or another
             # library's token with our audience; either way, not a card of ours.

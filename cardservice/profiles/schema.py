@@ -27,7 +27,7 @@ class Strict(Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
     """Base for profile sections: unknown keys are errors, values are immutable."""
 
 
-class LocalText(Strict, kw_only=True):
+class LocalText(Strict, kw_only=True, frozen=True):
     """A text in Japanese and English."""
 
     ja: ShortText
@@ -37,7 +37,7 @@ class LocalText(Strict, kw_only=True):
         return self.en if lang == "en" else self.ja
 
 
-class LongLocalText(Strict, kw_only=True):
+class LongLocalText(Strict, kw_only=True, frozen=True):
     """A longer text (notes, warnings) in Japanese and English."""
 
     ja: str
@@ -47,7 +47,7 @@ class LongLocalText(Strict, kw_only=True):
         return self.en if lang == "en" else self.ja
 
 
-class LibrarySection(Strict, kw_only=True):
+class LibrarySection(Strict, kw_only=True, frozen=True):
     name: LocalText
     city: LocalText
     prefecture: ShortText  # as in Japan Post data, e.g. 神奈川県
@@ -61,7 +61,7 @@ class LibrarySection(Strict, kw_only=True):
     timezone: str = "Asia/Tokyo"
 
 
-class CardSection(Strict, kw_only=True):
+class CardSection(Strict, kw_only=True, frozen=True):
     validity_years: Annotated[int, Meta(ge=1, le=20)]
     # Renewal opens this many days before expiry (Kashiwa: one month).
     renewal_window_days: Annotated[int, Meta(ge=0, le=366)]
@@ -69,20 +69,20 @@ class CardSection(Strict, kw_only=True):
     dormant_years: Annotated[int, Meta(ge=1, le=20)] = 3
 
 
-class NumberSection(Strict, kw_only=True):
+class NumberSection(Strict, kw_only=True, frozen=True):
     prefix: Annotated[str, Meta(pattern=r"^[0-9]*$", max_length=8)] = ""
     # Total length of the user number, prefix and check character included.
     length: Annotated[int, Meta(ge=4, le=20)]
     check_digit: CheckSchemeName
 
 
-class BarcodeSection(Strict, kw_only=True):
+class BarcodeSection(Strict, kw_only=True, frozen=True):
     symbology: Literal["codabar", "code128"] = "codabar"
     start: CodabarStartStop = "A"
     stop: CodabarStartStop = "A"
 
 
-class PasswordSection(Strict, kw_only=True):
+class PasswordSection(Strict, kw_only=True, frozen=True):
     # "composition": length bounds plus a letter, a digit and a symbol (Yokohama's rule).
     # "nist": NIST SP 800-63B, length only plus a blocklist of common passwords.
     policy: Literal["composition", "nist"]
@@ -91,14 +91,14 @@ class PasswordSection(Strict, kw_only=True):
     symbols: str = "-/@.+*_#!?%"
 
 
-class DocumentType(Strict, kw_only=True):
+class DocumentType(Strict, kw_only=True, frozen=True):
     id: Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]*$")]
     name: LocalText
     sides: Literal["front", "both"]
     note: LongLocalText | None = None
 
 
-class DocumentsSection(Strict, kw_only=True):
+class DocumentsSection(Strict, kw_only=True, frozen=True):
     max_files: Annotated[int, Meta(ge=1, le=10)]
     max_bytes: Annotated[int, Meta(ge=10_000, le=50_000_000)]
     formats: Annotated[list[ImageFormat], Meta(min_length=1)]
@@ -112,29 +112,29 @@ class DocumentsSection(Strict, kw_only=True):
     retention_days: Annotated[int, Meta(ge=0, le=365)]
 
 
-class CalendarSection(Strict, kw_only=True):
+class CalendarSection(Strict, kw_only=True, frozen=True):
     closed_weekdays: list[Weekday] = []
     public_holidays_closed: bool = True
     closures: list[date] = []
 
 
-class ReviewSection(Strict, kw_only=True):
+class ReviewSection(Strict, kw_only=True, frozen=True):
     deadline_opening_days: Annotated[int, Meta(ge=1, le=30)]
 
 
-class InquirySection(Strict, kw_only=True):
+class InquirySection(Strict, kw_only=True, frozen=True):
     max_unanswered: Annotated[int, Meta(ge=1, le=10)]
     answer_days: Annotated[int, Meta(ge=1, le=90)]
 
 
-class LinksSection(Strict, kw_only=True):
+class LinksSection(Strict, kw_only=True, frozen=True):
     verification_hours: Annotated[int, Meta(ge=1, le=168)] = 24
     # Emails per address and per client within one hour.
     per_address_per_hour: Annotated[int, Meta(ge=1, le=100)] = 3
     per_client_per_hour: Annotated[int, Meta(ge=1, le=1000)] = 20
 
 
-class RegistrationSection(Strict, kw_only=True):
+class RegistrationSection(Strict, kw_only=True, frozen=True):
     bases: Annotated[list[EligibilityBasis], Meta(min_length=1)] = msgspec.field(
         default_factory=lambda: ["lives", "works", "studies"]
     )
@@ -142,7 +142,7 @@ class RegistrationSection(Strict, kw_only=True):
     notes: LongLocalText
 
 
-class Profile(Strict, kw_only=True):
+class Profile(Strict, kw_only=True, frozen=True):
     id: Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_-]*$")]
     library: LibrarySection
     card: CardSection

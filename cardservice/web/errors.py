@@ -43,9 +43,7 @@ def domain_error_handler(_: Request[Any, Any, Any], exc: DomainError) -> Respons
     return Response(error_body(**exc.as_dict()), status_code=status, headers=headers)
 
 
-def validation_error_handler(
-    _: Request[Any, Any, Any], exc: ValidationException
-) -> Response[Any]:
+def validation_error_handler(_: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
     fields = [
         {"field": item.get("key"), "message": item.get("message")}
         for item in (exc.extra if isinstance(exc.extra, list) else [])
@@ -69,8 +67,10 @@ _HTTP_CODES = {
 
 
 def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
-    code = "not_found" if isinstance(exc, NotFoundException) else _HTTP_CODES.get(
-        exc.status_code, f"http_{exc.status_code}"
+    code = (
+        "not_found"
+        if isinstance(exc, NotFoundException)
+        else _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
     )
     return Response(
         error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers

@@ -136,8 +136,8 @@ def _wrk(name: str, url: str, script: Path, args: argparse.Namespace) -> Result:
         str(script),
         url,
     ]
-    subprocess.run([*command[:3], "-d2s", *command[4:]], capture_output=True, check=True)  # noqa: S603
-    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout  # noqa: S603
+    subprocess.run([*command[:3], "-d2s", *command[4:]], capture_output=True, check=True)
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     if "Non-2xx" in out:
         raise SystemExit(f"{name}: the server answered errors:\n{out}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
@@ -172,7 +172,7 @@ def main() -> None:
             env["CARDSERVICE_DATABASE_URL"] = args.database_url
         settings = Settings.from_env(env)
         seeded = asyncio.run(_seed(settings, args.cards))
-        server = subprocess.Popen(  # noqa: S603
+        server = subprocess.Popen(
             [str(Path(sys.executable).parent / "cardservice"), "serve", "--no-migrate"],
             env=env,
             stdout=subprocess.DEVNULL,

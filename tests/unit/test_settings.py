@@ -53,7 +53,7 @@ def test_kashiwa_profile_has_the_published_rules() -> None:
     [
         (("validity_years = 3", 'validity_years = "three"'), "card.validity_years"),
         (("validity_years = 3", "validity_years = 99"), "card.validity_years"),
-        (("check_digit = \"luhn\"", "check_digit = \"crc32\""), "number.check_digit"),
+        (('check_digit = "luhn"', 'check_digit = "crc32"'), "number.check_digit"),
         (('start = "A"', 'start = "Z"'), "barcode.start"),
         (("renewal_window_days = 30", "renewal_window_days = 30\ncolour = 1"), "card.colour"),
         (("deadline_opening_days = 3", ""), "review.deadline_opening_days"),
@@ -125,9 +125,7 @@ def test_settings_defaults_and_environment(tmp_path: Path) -> None:
         ),
     ],
 )
-def test_bad_environment_names_the_variable(
-    tmp_path: Path, env: dict[str, str], key: str
-) -> None:
+def test_bad_environment_names_the_variable(tmp_path: Path, env: dict[str, str], key: str) -> None:
     with pytest.raises(ConfigurationError) as caught:
         Settings.from_env({"CARDSERVICE_DATA_DIR": str(tmp_path), **env})
     assert caught.value.key == key
