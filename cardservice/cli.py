@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, date, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
 
@@ -23,7 +23,7 @@ def _settings() -> Settings:
         raise click.ClickException(f"configuration: {exc}") from exc
 
 
-def _run(work: Callable[[Settings], Awaitable[T]]) -> T:
+def _run(work: Callable[[Settings], Coroutine[Any, Any, T]]) -> T:
     """Run one piece of async work with the service's parts, reporting domain errors."""
     settings = _settings()
     try:
@@ -113,6 +113,7 @@ def patron() -> None:
 @click.option("--email", required=True)
 @click.option("--phone", default="")
 def patron_create(
+    *,
     family_name: str,
     given_name: str,
     family_kana: str,
@@ -313,15 +314,16 @@ def keys_rotate(overlap_hours: int | None) -> None:
 
     settings = _settings()
     if settings.signing_key_files:
-        raise click.ClickException("keys come from CARDSERVICE_SIGNING_KEY_FILES; rotate them there")
+        raise click.ClickException(
+            "keys come from CARDSERVICE_SIGNING_KEY_FILES; rotate them there"
+        )
     directory = settings.data_dir / "keys"
     now = datetime.now(UTC)
     ring = Keyring.load_or_create(directory, now=now)
     overlap = timedelta(hours=overlap_hours or settings.key_overlap_hours)
     # A token lives at most as long as a card: validity plus the renewal window.
     lifetime = timedelta(
-        days=366 * settings.profile.card.validity_years
-        + settings.profile.card.renewal_window_days
+        days=366 * settings.profile.card.validity_years + settings.profile.card.renewal_window_days
     )
     new = ring.rotate(directory, now=now, overlap=overlap, max_token_lifetime=lifetime)
     click.echo(f"new key {new.kid} published now, signs from {new.sign_from.isoformat()}")
@@ -337,3 +339,106 @@ def keys_prune() -> None:
     now = datetime.now(UTC)
     removed = Keyring.load_or_create(directory, now=now).prune(directory, now=now)
     click.echo("removed: " + (", ".join(removed) if removed else "none"))
+
+
+@main.group()
+def staff() -> None:
+    """Staff accounts for the review console and the counter."""
+
+
+_ROLES = ["reviewer", "counter", "admin"]
+
+
+@staff.command("create")
+@click.argument("username")
+@click.option("--role", type=click.Choice(_ROLES), required=True)
+@click.option("--display-name", default="", help="Shown in the console; the username if empty.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def staff_create(username: str, role: str, display_name: str, password_stdin: bool) -> None:
+    """Create a staff account; asks for the password twice, hidden, unless --password-stdin."""
+    import sys  # noqa: PLC0415
+
+    from cardservice.db.engine import Database  # noqa: PLC0415
+    from cardservice.staff.service import create_staff  # noqa: PLC0415
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+    async def work(settings: Settings) -> str:
+        db = Database(settings.async_database_url)
+        try:
+            async with db.transaction() as session:
+                user = await create_staff(
+                    session, username, password, role, display_name=display_name
+                )
+                return user.username
+        finally:
+            await db.dispose()
+
+    click.echo(f"staff {_run(work)} created ({role})")
+
+
+@staff.command("list")
+def staff_list() -> None:
+    """List staff accounts with their role and state."""
+    from cardservice.db.engine import Database  # noqa: PLC0415
+    from cardservice.staff.models import StaffUser  # noqa: PLC0415
+    from cardservice.staff.service import list_staff  # noqa: PLC0415
+
+    def state(user: StaffUser, now: datetime) -> str:
+        if user.disabled_at:
+            return "disabled " + user.disabled_at.isoformat()
+        if user.is_locked(now) and user.locked_until:
+            return "locked until " + user.locked_until.isoformat()
+        return "active"
+
+    async def work(settings: Settings) -> list[str]:
+        db = Database(settings.async_database_url)
+        now = datetime.now(UTC)
+        try:
+            async with db.transaction() as session:
+                return [
+                    f"{u.id}\t{u.username}\t{u.role}\t{state(u, now)}\t{u.display_name}"
+                    for u in await list_staff(session)
+                ]
+        finally:
+            await db.dispose()
+
+    for line in _run(work):
+        click.echo(line)
+
+
+@staff.command("disable")
+@click.argument("username")
+def staff_disable(username: str) -> None:
+    """Disable an account for good; it can no longer log in."""
+    from cardservice.staff.service import disable_staff  # noqa: PLC0415
+
+    _staff_change(username, disable_staff)
+    click.echo(f"staff {username} disabled")
+
+
+@staff.command("unlock")
+@click.argument("username")
+def staff_unlock(username: str) -> None:
+    """Lift a lockout after too many failed logins."""
+    from cardservice.staff.service import unlock_staff  # noqa: PLC0415
+
+    _staff_change(username, unlock_staff)
+    click.echo(f"staff {username} unlocked")
+
+
+def _staff_change(username: str, change: Callable[..., Awaitable[object]]) -> None:
+    from cardservice.db.engine import Database  # noqa: PLC0415
+
+    async def work(settings: Settings) -> None:
+        db = Database(settings.async_database_url)
+        try:
+            async with db.transaction() as session:
+                await change(session, username)
+        finally:
+            await db.dispose()
+
+    _run(work)

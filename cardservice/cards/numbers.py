@@ -117,7 +117,10 @@ def normalise(fmt: NumberFormat, raw: str) -> str:
     """
     if len(raw) > _MAX_INPUT_LENGTH:
         raise InvalidNumber(_length_message(fmt), code="number_bad_format")
-    text = _strip_start_stop(unicodedata.normalize("NFKC", raw).translate(_DASHES).strip())
+    # Scanners send ASCII; only typed input needs the Unicode work (it is the slow part).
+    if not raw.isascii():
+        raw = unicodedata.normalize("NFKC", raw).translate(_DASHES)
+    text = _strip_start_stop(raw.strip())
     if not text:
         raise InvalidNumber("The card number is empty.", code="number_empty")
     number = _remove_separators(fmt, text)
@@ -166,6 +169,8 @@ def _remove_separators(fmt: NumberFormat, text: str) -> str:
     Under mod16 the last character is the check character, and it may itself be ``-``;
     it is kept as it is, and separators are removed only from the characters before it.
     """
+    if text.isdigit():  # the usual case: nothing to remove
+        return text
     keep_last = fmt.scheme == CheckScheme.MOD16
     body, last = (text[:-1], text[-1]) if keep_last else (text, "")
     return "".join(char for char in body if char != "-" and not char.isspace()) + last
@@ -175,7 +180,8 @@ def _require_format(fmt: NumberFormat, number: str) -> None:
     """Check characters, length and prefix; all three are ``number_bad_format``."""
     data = number[:-1] if fmt.scheme == CheckScheme.MOD16 else number
     check = number[-1:] if fmt.scheme == CheckScheme.MOD16 else ""
-    if any(char not in DIGITS for char in data) or (check and check not in NW7_DATA_CHARACTERS):
+    ascii_digits = data.isascii() and data.isdigit()
+    if not ascii_digits or (check and check not in NW7_DATA_CHARACTERS):
         raise InvalidNumber(
             "The card number contains a character that is not allowed.",
             code="number_bad_format",

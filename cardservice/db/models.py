@@ -2,6 +2,17 @@
 
 from cardservice.cards.models import Card, NumberSequence, TokenRevocation
 from cardservice.patrons.models import Patron
-from cardservice.security.models import ApiKey
+from cardservice.security.models import ApiKey, LinkToken, RateCounter
+from cardservice.staff.models import AuditEntry, StaffUser
 
-__all__ = ["ApiKey", "Card", "NumberSequence", "Patron", "TokenRevocation"]
+__all__ = [
+    "ApiKey",
+    "AuditEntry",
+    "Card",
+    "LinkToken",
+    "NumberSequence",
+    "Patron",
+    "RateCounter",
+    "StaffUser",
+    "TokenRevocation",
+]

@@ -45,6 +45,24 @@ class Result:
     rps: float
     p50_ms: float
     p99_ms: float
+    # Server CPU time per request: unlike req/s, it does not depend on what else runs on the
+    # machine (wrk itself takes a core of two), so the ratio of it is the steadier figure.
+    cpu_us: float
+
+
+def _cpu_seconds(root: int) -> float:
+    """User+system CPU of the server process and its worker children, from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid, ppid = int(stat.parent.name), int(fields[1])
+        if root in (pid, ppid):
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
 
 
 async def _seed(settings: Settings, cards: int) -> dict[str, str]:
@@ -125,7 +143,7 @@ def _ms(text: str) -> float:
     return float(number) * _UNITS[unit]
 
 
-def _wrk(name: str, url: str, script: Path, args: argparse.Namespace) -> Result:
+def _wrk(name: str, url: str, script: Path, args: argparse.Namespace, server: int) -> Result:
     command = [
         "wrk",
         f"-t{args.threads}",
@@ -137,13 +155,16 @@ def _wrk(name: str, url: str, script: Path, args: argparse.Namespace) -> Result:
         url,
     ]
     subprocess.run([*command[:3], "-d2s", *command[4:]], capture_output=True, check=True)
+    cpu_before = _cpu_seconds(server)
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    cpu = _cpu_seconds(server) - cpu_before
     if "Non-2xx" in out:
         raise SystemExit(f"{name}: the server answered errors:\n{out}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    return Result(name, rps, p50, p99)
+    count = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.MULTILINE).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.MULTILINE).group(1))  # type: ignore[union-attr]
+    return Result(name, rps, p50, p99, cpu / count * 1e6)
 
 
 def main() -> None:
@@ -190,7 +211,7 @@ def main() -> None:
                 ("verify by token", "/api/v1/verify", {"token": seeded["token"]}),
             ]
             results = {
-                name: _wrk(name, base + route, _lua(path / f"case{i}", body, key), args)
+                name: _wrk(name, base + route, _lua(path / f"case{i}", body, key), args, server.pid)
                 for i, (name, route, body) in enumerate(cases)
             }
         finally:
@@ -202,19 +223,21 @@ def main() -> None:
         f"\nuvicorn, {args.workers} worker(s), {engine}, wrk -t{args.threads} "
         f"-c{args.connections} -d{args.duration}s, {os.cpu_count()} cores\n"
     )
-    print(f"{'case':<28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
-    for result in results.values():
-        print(f"{result.name:<28}{result.rps:>10.0f}{result.p50_ms:>10.2f}{result.p99_ms:>10.2f}")
+    print(f"{'case':<28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'CPU us/req':>12}")
+    for r in results.values():
+        print(f"{r.name:<28}{r.rps:>10.0f}{r.p50_ms:>10.2f}{r.p99_ms:>10.2f}{r.cpu_us:>12.1f}")
     print()
+    print(f"{'':<28}{'req/s ratio':>14}{'CPU ratio':>12}")
     for kind, bare, verify in (
         ("barcode", "bare (barcode-sized body)", "verify by barcode"),
         ("unknown", "bare (barcode-sized body)", "verify unknown number"),
         ("token", "bare (token-sized body)", "verify by token"),
     ):
         ratio = results[verify].rps / results[bare].rps
+        cpu_ratio = results[bare].cpu_us / results[verify].cpu_us
         target = TARGETS.get(kind)
         goal = f"  (target >= {target})" if target else ""
-        print(f"ratio verify/bare, {kind:<8}{ratio:>6.2f}{goal}")
+        print(f"verify/bare, {kind:<15}{ratio:>14.2f}{cpu_ratio:>12.2f}{goal}")
 
 
 if __name__ == "__main__":

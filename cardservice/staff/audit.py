@@ -1,0 +1,94 @@
+"""The audit log: who did what to which record, written in the same transaction as the act.
+
+An entry's detail is small structured context (a reason code, an old and new status). It
+must never hold images, passwords, tokens or Individual Numbers, so keys that look like
+those are refused outright rather than trusted to callers' care.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cardservice.db.base import utcnow
+from cardservice.staff.models import AuditEntry
+
+_ACTION = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
+_SECRET_WORDS = (
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "image",
+    "photo",
+    "my_number",
+    "mynumber",
+    "individual_number",
+)
+# JSON of a detail stays well under this; a bigger one is a mistake (an image, a dump).
+_MAX_DETAIL_CHARS = 4000
+
+
+async def record(
+    session: AsyncSession,
+    *,
+    staff_id: int | None,
+    action: str,
+    target_type: str,
+    target_id: str | int,
+    detail: Mapping[str, Any] | None = None,
+) -> AuditEntry:
+    """Add one entry in the caller's transaction, so it commits or rolls back with the act."""
+    if not _ACTION.match(action) or len(action) > 64:
+        raise ValueError(f"audit actions look like 'application.approve', not {action!r}")
+    clean = dict(detail or {})
+    _refuse_secrets(clean)
+    if len(json.dumps(clean, ensure_ascii=False)) > _MAX_DETAIL_CHARS:
+        raise ValueError("audit detail is too large; record references, not content")
+    entry = AuditEntry(
+        at=utcnow(),
+        staff_id=staff_id,
+        action=action,
+        target_type=target_type,
+        target_id=str(target_id),
+        detail=clean,
+    )
+    session.add(entry)
+    await session.flush()
+    return entry
+
+
+def _refuse_secrets(value: object) -> None:
+    """Walk nested mappings and lists; a key naming a secret is a programming error."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            name = str(key).lower().replace("-", "_")
+            if any(word in name for word in _SECRET_WORDS):
+                raise ValueError(f"audit detail must not hold {key!r}")
+            _refuse_secrets(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _refuse_secrets(item)
+
+
+async def recent(session: AsyncSession, limit: int = 50) -> list[AuditEntry]:
+    """The newest entries first."""
+    rows = await session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit))
+    return list(rows)
+
+
+async def for_target(
+    session: AsyncSession, target_type: str, target_id: str | int
+) -> list[AuditEntry]:
+    """One record's history, oldest first."""
+    rows = await session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.target_type == target_type, AuditEntry.target_id == str(target_id))
+        .order_by(AuditEntry.id)
+    )
+    return list(rows)
