@@ -15,6 +15,7 @@ COPY pyproject.toml README.md ./
 COPY cardservice ./cardservice
 COPY passes ./passes
 COPY templates ./templates
+ENV CARDSERVICE_TEMPLATE_DIR=/app/templates
 RUN pip install . \
  && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin cardservice \
  && mkdir -p /data && chown cardservice /data

@@ -1,0 +1,206 @@
+"""The built-in mail catcher: a local SMTP server that keeps mail instead of delivering it.
+
+In dev mode with no SMTP server configured, the relay sends to the catcher, and a staff page
+lists what arrived, so a person can follow the links without a mail server.
+
+aiosmtpd's ``Controller`` runs its own event loop in a thread, and a database engine must
+stay on the loop that made it. So the SMTP handler does not touch the database: it hands each
+message to the service's own loop (``run_coroutine_threadsafe``) and waits there for the
+commit before answering ``250``. A message the catcher acknowledged is stored, and a failed
+write answers ``451`` so the sender keeps the message and tries again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from datetime import datetime
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default as default_policy
+from html.parser import HTMLParser
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cardservice.db.base import utcnow
+from cardservice.db.engine import Database
+from cardservice.errors import ConfigurationError
+from cardservice.mail.errors import MailNotFound
+from cardservice.mail.models import CaughtMail
+from cardservice.settings import Settings
+
+log = logging.getLogger(__name__)
+
+CATCHER_HOST = "127.0.0.1"
+# Characters a URL may contain (RFC 3986); Japanese text often follows a link with no space.
+_URL = re.compile(r"https?://[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
+_URL_TRAILER = ".,;:!?)]'"
+
+
+def uses_catcher(settings: Settings) -> bool:
+    """Whether this process should run the catcher: dev mode with no SMTP server set."""
+    return not settings.production and not settings.smtp_url
+
+
+def effective_smtp_url(settings: Settings) -> str:
+    """The configured SMTP server, or the catcher's address in dev mode without one."""
+    if settings.smtp_url:
+        return settings.smtp_url
+    if uses_catcher(settings):
+        return f"smtp://{CATCHER_HOST}:{settings.mail_catcher_port}"
+    raise ConfigurationError("CARDSERVICE_SMTP_URL", "is required in production mode")
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    raw: bytes
+
+
+class _Handler:
+    """aiosmtpd's handler; runs on the controller's thread and loop."""
+
+    def __init__(
+        self,
+        store: Callable[[Received], Coroutine[Any, Any, None]],
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self._store = store
+        self._loop = loop
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802  # aiosmtpd's hook name
+        raw = envelope.original_content or b""
+        received = Received(envelope.mail_from or "", list(envelope.rcpt_tos), raw)
+        future = asyncio.run_coroutine_threadsafe(self._store(received), self._loop)
+        try:
+            await asyncio.wrap_future(future)
+        except Exception:
+            log.exception("mail catcher could not store a message")
+            return "451 Requested action aborted: could not store the message"
+        return "250 Message accepted for delivery"
+
+
+class MailCatcher:
+    """Start with ``await catcher.start()`` on the service's loop; ``await stop()`` at exit."""
+
+    def __init__(self, db: Database, *, port: int, host: str = CATCHER_HOST) -> None:
+        self.db = db
+        self.host = host
+        self.port = port
+        self._controller: Controller | None = None
+
+    @classmethod
+    def from_settings(cls, db: Database, settings: Settings) -> MailCatcher:
+        return cls(db, port=settings.mail_catcher_port)
+
+    async def start(self) -> None:
+        handler = _Handler(self._store, asyncio.get_running_loop())
+        # A fixed server name: the default looks up the host's FQDN, which can stall on DNS.
+        controller = Controller(
+            handler, hostname=self.host, port=self.port, server_hostname="cardservice.catcher"
+        )
+        # Starting blocks until the thread answers; off the loop, which must keep serving.
+        try:
+            await asyncio.to_thread(controller.start)
+        except Exception:
+            # Say the port is taken: the thread has ended, but its loop is left open.
+            await asyncio.to_thread(controller.stop, no_assert=True)
+            if not controller.loop.is_closed():
+                controller.loop.close()
+            raise
+        self._controller = controller
+        log.info("mail catcher listening on %s:%s", self.host, self.port)
+
+    async def stop(self) -> None:
+        if self._controller is not None:
+            controller, self._controller = self._controller, None
+            await asyncio.to_thread(controller.stop)
+
+    async def __aenter__(self) -> MailCatcher:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    async def _store(self, received: Received) -> None:
+        async with self.db.transaction() as session:
+            store_caught(session, received)
+
+
+def store_caught(
+    session: AsyncSession, received: Received, *, now: datetime | None = None
+) -> CaughtMail:
+    message = message_from_bytes(received.raw, _class=EmailMessage, policy=default_policy)
+    row = CaughtMail(
+        received_at=now or utcnow(),
+        mail_from=received.mail_from[:254],
+        rcpt_tos="\n".join(received.rcpt_tos),
+        subject=str(message.get("Subject", "")),  # the policy decodes RFC 2047 words
+        body_text=_body(message, "plain"),
+        body_html=_body(message, "html"),
+        raw=received.raw,
+    )
+    session.add(row)
+    return row
+
+
+def _body(message: EmailMessage, subtype: str) -> str:
+    part = message.get_body(preferencelist=(subtype,))
+    if part is None or part.get_content_subtype() != subtype:
+        return ""
+    try:
+        content: Any = part.get_content()
+    except (LookupError, ValueError):  # an unknown charset: show what we can
+        payload = part.get_payload(decode=True)
+        return payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
+    return str(content)
+
+
+async def list_caught(session: AsyncSession, *, limit: int = 50) -> list[CaughtMail]:
+    """The newest caught messages first."""
+    result = await session.scalars(select(CaughtMail).order_by(CaughtMail.id.desc()).limit(limit))
+    return list(result)
+
+
+async def get_caught(session: AsyncSession, mail_id: int) -> CaughtMail:
+    row = await session.get(CaughtMail, mail_id)
+    if row is None:
+        raise MailNotFound(id=mail_id)
+    return row
+
+
+def extract_links(mail: CaughtMail) -> list[str]:
+    """The http(s) links in a caught message, from the HTML hrefs and the text, in order."""
+    found = [*_hrefs(mail.body_html), *_text_links(mail.body_text)]
+    return list(dict.fromkeys(found))
+
+
+def _text_links(text: str) -> list[str]:
+    return [match.rstrip(_URL_TRAILER) for match in _URL.findall(text)]
+
+
+class _HrefParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        href = dict(attrs).get("href") if tag == "a" else None
+        if href and href.startswith(("http://", "https://")):
+            self.hrefs.append(href)
+
+
+def _hrefs(html: str) -> list[str]:
+    parser = _HrefParser()
+    parser.feed(html)
+    parser.close()
+    return parser.hrefs

@@ -1,0 +1,188 @@
+"""The built-in mail catcher stores what it receives, so a person can follow the links."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from email.message import EmailMessage
+from pathlib import Path
+
+import aiosmtplib
+import msgspec
+import pytest
+
+from cardservice.db.engine import Database
+from cardservice.db.migrate import upgrade
+from cardservice.mail import (
+    CaughtMail,
+    MailCatcher,
+    MailNotFound,
+    MailRelay,
+    MailStatus,
+    OutboxRow,
+    OutgoingMail,
+    enqueue,
+    extract_links,
+    get_caught,
+    list_caught,
+    mail_background,
+    uses_catcher,
+)
+from cardservice.profiles import load_profile
+from cardservice.services import Services
+from cardservice.settings import Settings
+from tests.unit.mail.support import free_port
+
+LINK = "https://cards.example.org/register/verify?t=AbC123"
+
+
+@pytest.fixture
+async def catcher(services: Services) -> AsyncIterator[MailCatcher]:
+    async with MailCatcher(services.db, port=free_port()) as running:
+        yield running
+
+
+async def test_caught_message_is_stored_with_its_subject_decoded(
+    services: Services, catcher: MailCatcher
+) -> None:
+    message = EmailMessage()
+    message["From"] = "みなと市立図書館 <library@example.org>"
+    message["To"] = "hanako@example.org"
+    message["Subject"] = "登録完了のお知らせ"
+    message.set_content(f"こちらから：{LINK}\n")
+    message.add_alternative(f'<p><a href="{LINK}">カード</a></p>', subtype="html")
+    await aiosmtplib.send(message, hostname="127.0.0.1", port=catcher.port, start_tls=False)
+
+    async with services.db.transaction() as session:
+        (caught,) = await list_caught(session, limit=10)
+        again = await get_caught(session, caught.id)
+    assert again.id == caught.id
+    assert caught.subject == "登録完了のお知らせ"
+    assert caught.mail_from == "library@example.org"
+    assert caught.recipients == ["hanako@example.org"]
+    assert "こちらから" in caught.body_text
+    assert f'href="{LINK}"' in caught.body_html
+    assert b"Subject: =?utf-8?" in caught.raw
+    assert extract_links(caught) == [LINK]
+
+
+async def test_unknown_caught_mail(services: Services) -> None:
+    async with services.db.transaction() as session:
+        with pytest.raises(MailNotFound):
+            await get_caught(session, 4242)
+
+
+async def test_relay_delivers_to_the_catcher_in_dev(services: Services) -> None:
+    settings = msgspec.structs.replace(services.settings, mail_catcher_port=free_port())
+    assert uses_catcher(settings)
+    mail = OutgoingMail(
+        "hanako@example.org",
+        "verify_email",
+        "ja",
+        {
+            "link": LINK,
+            "expires_hours": 24,
+            "library_name": settings.profile.library.name.ja,
+            "sender_email": settings.profile.library.sender_email,
+        },
+    )
+    async with services.db.transaction() as session:
+        queued = await enqueue(session, mail)
+
+    async with MailCatcher.from_settings(services.db, settings):
+        assert await MailRelay.from_settings(services.db, settings).run_once() == 1
+
+    async with services.db.transaction() as session:
+        (caught,) = await list_caught(session)
+        row = await session.get(OutboxRow, queued.id)
+    assert row is not None
+    assert row.status == MailStatus.SENT
+    assert caught.subject == row.subject
+    assert caught.mail_from == settings.profile.library.sender_email
+    assert extract_links(caught) == [LINK]
+
+
+async def test_newest_first_and_limited(services: Services, catcher: MailCatcher) -> None:
+    for number in range(3):
+        message = EmailMessage()
+        message["From"] = "library@example.org"
+        message["To"] = "hanako@example.org"
+        message["Subject"] = f"No. {number}"
+        message.set_content("本文")
+        await aiosmtplib.send(message, hostname="127.0.0.1", port=catcher.port, start_tls=False)
+    async with services.db.transaction() as session:
+        caught = await list_caught(session, limit=2)
+    assert [mail.subject for mail in caught] == ["No. 2", "No. 1"]
+    assert caught[0].body_html == ""
+
+
+async def test_a_message_that_cannot_be_stored_is_not_acknowledged(tmp_path: Path) -> None:
+    # A database without the tables: the write fails, so the sender must keep the message.
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}")
+    message = EmailMessage()
+    message["From"] = "library@example.org"
+    message["To"] = "hanako@example.org"
+    message["Subject"] = "lost?"
+    message.set_content("body")
+    try:
+        async with MailCatcher(database, port=free_port()) as catcher:
+            with pytest.raises(aiosmtplib.SMTPDataError) as refused:
+                await aiosmtplib.send(
+                    message, hostname="127.0.0.1", port=catcher.port, start_tls=False
+                )
+    finally:
+        await database.dispose()
+    assert refused.value.code == 451
+
+
+async def test_background_runs_catcher_and_relay_in_dev(services: Services) -> None:
+    settings = msgspec.structs.replace(services.settings, mail_catcher_port=free_port())
+    mail = OutgoingMail(
+        "hanako@example.org",
+        "application_cancelled",
+        "en",
+        {"name": "Hanako Yamada", "why": "We did not receive an answer in time."},
+    )
+    async with services.db.transaction() as session:
+        await enqueue(session, mail)
+    async with mail_background(services.db, settings):
+        caught = await _wait_for_caught(services)
+    assert caught.subject == "Your library card application has been cancelled"
+    assert "We did not receive an answer in time." in caught.body_text
+
+
+async def _wait_for_caught(services: Services) -> CaughtMail:
+    for _ in range(100):
+        async with services.db.transaction() as session:
+            found = await list_caught(session, limit=1)
+        if found:
+            return found[0]
+        await asyncio.sleep(0.05)
+    raise AssertionError("nothing reached the catcher")
+
+
+async def test_background_without_the_catcher_port_still_starts(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Engine-independent and slow (aiosmtpd waits out its start timeout): SQLite only.
+    url = f"sqlite+aiosqlite:///{tmp_path / 'own.db'}"
+    await upgrade(url)
+    database = Database(url)
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        own = Settings.from_env(
+            {},
+            data_dir=tmp_path,
+            database_url=url,
+            profile=load_profile("example"),
+            mail_catcher_port=port,
+        )
+        try:
+            async with mail_background(database, own) as relay:
+                assert relay.target.port == port
+        finally:
+            await database.dispose()
+    assert f"mail catcher port {port} is taken" in caplog.text

@@ -1,0 +1,163 @@
+"""Every email renders in Japanese and English, uses exactly its documented values, and
+never asks for a secret."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jinja2 import meta
+from markupsafe import escape
+
+from cardservice.mail.errors import MissingContext, UnknownTemplate
+from cardservice.mail.render import (
+    LANGUAGES,
+    TEMPLATE_DIR_ENV,
+    TEMPLATES,
+    environment,
+    render,
+    template_dir,
+)
+
+SAMPLE: dict[str, Any] = {
+    "link": "https://cards.example.org/register/verify?t=AbC123",
+    "expires_hours": 24,
+    "library_name": "みなと市立図書館",
+    "sender_email": "library@example.org",
+    "name": "山田 花子",
+    "ready_on": date(2026, 11, 24),
+    "user_number": "12345678",
+    "card_link": "https://cards.example.org/card/XyZ",
+    "expires_on": date(2031, 3, 31),
+    "reason": "住所が確認できませんでした。",
+    "question": "勤務先の名称を教えてください。",
+    "answer_link": "https://cards.example.org/inquiry/Q1",
+    "answer_by": date(2026, 12, 1),
+    "why": "期限までにご回答がありませんでした。",
+}
+ALL = [(name, lang) for name in sorted(TEMPLATES) for lang in LANGUAGES]
+SECRET_WORDS = ("password", "passwd", "secret", "image", "document_file", "photo")
+
+
+def _context(name: str) -> dict[str, Any]:
+    return {key: SAMPLE[key] for key in TEMPLATES[name]}
+
+
+@pytest.mark.parametrize(("name", "lang"), ALL)
+def test_every_template_renders(name: str, lang: str) -> None:
+    mail = render(name, lang, _context(name))
+    assert mail.subject
+    assert "\n" not in mail.subject
+    for body in (mail.subject, mail.body_text, mail.body_html):
+        assert "{{" not in body
+        assert "{%" not in body
+        assert "}}" not in body
+    assert not mail.body_text.startswith(("Subject:", "\n"))
+    assert mail.body_html.lstrip().startswith("<!DOCTYPE html>")
+    assert f'<html lang="{lang}">' in mail.body_html
+    assert f"<title>{escape(mail.subject)}</title>" in mail.body_html
+
+
+@pytest.mark.parametrize(("name", "lang"), ALL)
+def test_links_appear_in_both_parts(name: str, lang: str) -> None:
+    mail = render(name, lang, _context(name))
+    for key in ("link", "card_link", "answer_link"):
+        if key in TEMPLATES[name]:
+            assert SAMPLE[key] in mail.body_text
+            assert f'href="{SAMPLE[key]}"' in mail.body_html
+
+
+@pytest.mark.parametrize(("name", "lang"), ALL)
+def test_templates_use_exactly_the_documented_values(name: str, lang: str) -> None:
+    env = environment(template_dir())
+    for suffix in ("txt", "html"):
+        filename = f"{name}.{lang}.{suffix}"
+        source, _, _ = env.loader.get_source(env, filename)  # type: ignore[union-attr]
+        used = meta.find_undeclared_variables(env.parse(source)) - {"lang", "subject"}
+        assert used == TEMPLATES[name], filename
+
+
+def test_no_template_asks_for_a_secret_or_an_image() -> None:
+    for name, keys in TEMPLATES.items():
+        for key in keys:
+            assert not any(word in key.lower() for word in SECRET_WORDS), (name, key)
+
+
+def test_every_template_file_belongs_to_a_registered_email() -> None:
+    expected = {f"{n}.{lang}.{s}" for n in TEMPLATES for lang in LANGUAGES for s in ("txt", "html")}
+    found = {p.name for p in (template_dir() / "email").iterdir() if not p.name.startswith("_")}
+    assert found == expected
+
+
+def test_japanese_subjects_name_the_notices() -> None:
+    received = render("application_received", "ja", _context("application_received"))
+    completed = render("registration_completed", "ja", _context("registration_completed"))
+    assert "本人確認書類受付のお知らせ" in received.subject
+    assert completed.subject == "登録完了のお知らせ"
+    english = render("application_received", "en", _context("application_received"))
+    assert "Notice of Acceptance of Identity Confirmation Documents" in english.subject
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected"), [("ja", "2026年11月24日"), ("en", "24 November 2026")]
+)
+def test_dates_are_written_for_the_language(lang: str, expected: str) -> None:
+    mail = render("application_received", lang, _context("application_received"))
+    assert expected in mail.body_text
+    assert expected in mail.body_html
+
+
+def test_verify_email_names_the_sender_address() -> None:
+    for lang in LANGUAGES:
+        mail = render("verify_email", lang, _context("verify_email"))
+        assert "library@example.org" in mail.body_text
+        assert "24" in mail.body_text
+
+
+def test_html_escapes_values_and_text_keeps_them() -> None:
+    context = {**_context("inquiry"), "question": "<b>Is</b> this & that\nright?"}
+    mail = render("inquiry", "en", context)
+    assert "&lt;b&gt;Is&lt;/b&gt; this &amp; that" in mail.body_html
+    assert "<b>" not in mail.body_html
+    assert "<b>Is</b> this & that\nright?" in mail.body_text
+
+
+def test_unknown_template_or_language() -> None:
+    with pytest.raises(UnknownTemplate) as caught:
+        render("welcome", "ja", {})
+    assert caught.value.code == "mail_unknown_template"
+    with pytest.raises(UnknownTemplate):
+        render("verify_email", "fr", _context("verify_email"))
+
+
+def test_missing_values_are_named() -> None:
+    context = _context("inquiry")
+    del context["answer_by"]
+    with pytest.raises(MissingContext) as caught:
+        render("inquiry", "ja", context)
+    assert caught.value.code == "mail_missing_context"
+    assert caught.value.detail["missing"] == ["answer_by"]
+
+
+def test_template_dir_follows_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "email").mkdir()
+    (tmp_path / "email" / "application_cancelled.en.txt").write_text(
+        "Subject: Cancelled, {{ name }}\n\nBecause {{ why }}.\n", encoding="utf-8"
+    )
+    (tmp_path / "email" / "application_cancelled.en.html").write_text(
+        "<p>{{ why }}</p>", encoding="utf-8"
+    )
+    monkeypatch.setenv(TEMPLATE_DIR_ENV, str(tmp_path))
+    assert template_dir() == tmp_path.resolve()
+    mail = render("application_cancelled", "en", {"name": "Hanako", "why": "a < b"})
+    assert mail.subject == "Cancelled, Hanako"
+    assert mail.body_text == "Because a < b.\n"
+    assert mail.body_html == "<p>a &lt; b</p>"
+
+
+def test_default_template_dir_is_the_repository_templates() -> None:
+    assert (template_dir() / "email" / "verify_email.ja.txt").is_file()
