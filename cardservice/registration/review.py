@@ -1,0 +1,224 @@
+"""Review staff's decisions: approve or reject, and viewing the ID images.
+
+Each decision is one unit of work in the caller's transaction: the guarded status change,
+the patron and card (on approval), the email to the applicant and the audit entry commit
+together or not at all. Reading the queue and an application is in ``queue.py``; questions
+to the applicant are in ``inquiries.py``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cardservice.cards.models import Card
+from cardservice.cards.service import CardPolicy
+from cardservice.db.base import utcnow
+from cardservice.mail.outbox import OutgoingMail, enqueue
+from cardservice.mail.render import Language
+from cardservice.patrons.service import NewPatron, create_patron_with_card
+from cardservice.profiles.schema import Profile
+from cardservice.registration.errors import ApplicationNotReviewable, RejectionReasonInvalid
+from cardservice.registration.models import Application, ApplicationStatus, RejectionTemplate
+from cardservice.registration.queue import (
+    ApplicationDetail,
+    QueueItem,
+    application_detail,
+    queue,
+)
+from cardservice.registration.status import transition
+from cardservice.registration.storage import decrypt_document, get_document
+from cardservice.staff import audit
+from cardservice.staff.models import Role, StaffUser
+from cardservice.staff.service import require_role
+
+__all__ = [
+    "ApplicationDetail",
+    "QueueItem",
+    "application_detail",
+    "approve",
+    "card_link",
+    "document_image",
+    "queue",
+    "reject",
+    "rejection_templates",
+]
+
+REASON_MAX = 2000
+TARGET = "application"
+
+
+def card_link(base_url: str) -> str:
+    return f"{base_url.rstrip('/')}/card"
+
+
+def language_of(app: Application) -> Language:
+    return "en" if app.language == "en" else "ja"
+
+
+async def document_image(
+    session: AsyncSession,
+    app: Application,
+    document_id: int,
+    *,
+    staff: StaffUser,
+    document_key: bytes,
+) -> tuple[str, bytes]:
+    """``(content_type, image)``; serve it with ``Cache-Control: no-store``. Each view of an
+    ID image is audited (which document, never the image)."""
+    require_role(staff, Role.REVIEWER)
+    row = await get_document(session, app, document_id)
+    image = decrypt_document(app, row, document_key)
+    await audit.record(
+        session,
+        staff_id=staff.id,
+        action="application.document_view",
+        target_type=TARGET,
+        target_id=app.public_id,
+        detail={"document_id": row.id, "doc_type": row.doc_type, "side": row.side},
+    )
+    return row.content_type, image
+
+
+async def approve(
+    session: AsyncSession,
+    app: Application,
+    staff: StaffUser,
+    policy: CardPolicy,
+    *,
+    base_url: str,
+    now: datetime | None = None,
+) -> Card:
+    """Approve: the patron, their card and number, the completion email and the audit entry.
+
+    Only a submitted application (answered inquiries included) can be approved; approving a
+    decided one raises ``application_already_decided``.
+    """
+    require_role(staff, Role.REVIEWER)
+    now = now or utcnow()
+    await transition(
+        session,
+        app,
+        [ApplicationStatus.SUBMITTED],
+        ApplicationStatus.APPROVED,
+        decided_at=now,
+        decided_by=staff.id,
+        updated_at=now,
+    )
+    card = await create_patron_with_card(session, _new_patron(app), policy)
+    app.patron_id = card.patron_id
+    app.card_id = card.id
+    app.password_hash = None  # it lives on the patron now
+    context = {
+        "name": app.display_name,
+        "user_number": card.user_number,
+        "card_link": card_link(base_url),
+        "expires_on": card.expires_on,
+    }
+    mail = OutgoingMail(app.email, "registration_completed", language_of(app), context)
+    await enqueue(session, mail, now=now)
+    await audit.record(
+        session,
+        staff_id=staff.id,
+        action="application.approve",
+        target_type=TARGET,
+        target_id=app.public_id,
+        detail={"user_number": card.user_number, "patron_id": card.patron_id},
+    )
+    await session.flush()
+    return card
+
+
+def _new_patron(app: Application) -> NewPatron:
+    if app.birth_date is None:  # submit refuses an application without its form
+        raise ApplicationNotReviewable(public_id=app.public_id, status=app.status)
+    return NewPatron(
+        family_name=app.family_name,
+        given_name=app.given_name,
+        family_kana=app.family_kana,
+        given_kana=app.given_kana,
+        birth_date=app.birth_date,
+        email=app.email,
+        phone=app.phone,
+        postal_code=app.postal_code,
+        prefecture=app.prefecture,
+        city=app.city,
+        street=app.street,
+        building=app.building,
+        eligibility_basis=app.basis,
+        workplace_or_school=app.workplace_or_school,
+        language=app.language,
+        password_hash=app.password_hash,
+    )
+
+
+async def rejection_templates(session: AsyncSession) -> list[RejectionTemplate]:
+    """The active reasons staff can choose from."""
+    rows = await session.scalars(
+        select(RejectionTemplate)
+        .where(RejectionTemplate.active.is_(True))
+        .order_by(RejectionTemplate.id)
+    )
+    return list(rows)
+
+
+async def reject(
+    session: AsyncSession,
+    app: Application,
+    staff: StaffUser,
+    *,
+    profile: Profile,
+    template_id: int | None = None,
+    text: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Reject with a reason the applicant can act on: a template (in their language) or
+    ``text`` written by staff. A submitted application, or one waiting for an answer."""
+    require_role(staff, Role.REVIEWER)
+    now = now or utcnow()
+    language = language_of(app)
+    reason, code = await _reason(session, language, template_id, text)
+    await transition(
+        session,
+        app,
+        [ApplicationStatus.SUBMITTED, ApplicationStatus.INQUIRY],
+        ApplicationStatus.REJECTED,
+        decided_at=now,
+        decided_by=staff.id,
+        decision_reason=reason,
+        updated_at=now,
+    )
+    app.password_hash = None  # never needed again
+    context = {
+        "name": app.display_name,
+        "reason": reason,
+        "library_name": profile.library.name.get(language),
+    }
+    mail = OutgoingMail(app.email, "application_rejected", language, context)
+    await enqueue(session, mail, now=now)
+    await audit.record(
+        session,
+        staff_id=staff.id,
+        action="application.reject",
+        target_type=TARGET,
+        target_id=app.public_id,
+        detail={"template": code},
+    )
+    await session.flush()
+
+
+async def _reason(
+    session: AsyncSession, language: Language, template_id: int | None, text: str | None
+) -> tuple[str, str | None]:
+    """The reason's text and its template code (None for a written reason)."""
+    if template_id is not None:
+        template = await session.get(RejectionTemplate, template_id)
+        if template is None or not template.active:
+            raise RejectionReasonInvalid(field="template_id")
+        return template.text(language), template.code
+    written = (text or "").strip()
+    if not written or len(written) > REASON_MAX:
+        raise RejectionReasonInvalid(field="text", max=REASON_MAX)
+    return written, None

@@ -1,0 +1,142 @@
+"""Identity-document images at rest: which slots an application has, and their ciphertext.
+
+A slot is a document type and a side: ("health_insurance", "back"), or ("extra", "front")
+for the document that shows a workplace or school. Uploading into a filled slot replaces
+the image there, so a retaken photo never counts against the file limit.
+
+Each image is re-encoded first (in a worker thread, it is CPU-bound), then encrypted with
+AES-256-GCM under the document key, the application's public id and the row id as
+associated data: a ciphertext copied to another row or application does not decrypt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+import anyio.to_thread
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cardservice.profiles.schema import DocumentsSection
+from cardservice.registration import Messages
+from cardservice.registration.documents import (
+    DocumentRejected,
+    check_and_reencode,
+    check_file_count,
+    required_sides,
+)
+from cardservice.registration.errors import DocumentNotFound, DocumentPurged
+from cardservice.registration.models import Application, ApplicationDocument
+from cardservice.security.crypto import decrypt, encrypt
+
+# The slot of the document showing the workplace or school (basis "works" or "studies").
+EXTRA_DOCUMENT = "extra"
+
+MESSAGES: Messages = {
+    "document_type_invalid": {
+        "ja": "本人確認書類の種類を一覧から選んでください。",
+        "en": "Choose the kind of identity document from the list.",
+    },
+    "document_side_invalid": {
+        "ja": "この書類は、おもて面だけを添付してください。",
+        "en": "Attach the front of this document only.",
+    },
+}
+
+
+def document_aad(public_id: str, document_id: int) -> bytes:
+    return f"application-document\0{public_id}\0{document_id}".encode()
+
+
+def check_slot(documents: DocumentsSection, doc_type: str, side: str) -> None:
+    """Refuse an unknown type, and a back side where only the front may be sent (this is
+    what keeps the back of a My Number card out)."""
+    if doc_type == EXTRA_DOCUMENT:
+        sides: tuple[str, ...] = ("front",)
+    else:
+        by_id = {t.id: t for t in documents.types}
+        if doc_type not in by_id:
+            raise DocumentRejected(code="document_type_invalid", field="doc_type")
+        sides = required_sides(by_id[doc_type])
+    if side not in sides:
+        raise DocumentRejected(code="document_side_invalid", field="side", doc_type=doc_type)
+
+
+async def list_documents(session: AsyncSession, app: Application) -> list[ApplicationDocument]:
+    rows = await session.scalars(
+        select(ApplicationDocument)
+        .where(ApplicationDocument.application_id == app.id)
+        .order_by(ApplicationDocument.id)
+    )
+    return list(rows)
+
+
+async def store_document(
+    session: AsyncSession,
+    app: Application,
+    *,
+    doc_type: str,
+    side: str,
+    data: bytes,
+    filename: str,
+    documents: DocumentsSection,
+    document_key: bytes,
+    now: datetime,
+) -> ApplicationDocument:
+    """Check, re-encode, encrypt and store one image, in the caller's transaction."""
+    check_slot(documents, doc_type, side)
+    existing = await list_documents(session, app)
+    replaced = [d for d in existing if (d.doc_type, d.side) == (doc_type, side)]
+    check_file_count(len(existing) - len(replaced), documents)
+    clean = await anyio.to_thread.run_sync(
+        lambda: check_and_reencode(data, profile_documents=documents, filename=filename)
+    )
+    for old in replaced:
+        await session.delete(old)
+    row = ApplicationDocument(
+        application_id=app.id,
+        doc_type=doc_type,
+        side=side,
+        content_type=clean.content_type,
+        width=clean.width,
+        height=clean.height,
+        created_at=now,
+    )
+    session.add(row)
+    await session.flush()  # the id is part of the associated data
+    row.ciphertext = encrypt(document_key, clean.data, aad=document_aad(app.public_id, row.id))
+    await session.flush()
+    return row
+
+
+async def get_document(
+    session: AsyncSession, app: Application, document_id: int
+) -> ApplicationDocument:
+    row = await session.get(ApplicationDocument, document_id)
+    if row is None or row.application_id != app.id:
+        raise DocumentNotFound(document_id=document_id)
+    return row
+
+
+def decrypt_document(app: Application, row: ApplicationDocument, keys: bytes) -> bytes:
+    if row.ciphertext is None:
+        raise DocumentPurged(document_id=row.id)
+    return decrypt(keys, row.ciphertext, aad=document_aad(app.public_id, row.id))
+
+
+def missing_documents(
+    rows: Iterable[ApplicationDocument], documents: DocumentsSection, *, needs_extra: bool
+) -> list[str]:
+    """What is still missing: "identity_document" (no type has every side it needs) and
+    "extra_document" (work or study without the second document)."""
+    slots = {(row.doc_type, row.side) for row in rows}
+    missing = []
+    complete = any(
+        all((t.id, side) in slots for side in required_sides(t)) for t in documents.types
+    )
+    if not complete:
+        missing.append("identity_document")
+    if needs_extra and (EXTRA_DOCUMENT, "front") not in slots:
+        missing.append("extra_document")
+    return missing
