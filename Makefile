@@ -20,6 +20,9 @@ $(VENV)/.test-installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
+	@# The browser tests drive Debian's Chromium; the Japanese font renders the pages' text.
+	@command -v chromium >/dev/null && fc-list | grep -qi ipagothic || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-ipafont-gothic)
 	touch $(VENV)/.installed $@
 
 run: $(VENV)/.installed

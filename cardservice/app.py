@@ -9,40 +9,76 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Litestar, post
+from litestar import Litestar, Router, post
+from litestar.datastructures import CacheControlHeader
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.params import JSONBody
+from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_200_OK
+from litestar.template.config import TemplateConfig
 
 from cardservice.cards.routes import ROUTES as CARD_ROUTES
+from cardservice.mail.background import mail_background
+from cardservice.mail.render import template_dir
+from cardservice.security.secrets import app_secrets
 from cardservice.services import Services
 from cardservice.settings import Settings
-from cardservice.web.errors import EXCEPTION_HANDLERS
 from cardservice.web.health import health, ready
+from cardservice.web.home import ROUTES as HOME_ROUTES
+from cardservice.web.pages import EXCEPTION_HANDLERS, PAGE_OPT, template_engine
+from cardservice.web.security import csrf_config, security_headers, session_config
+from cardservice.web.staff import ROUTES as STAFF_ROUTES
+from cardservice.web.staff_mail import ROUTES as STAFF_MAIL_ROUTES
+
+STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
+# HTML pages; their errors are pages too. New page routes go in this list.
+PAGE_ROUTES: list[Any] = [*HOME_ROUTES, *STAFF_ROUTES, *STAFF_MAIL_ROUTES]
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
+def create_app(settings: Settings | None = None, *, mail: bool = True) -> Litestar:
+    """The app. ``mail=False`` leaves out the relay and the dev mail catcher (tests, benchmarks)."""
     settings = settings or Settings.from_env()
+    secrets = app_secrets(settings)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         svc = Services.build(settings)
         app.state.services = svc
         try:
-            yield
+            if mail:
+                async with mail_background(svc.db, settings):
+                    yield
+            else:
+                yield
         finally:
             await svc.close()
 
-    handlers: list[Any] = [*CARD_ROUTES, health, ready]
+    handlers: list[Any] = [
+        *CARD_ROUTES,
+        health,
+        ready,
+        Router(path="/", route_handlers=PAGE_ROUTES, opt=PAGE_OPT, include_in_schema=False),
+        create_static_files_router(
+            path="/static",
+            directories=[STATIC_DIR],
+            cache_control=CacheControlHeader(max_age=3600, public=True),
+            include_in_schema=False,
+        ),
+    ]
     if os.environ.get("CARDSERVICE_BENCH_BASELINE") == "1":
         handlers.append(bench_baseline)
     return Litestar(
         route_handlers=handlers,
         lifespan=[lifespan],
+        middleware=[session_config(settings, secrets).middleware],
+        csrf_config=csrf_config(settings, secrets),
+        before_send=[security_headers(settings)],
+        template_config=TemplateConfig(engine=template_engine(template_dir())),
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]  # handler map variance
         openapi_config=OpenAPIConfig(
             title="cardservice",
@@ -60,7 +96,7 @@ class _BaselineRequest(msgspec.Struct):
     token: Annotated[str, msgspec.Meta(max_length=4096)] | None = None
 
 
-@post("/_bench/baseline", status_code=HTTP_200_OK, include_in_schema=False)
+@post("/api/_bench/baseline", status_code=HTTP_200_OK, include_in_schema=False)
 async def bench_baseline(data: JSONBody[_BaselineRequest]) -> dict[str, str]:
     """The benchmark's yardstick: parse the same JSON body, answer a small JSON, no work."""
     return {"status": "ok"}

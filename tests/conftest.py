@@ -91,7 +91,18 @@ def settings(db_url: str, data_dir: Path, profile_name: str) -> Settings:
         database_url=db_url,
         profile=load_profile(profile_name),
         base_url="https://cards.example.org",
+        # A port of its own, so parallel runs never catch each other's mail.
+        mail_catcher_port=_free_port(),
     )
+
+
+def _free_port() -> int:
+    import socket  # noqa: PLC0415
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 async def _empty_tables(services: Services) -> None:

@@ -203,11 +203,12 @@ def main() -> None:
             _wait_ready(base + "/ready")
             key = seeded["key"]
             path = Path(tmp)
+            baseline = "/api/_bench/baseline"
             cases = [
-                ("bare (barcode-sized body)", "/_bench/baseline", {"barcode": seeded["barcode"]}),
+                ("bare (barcode-sized body)", baseline, {"barcode": seeded["barcode"]}),
                 ("verify by barcode", "/api/v1/verify", {"barcode": seeded["barcode"]}),
                 ("verify unknown number", "/api/v1/verify", {"barcode": seeded["unknown"]}),
-                ("bare (token-sized body)", "/_bench/baseline", {"token": seeded["token"]}),
+                ("bare (token-sized body)", baseline, {"token": seeded["token"]}),
                 ("verify by token", "/api/v1/verify", {"token": seeded["token"]}),
             ]
             results = {

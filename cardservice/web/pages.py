@@ -1,0 +1,239 @@
+"""HTML pages: the template engine, the ``render`` helper, and error pages.
+
+Every page is rendered through :func:`render`, which adds what the base layout needs (the
+language, the library's name and contact, the language switch) and remembers a language
+chosen with ``?lang=`` in a cookie.
+
+Errors on pages become HTML pages with the same status the API would give; API paths and
+clients that do not ask for HTML keep the JSON errors of ``web/errors.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final, TypeVar
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+from jinja2.runtime import Context
+from litestar import Request, Response
+from litestar.datastructures import Cookie
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+    ValidationException,
+)
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_400_BAD_REQUEST
+
+from cardservice.errors import DomainError
+from cardservice.web.errors import (
+    STATUS_OF_KIND,
+    domain_error_handler,
+    http_error_handler,
+    validation_error_handler,
+)
+from cardservice.web.i18n import (
+    LANG_COOKIE,
+    LANG_QUERY,
+    LANGUAGES,
+    N_,
+    Lang,
+    gettext,
+    install,
+    language,
+    requested_language,
+)
+from cardservice.web.state import services
+
+# Route handlers (or routers) with this ``opt`` are pages: their errors are HTML pages.
+PAGE_OPT: Final = {"page": True}
+LANG_COOKIE_MAX_AGE: Final = 365 * 24 * 60 * 60
+CSRF_FAILED_DETAIL: Final = "CSRF token verification failed"  # Litestar's message
+
+NOT_FOUND_MESSAGE: Final = N_("This page does not exist.")
+HTTP_ERROR_MESSAGE: Final = N_("The request could not be handled.")
+
+AnyRequest = Request[Any, Any, Any]
+
+
+def page_environment(root: Path) -> Environment:
+    """Autoescaped, and strict: a value a template uses but nobody passed is an error."""
+    env = Environment(
+        loader=FileSystemLoader(root),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    install(env)
+    env.filters["localtime"] = local_time
+    return env
+
+
+@pass_context
+def local_time(context: Context, value: datetime | None) -> str:
+    """An instant as the library's wall clock shows it (the ``localtime`` filter)."""
+    if value is None:
+        return ""
+    return value.astimezone(ZoneInfo(context["timezone"])).strftime("%Y-%m-%d %H:%M")
+
+
+def template_engine(root: Path) -> JinjaTemplateEngine:
+    return JinjaTemplateEngine.from_environment(page_environment(root))
+
+
+def switch_language_url(request: AnyRequest, lang: Lang) -> str:
+    """This page in ``lang``: the same path and query (tokens included), ``lang`` replaced."""
+    query = [(k, v) for k, v in request.query_params.multi_items() if k != LANG_QUERY]
+    return f"{request.url.path}?{urlencode([*query, (LANG_QUERY, lang)])}"
+
+
+def page_context(request: AnyRequest) -> dict[str, Any]:
+    """What the base layout needs, for the language of this request."""
+    lang = language(request)
+    library = services(request).settings.profile.library
+    other: Lang = next(code for code in LANGUAGES if code != lang)
+    return {
+        "lang": lang,
+        "library_name": library.name.get(lang),
+        "library_phone": library.phone,
+        "library_email": library.sender_email,
+        "timezone": library.timezone,
+        "other_lang": other,
+        "other_lang_url": switch_language_url(request, other),
+    }
+
+
+def render(
+    request: AnyRequest,
+    template_name: str,
+    *,
+    status_code: int = 200,
+    **context: Any,
+) -> Template:
+    """Render ``templates/{template_name}`` as a page in the request's language."""
+    cookies = []
+    chosen = requested_language(request)
+    if chosen is not None:
+        cookies.append(
+            Cookie(
+                key=LANG_COOKIE,
+                value=chosen,
+                max_age=LANG_COOKIE_MAX_AGE,
+                httponly=True,
+                samesite="lax",
+                secure=services(request).settings.production,
+            )
+        )
+    return Template(
+        template_name=template_name,
+        context={**page_context(request), **context},
+        status_code=status_code,
+        cookies=cookies,
+    )
+
+
+def translate(request: AnyRequest, message: str) -> str:
+    """``message`` in the request's language (for text made in Python, such as errors)."""
+    return gettext(language(request), message)
+
+
+class LoginRequired(NotAuthorizedException):
+    """A page guard found nobody logged in: pages redirect to ``login_path``."""
+
+    def __init__(self, login_path: str, next_path: str) -> None:
+        super().__init__(detail="Please log in.")
+        self.login_path = login_path
+        self.next_path = next_path
+
+
+def wants_html(request: AnyRequest) -> bool:
+    """Pages and browsers get HTML errors; the API and other clients get JSON."""
+    if request.scope.get("path", "").startswith("/api/"):
+        return False
+    handler = request.scope.get("route_handler")
+    if handler is not None and handler.opt.get("page"):
+        return True
+    return "text/html" in request.headers.get("accept", "")
+
+
+def error_page(
+    request: AnyRequest, *, status_code: int, message: str, code: str, title: str = ""
+) -> Template:
+    return render(
+        request,
+        "pages/error.html",
+        status_code=status_code,
+        title=title or message,
+        message=message,
+        code=code,
+        csrf_failed=False,
+    )
+
+
+def _domain_error_page(request: AnyRequest, exc: DomainError) -> Response[Any]:
+    return error_page(
+        request,
+        status_code=STATUS_OF_KIND[exc.kind],
+        message=translate(request, exc.message),
+        code=exc.code,
+    )
+
+
+def _validation_error_page(request: AnyRequest, _: ValidationException) -> Response[Any]:
+    return error_page(
+        request,
+        status_code=HTTP_400_BAD_REQUEST,
+        message=translate(request, "The request is not valid."),
+        code="bad_request",
+    )
+
+
+def _http_error_page(request: AnyRequest, exc: HTTPException) -> Response[Any]:
+    if isinstance(exc, LoginRequired):
+        query = urlencode({"next": exc.next_path})
+        return Redirect(f"{exc.login_path}?{query}", status_code=HTTP_303_SEE_OTHER)
+    if isinstance(exc, PermissionDeniedException) and exc.detail == CSRF_FAILED_DETAIL:
+        return render(
+            request,
+            "pages/error.html",
+            status_code=exc.status_code,
+            title=translate(request, "The form has expired"),
+            message=translate(
+                request, "Please reload the form and try again. Nothing has been sent."
+            ),
+            code="csrf_failed",
+            csrf_failed=True,
+        )
+    if isinstance(exc, NotFoundException):
+        message, code = NOT_FOUND_MESSAGE, "not_found"
+    else:
+        message, code = HTTP_ERROR_MESSAGE, f"http_{exc.status_code}"
+    return error_page(
+        request, status_code=exc.status_code, message=translate(request, message), code=code
+    )
+
+
+E = TypeVar("E", bound=Exception)
+Handler = Callable[[AnyRequest, E], Response[Any]]
+
+
+def _either(json: Handler[E], html: Handler[E]) -> Handler[E]:
+    def handle(request: AnyRequest, exc: E) -> Response[Any]:
+        return html(request, exc) if wants_html(request) else json(request, exc)
+
+    return handle
+
+
+EXCEPTION_HANDLERS: Final[dict[type[Exception], Handler[Any]]] = {
+    DomainError: _either(domain_error_handler, _domain_error_page),
+    ValidationException: _either(validation_error_handler, _validation_error_page),
+    HTTPException: _either(http_error_handler, _http_error_page),
+}

@@ -1,0 +1,170 @@
+"""The staff console's door: login, logout, the home page, and the ``current_staff`` guard.
+
+The session holds only the staff id, the login time and a fingerprint of the password hash.
+Every request reloads the account, so disabling it, changing its password or letting the
+login grow older than a working day ends the session at once, cookie or no cookie.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import Annotated, Any, Final
+
+import msgspec
+from litestar import Request, get, post
+from litestar.params import URLEncodedBody
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_303_SEE_OTHER
+
+from cardservice.mail.catcher import uses_catcher
+from cardservice.staff.models import Role, StaffUser
+from cardservice.staff.service import (
+    StaffBadCredentials,
+    StaffLocked,
+    authenticate,
+    require_role,
+)
+from cardservice.web.i18n import N_
+from cardservice.web.pages import LoginRequired, render, translate
+from cardservice.web.security import SESSION_MAX_AGE
+from cardservice.web.state import services
+
+STAFF_HOME: Final = "/staff"
+STAFF_LOGIN: Final = "/staff/login"
+_SESSION_ID: Final = "staff_id"
+_SESSION_AT: Final = "staff_at"
+_SESSION_PW: Final = "staff_pw"
+
+# The staff errors these pages show, for the catalogs; a test checks they are the errors' own.
+ERROR_MESSAGES: Final = (
+    N_("The username or the password is wrong."),
+    N_("Too many failed logins; the account is locked for a while."),
+    N_("This staff role may not do that."),
+)
+
+ROLE_LABELS: Final = {
+    Role.REVIEWER: N_("Reviewer"),
+    Role.COUNTER: N_("Counter staff"),
+    Role.ADMIN: N_("Administrator"),
+}
+
+AnyRequest = Request[Any, Any, Any]
+
+
+def _password_fingerprint(user: StaffUser) -> str:
+    """Changes when the password does; not the hash itself, which stays in the database."""
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:32]
+
+
+def _session_fresh(staff_id: object, logged_in_at: object) -> bool:
+    if not isinstance(staff_id, int) or not isinstance(logged_in_at, int):
+        return False
+    return 0 <= time.time() - logged_in_at <= SESSION_MAX_AGE
+
+
+def _this_page(request: AnyRequest) -> str:
+    query = request.url.query
+    return f"{request.url.path}?{query}" if query else request.url.path
+
+
+async def current_staff(request: AnyRequest, *roles: Role | str) -> StaffUser:
+    """The logged-in staff member, reloaded; raises unless they have one of ``roles``.
+
+    Nobody logged in (or a session that no longer holds): pages redirect to the login page
+    and come back afterwards. Logged in without the role: ``StaffForbidden`` (403).
+    """
+    session = request.session
+    staff_id, logged_in_at = session.get(_SESSION_ID), session.get(_SESSION_AT)
+    user = None
+    if _session_fresh(staff_id, logged_in_at):
+        async with services(request).db.transaction() as db_session:
+            user = await db_session.get(StaffUser, staff_id)
+    if (
+        user is None
+        or user.disabled_at is not None
+        or session.get(_SESSION_PW) != _password_fingerprint(user)
+    ):
+        request.clear_session()
+        raise LoginRequired(STAFF_LOGIN, _this_page(request))
+    if roles:
+        require_role(user, *roles)
+    return user
+
+
+def safe_next(target: str) -> str:
+    """Where to go after login: a staff page on this site, never elsewhere."""
+    if (
+        target.startswith(STAFF_HOME)
+        and not target.startswith("//")
+        and "\\" not in target
+        and not target.startswith(STAFF_LOGIN)
+    ):
+        return target
+    return STAFF_HOME
+
+
+class LoginForm(msgspec.Struct):
+    username: Annotated[str, msgspec.Meta(max_length=128)] = ""
+    password: Annotated[str, msgspec.Meta(max_length=1024)] = ""
+    next: Annotated[str, msgspec.Meta(max_length=2048)] = ""
+
+
+def _login_page(
+    request: AnyRequest, *, username: str = "", error: str = "", next_path: str = ""
+) -> Template:
+    return render(
+        request,
+        "pages/staff/login.html",
+        username=username,
+        error=error,
+        next_path=safe_next(next_path),
+    )
+
+
+@get(STAFF_LOGIN, name="staff_login_form")
+async def login_form(request: AnyRequest) -> Template:
+    return _login_page(request, next_path=request.query_params.get("next", ""))
+
+
+@post(STAFF_LOGIN, name="staff_login")
+async def login(request: AnyRequest, data: URLEncodedBody[LoginForm]) -> Template | Redirect:
+    try:
+        user = await authenticate(services(request).db, data.username, data.password)
+    except (StaffBadCredentials, StaffLocked) as exc:
+        return _login_page(
+            request,
+            username=data.username,
+            error=translate(request, exc.message),
+            next_path=data.next,
+        )
+    # A fresh session on login: nothing from before carries over.
+    request.set_session(
+        {
+            _SESSION_ID: user.id,
+            _SESSION_AT: int(time.time()),
+            _SESSION_PW: _password_fingerprint(user),
+        }
+    )
+    return Redirect(safe_next(data.next), status_code=HTTP_303_SEE_OTHER)
+
+
+@post("/staff/logout", name="staff_logout")
+async def logout(request: AnyRequest) -> Redirect:
+    request.clear_session()
+    return Redirect(STAFF_LOGIN, status_code=HTTP_303_SEE_OTHER)
+
+
+@get(STAFF_HOME, name="staff_home")
+async def staff_home(request: AnyRequest) -> Template:
+    staff = await current_staff(request)
+    return render(
+        request,
+        "pages/staff/home.html",
+        staff=staff,
+        role=translate(request, ROLE_LABELS.get(Role(staff.role), staff.role)),
+        catcher=uses_catcher(services(request).settings),
+    )
+
+
+ROUTES = [login_form, login, logout, staff_home]

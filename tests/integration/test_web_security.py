@@ -1,0 +1,180 @@
+"""Security headers on every response, CSRF on every form, and the cookies' flags."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import msgspec
+import pytest
+
+from cardservice.services import Services
+from cardservice.settings import Settings
+from cardservice.web.security import CONTENT_SECURITY_POLICY
+from tests.web_support import (
+    STAFF_PASSWORD,
+    Client,
+    csrf_from,
+    form_token,
+    make_staff,
+    post_login,
+    web_client,
+    with_free_catcher_port,
+)
+
+HTML = {"Accept": "text/html"}
+
+
+@pytest.fixture
+async def client(services: Services) -> AsyncIterator[Client]:
+    async with web_client(with_free_catcher_port(services.settings), mail=False) as running:
+        yield running
+
+
+def production(settings: Settings) -> Settings:
+    return msgspec.structs.replace(
+        settings,
+        mode="production",
+        smtp_url="smtp://127.0.0.1:1",
+        base_url="https://cards.example.org",
+    )
+
+
+@pytest.fixture
+async def production_client(services: Services) -> AsyncIterator[Client]:
+    async with web_client(production(services.settings), mail=False) as running:
+        yield running
+
+
+def assert_security_headers(headers: httpx.Headers) -> None:
+    assert headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"] == "no-referrer"
+    assert headers["x-frame-options"] == "DENY"
+    assert "camera=()" in headers["permissions-policy"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/", 200),
+        ("GET", "/staff/login", 200),
+        ("GET", "/static/site.css", 200),
+        ("GET", "/no/such/page", 404),
+        ("GET", "/health", 200),
+        ("GET", "/.well-known/jwks.json", 200),
+        ("POST", "/api/v1/verify", 401),
+        ("GET", "/api/v1/nothing-here", 404),
+        ("DELETE", "/", 405),
+    ],
+)
+async def test_every_response_carries_the_security_headers(
+    client: Client, method: str, path: str, status: int
+) -> None:
+    response = await client.request(method, path, json={} if method == "POST" else None)
+    assert response.status_code == status
+    assert_security_headers(response.headers)
+    assert "strict-transport-security" not in response.headers  # dev mode: plain http
+
+
+async def test_pages_are_not_cached_but_static_files_are(client: Client) -> None:
+    assert (await client.get("/")).headers["cache-control"] == "no-store"
+    css = await client.get("/static/site.css")
+    assert "max-age=3600" in css.headers["cache-control"]
+
+
+async def test_production_adds_hsts(production_client: Client) -> None:
+    response = await production_client.get("/")
+    assert response.headers["strict-transport-security"] == "max-age=63072000"
+    assert_security_headers(response.headers)
+
+
+async def test_api_docs_get_the_policy_swagger_needs(client: Client) -> None:
+    docs = await client.get("/api/docs/swagger")
+    assert docs.status_code == 200
+    policy = docs.headers["content-security-policy"]
+    assert "https://cdn.jsdelivr.net" in policy
+    assert "frame-ancestors 'none'" in policy
+
+
+async def test_form_post_without_a_token_is_refused_with_a_page(client: Client) -> None:
+    await client.get("/staff/login")  # the CSRF cookie is set, but the form field is missing
+    response = await client.post("/staff/login", data={"username": "sato", "password": "x"})
+    assert response.status_code == 403
+    assert response.headers["content-type"].startswith("text/html")
+    assert "フォームを再読み込みして" in response.text
+    assert "<code>csrf_failed</code>" in response.text
+    assert_security_headers(response.headers)
+
+
+async def test_form_post_with_a_forged_token_is_refused(client: Client) -> None:
+    await client.get("/staff/login")
+    response = await client.post(
+        "/staff/login", data={"username": "sato", "password": "x", "_csrf_token": "0" * 128}
+    )
+    assert response.status_code == 403
+
+
+async def test_form_post_with_the_token_from_the_form_goes_through(client: Client) -> None:
+    token = await form_token(client, "/staff/login")
+    assert client.cookies.get("csrftoken")
+    response = await client.post(
+        "/staff/login", data={"username": "sato", "password": "x", "_csrf_token": token}
+    )
+    assert response.status_code == 200  # the form again, with the login error
+    assert "ユーザー名またはパスワードが正しくありません。" in response.text
+
+
+async def test_the_token_also_works_as_a_header(client: Client) -> None:
+    token = await form_token(client, "/staff/login")
+    response = await client.post(
+        "/staff/login", data={"username": "sato", "password": "x"}, headers={"X-CSRFToken": token}
+    )
+    assert response.status_code == 200
+
+
+async def test_the_api_needs_no_csrf_token(client: Client) -> None:
+    response = await client.post("/api/v1/verify", json={"barcode": "1"})
+    assert response.status_code == 401  # the API key is missing; CSRF is not asked for
+    assert response.json()["error"]["code"] != "forbidden"
+
+
+def _set_cookie(response: httpx.Response, name: str) -> str:
+    headers = response.headers.get_list("set-cookie")
+    found = [value for value in headers if value.startswith(f"{name}=")]
+    assert found, f"no {name} cookie in {headers}"
+    return found[0].lower()
+
+
+async def test_cookie_flags_in_dev(client: Client, services: Services) -> None:
+    await make_staff(services)
+    csrf = _set_cookie(await client.get("/staff/login"), "csrftoken")
+    assert "httponly" in csrf
+    assert "samesite=lax" in csrf
+    assert "secure" not in csrf
+    session = _set_cookie(await post_login(client, "sato"), "session")
+    assert "httponly" in session
+    assert "samesite=lax" in session
+    assert "secure" not in session
+    language = _set_cookie(await client.get("/?lang=en"), "lang")
+    assert "httponly" in language
+    assert "samesite=lax" in language
+
+
+async def test_cookie_flags_in_production(production_client: Client, services: Services) -> None:
+    await make_staff(services)
+    page = await production_client.get("/staff/login")
+    csrf = _set_cookie(page, "__Host-csrftoken")
+    assert "secure" in csrf
+    assert "httponly" in csrf
+    token = csrf_from(page.text)
+    response = await production_client.post(
+        "/staff/login",
+        data={"username": "sato", "password": STAFF_PASSWORD, "_csrf_token": token},
+    )
+    assert response.status_code == 303
+    session = _set_cookie(response, "__Host-session")
+    for flag in ("secure", "httponly", "samesite=lax", "path=/"):
+        assert flag in session
+    assert "domain=" not in session
+    assert "secure" in _set_cookie(await production_client.get("/?lang=en"), "lang")
