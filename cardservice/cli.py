@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from cardservice.errors import ConfigurationError, DomainError
 from cardservice.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 T = TypeVar("T")
 
@@ -30,6 +34,19 @@ def _run(work: Callable[[Settings], Coroutine[Any, Any, T]]) -> T:
         return asyncio.run(work(settings))
     except DomainError as exc:
         raise click.ClickException(f"{exc.code}: {exc.message}") from exc
+
+
+@asynccontextmanager
+async def _session(settings: Settings) -> AsyncIterator[AsyncSession]:
+    """One transaction on a database opened for one command, closed afterwards."""
+    from cardservice.db.engine import Database  # noqa: PLC0415  # keep `--help` fast
+
+    db = Database(settings.async_database_url)
+    try:
+        async with db.transaction() as session:
+            yield session
+    finally:
+        await db.dispose()
 
 
 @click.group()
@@ -225,17 +242,12 @@ def apikey() -> None:
 @click.argument("name")
 def apikey_create(name: str) -> None:
     """Create a key; it is shown once, store it in the scanner's settings."""
-    from cardservice.db.engine import Database  # noqa: PLC0415
     from cardservice.security.apikeys import create_api_key  # noqa: PLC0415
 
     async def work(settings: Settings) -> tuple[int, str]:
-        db = Database(settings.async_database_url)
-        try:
-            async with db.transaction() as session:
-                row, plain = await create_api_key(session, name)
-                return row.id, plain
-        finally:
-            await db.dispose()
+        async with _session(settings) as session:
+            row, plain = await create_api_key(session, name)
+            return row.id, plain
 
     key_id, plain = _run(work)
     click.echo(f"key {key_id} ({name}): {plain}")
@@ -244,20 +256,15 @@ def apikey_create(name: str) -> None:
 @apikey.command("list")
 def apikey_list() -> None:
     """List keys (never the keys themselves)."""
-    from cardservice.db.engine import Database  # noqa: PLC0415
     from cardservice.security.apikeys import list_api_keys  # noqa: PLC0415
 
     async def work(settings: Settings) -> list[str]:
-        db = Database(settings.async_database_url)
-        try:
-            async with db.transaction() as session:
-                return [
-                    f"{k.id}\t{k.prefix}…\t{k.name}\t"
-                    f"{'revoked ' + k.revoked_at.isoformat() if k.revoked_at else 'active'}"
-                    for k in await list_api_keys(session)
-                ]
-        finally:
-            await db.dispose()
+        async with _session(settings) as session:
+            return [
+                f"{k.id}\t{k.prefix}…\t{k.name}\t"
+                f"{'revoked ' + k.revoked_at.isoformat() if k.revoked_at else 'active'}"
+                for k in await list_api_keys(session)
+            ]
 
     for line in _run(work):
         click.echo(line)
@@ -267,16 +274,11 @@ def apikey_list() -> None:
 @click.argument("key_id", type=int)
 def apikey_revoke(key_id: int) -> None:
     """Revoke a key; it stops working on the next request."""
-    from cardservice.db.engine import Database  # noqa: PLC0415
     from cardservice.security.apikeys import revoke_api_key  # noqa: PLC0415
 
     async def work(settings: Settings) -> None:
-        db = Database(settings.async_database_url)
-        try:
-            async with db.transaction() as session:
-                await revoke_api_key(session, key_id)
-        finally:
-            await db.dispose()
+        async with _session(settings) as session:
+            await revoke_api_key(session, key_id)
 
     _run(work)
     click.echo(f"key {key_id} revoked")
@@ -358,7 +360,6 @@ def staff_create(username: str, role: str, display_name: str, password_stdin: bo
     """Create a staff account; asks for the password twice, hidden, unless --password-stdin."""
     import sys  # noqa: PLC0415
 
-    from cardservice.db.engine import Database  # noqa: PLC0415
     from cardservice.staff.service import create_staff  # noqa: PLC0415
 
     if password_stdin:
@@ -367,15 +368,9 @@ def staff_create(username: str, role: str, display_name: str, password_stdin: bo
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
 
     async def work(settings: Settings) -> str:
-        db = Database(settings.async_database_url)
-        try:
-            async with db.transaction() as session:
-                user = await create_staff(
-                    session, username, password, role, display_name=display_name
-                )
-                return user.username
-        finally:
-            await db.dispose()
+        async with _session(settings) as session:
+            user = await create_staff(session, username, password, role, display_name=display_name)
+            return user.username
 
     click.echo(f"staff {_run(work)} created ({role})")
 
@@ -383,7 +378,6 @@ def staff_create(username: str, role: str, display_name: str, password_stdin: bo
 @staff.command("list")
 def staff_list() -> None:
     """List staff accounts with their role and state."""
-    from cardservice.db.engine import Database  # noqa: PLC0415
     from cardservice.staff.models import StaffUser  # noqa: PLC0415
     from cardservice.staff.service import list_staff  # noqa: PLC0415
 
@@ -395,16 +389,12 @@ def staff_list() -> None:
         return "active"
 
     async def work(settings: Settings) -> list[str]:
-        db = Database(settings.async_database_url)
         now = datetime.now(UTC)
-        try:
-            async with db.transaction() as session:
-                return [
-                    f"{u.id}\t{u.username}\t{u.role}\t{state(u, now)}\t{u.display_name}"
-                    for u in await list_staff(session)
-                ]
-        finally:
-            await db.dispose()
+        async with _session(settings) as session:
+            return [
+                f"{u.id}\t{u.username}\t{u.role}\t{state(u, now)}\t{u.display_name}"
+                for u in await list_staff(session)
+            ]
 
     for line in _run(work):
         click.echo(line)
@@ -431,14 +421,9 @@ def staff_unlock(username: str) -> None:
 
 
 def _staff_change(username: str, change: Callable[..., Awaitable[object]]) -> None:
-    from cardservice.db.engine import Database  # noqa: PLC0415
 
     async def work(settings: Settings) -> None:
-        db = Database(settings.async_database_url)
-        try:
-            async with db.transaction() as session:
-                await change(session, username)
-        finally:
-            await db.dispose()
+        async with _session(settings) as session:
+            await change(session, username)
 
     _run(work)
