@@ -25,19 +25,29 @@ from litestar.template.config import TemplateConfig
 from cardservice.cards.routes import ROUTES as CARD_ROUTES
 from cardservice.mail.background import mail_background
 from cardservice.mail.render import template_dir
+from cardservice.patrons.routes import ROUTES as PATRON_ROUTES
+from cardservice.registration.routes import ROUTES as APPLY_ROUTES
 from cardservice.security.secrets import app_secrets
 from cardservice.services import Services
 from cardservice.settings import Settings
 from cardservice.web.health import health, ready
 from cardservice.web.home import ROUTES as HOME_ROUTES
 from cardservice.web.pages import EXCEPTION_HANDLERS, PAGE_OPT, template_engine
+from cardservice.web.review import ROUTES as REVIEW_ROUTES
 from cardservice.web.security import csrf_config, security_headers, session_config
 from cardservice.web.staff import ROUTES as STAFF_ROUTES
 from cardservice.web.staff_mail import ROUTES as STAFF_MAIL_ROUTES
 
 STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
 # HTML pages; their errors are pages too. New page routes go in this list.
-PAGE_ROUTES: list[Any] = [*HOME_ROUTES, *STAFF_ROUTES, *STAFF_MAIL_ROUTES]
+PAGE_ROUTES: list[Any] = [
+    *HOME_ROUTES,
+    *APPLY_ROUTES,
+    *PATRON_ROUTES,
+    *STAFF_ROUTES,
+    *STAFF_MAIL_ROUTES,
+    *REVIEW_ROUTES,
+]
 
 
 def create_app(settings: Settings | None = None, *, mail: bool = True) -> Litestar:
@@ -49,6 +59,7 @@ def create_app(settings: Settings | None = None, *, mail: bool = True) -> Litest
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         svc = Services.build(settings)
         app.state.services = svc
+        app.state.secrets = secrets
         try:
             if mail:
                 async with mail_background(svc.db, settings):
