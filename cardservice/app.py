@@ -6,6 +6,7 @@ service parts are built in the lifespan, once per worker process.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,6 +24,7 @@ from litestar.status_codes import HTTP_200_OK
 from litestar.template.config import TemplateConfig
 
 from cardservice.cards.routes import ROUTES as CARD_ROUTES
+from cardservice.jobs import jobs_background
 from cardservice.mail.background import mail_background
 from cardservice.mail.render import template_dir
 from cardservice.patrons.routes import ROUTES as PATRON_ROUTES
@@ -50,8 +52,12 @@ PAGE_ROUTES: list[Any] = [
 ]
 
 
-def create_app(settings: Settings | None = None, *, mail: bool = True) -> Litestar:
-    """The app. ``mail=False`` leaves out the relay and the dev mail catcher (tests, benchmarks)."""
+def create_app(
+    settings: Settings | None = None, *, mail: bool = True, jobs: bool | None = None
+) -> Litestar:
+    """The app. ``mail=False`` leaves out the relay and the dev mail catcher, and ``jobs=False``
+    the scheduled jobs (both default to off together, for tests and benchmarks)."""
+    run_jobs = mail if jobs is None else jobs
     settings = settings or Settings.from_env()
     secrets = app_secrets(settings)
 
@@ -61,10 +67,11 @@ def create_app(settings: Settings | None = None, *, mail: bool = True) -> Litest
         app.state.services = svc
         app.state.secrets = secrets
         try:
-            if mail:
-                async with mail_background(svc.db, settings):
-                    yield
-            else:
+            async with contextlib.AsyncExitStack() as background:
+                if mail:
+                    await background.enter_async_context(mail_background(svc.db, settings))
+                if run_jobs:
+                    await background.enter_async_context(jobs_background(svc.db, settings.profile))
                 yield
         finally:
             await svc.close()

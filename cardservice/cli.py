@@ -116,6 +116,25 @@ def _serve(settings: Settings) -> None:
     )
 
 
+@main.command()
+def jobs() -> None:
+    """Run the scheduled jobs once (for cron; every app process also runs them every 10 min)."""
+    from cardservice.db.engine import Database  # noqa: PLC0415
+    from cardservice.jobs import run_jobs  # noqa: PLC0415
+
+    async def work(settings: Settings) -> list[str]:
+        db = Database(settings.async_database_url)
+        try:
+            report = await run_jobs(db, settings.profile)
+        finally:
+            await db.dispose()
+        if report.failed:
+            raise click.ClickException("; ".join(report.lines()))
+        return report.lines()
+
+    click.echo("\n".join(_run(work)))
+
+
 @main.group()
 def patron() -> None:
     """Patron records."""

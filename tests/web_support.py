@@ -37,8 +37,10 @@ def with_free_catcher_port(settings: Settings, **changes: Any) -> Settings:
 
 
 @asynccontextmanager
-async def web_client(settings: Settings, *, mail: bool = True) -> AsyncIterator[Client]:
-    app = create_app(settings, mail=mail)
+async def web_client(
+    settings: Settings, *, mail: bool = True, jobs: bool = False
+) -> AsyncIterator[Client]:
+    app = create_app(settings, mail=mail, jobs=jobs)
     async with AsyncTestClient(app=app, base_url=BASE_URL) as client:
         client.follow_redirects = False  # tests look at each redirect themselves
         yield client

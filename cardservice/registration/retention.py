@@ -53,6 +53,8 @@ async def purge_documents(
             .execution_options(synchronize_session=False)
         )
         count = int(result.rowcount)  # type: ignore[attr-defined]  # a DML result has rowcount
+        if count == 0:  # another process purged them a moment ago
+            continue
         purged += count
         await audit.record(
             session,

@@ -1,0 +1,107 @@
+"""The scheduled housekeeping jobs, run by every app process and by ``cardservice jobs``.
+
+- unanswered inquiries past their date count as unanswered; at the profile's limit the
+  application is cancelled and the applicant told (``registration/inquiries.py``);
+- ID images go once their application was decided more than the retention period ago
+  (``registration/retention.py``);
+- expired one-time links and spent rate-limit counters are deleted.
+
+Each job runs in a transaction of its own, so one that fails leaves the others' work done.
+Every job is safe to run twice at once (several worker processes, or cron beside them):
+status changes are guarded by the status itself and deletions only delete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Final
+
+from cardservice.db.base import utcnow
+from cardservice.db.engine import Database
+from cardservice.profiles.schema import Profile
+from cardservice.registration.inquiries import expire_inquiries
+from cardservice.registration.retention import purge_documents
+from cardservice.security.links import purge_links
+from cardservice.security.ratelimit import purge_rate_counters
+
+log = logging.getLogger(__name__)
+
+# How often each process runs the jobs; they are cheap when there is nothing to do.
+INTERVAL: Final = timedelta(minutes=10)
+# Used or expired links are kept this long after they expire, to say "already used".
+LINK_KEEP: Final = timedelta(days=7)
+
+
+@dataclass(slots=True)
+class JobReport:
+    returned_to_queue: list[str] = field(default_factory=list)  # application public ids
+    cancelled: list[str] = field(default_factory=list)
+    documents_purged: int = 0
+    links_purged: int = 0
+    rate_counters_purged: int = 0
+    failed: list[str] = field(default_factory=list)  # names of jobs that raised
+
+    def lines(self) -> list[str]:
+        return [
+            f"inquiries lapsed, back in the queue: {len(self.returned_to_queue)}",
+            f"applications cancelled for unanswered inquiries: {len(self.cancelled)}",
+            f"ID images deleted: {self.documents_purged}",
+            f"expired links deleted: {self.links_purged}",
+            f"rate-limit counters deleted: {self.rate_counters_purged}",
+            *(f"FAILED: {name}" for name in self.failed),
+        ]
+
+
+async def run_jobs(db: Database, profile: Profile, *, now: datetime | None = None) -> JobReport:
+    """Run every job once; a failing job is logged and reported, the others still run."""
+    now = now or utcnow()
+    report = JobReport()
+    try:
+        async with db.transaction() as session:
+            expiry = await expire_inquiries(session, profile=profile, now=now)
+        report.returned_to_queue, report.cancelled = expiry.returned_to_queue, expiry.cancelled
+    except Exception:
+        log.exception("job failed: inquiry expiry")
+        report.failed.append("inquiry expiry")
+    try:
+        async with db.transaction() as session:
+            report.documents_purged = await purge_documents(session, profile=profile, now=now)
+    except Exception:
+        log.exception("job failed: ID image purge")
+        report.failed.append("ID image purge")
+    try:
+        async with db.transaction() as session:
+            report.links_purged = await purge_links(session, older_than=LINK_KEEP, now=now)
+            report.rate_counters_purged = await purge_rate_counters(session, now)
+    except Exception:
+        log.exception("job failed: link and counter cleanup")
+        report.failed.append("link and counter cleanup")
+    return report
+
+
+@contextlib.asynccontextmanager
+async def jobs_background(
+    db: Database, profile: Profile, *, interval: timedelta = INTERVAL
+) -> AsyncIterator[None]:
+    """Run the jobs now and then every ``interval`` while the app runs."""
+    stop = asyncio.Event()
+
+    async def loop() -> None:
+        while not stop.is_set():
+            report = await run_jobs(db, profile)
+            if report.cancelled or report.documents_purged or report.returned_to_queue:
+                log.info("jobs: %s", "; ".join(report.lines()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval.total_seconds())
+
+    task = asyncio.create_task(loop(), name="jobs")
+    try:
+        yield
+    finally:
+        stop.set()
+        await task

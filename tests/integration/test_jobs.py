@@ -1,0 +1,151 @@
+"""The scheduled jobs: run once, run by the app's background loop, run by ``cardservice jobs``;
+on both engines, travelling in time for the deadlines."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from cardservice.cli import main
+from cardservice.db.base import utcnow
+from cardservice.jobs import run_jobs
+from cardservice.registration import applicant, inquiries, review
+from cardservice.registration.models import ApplicationDocument, ApplicationStatus
+from cardservice.security.links import LinkPurpose, issue
+from cardservice.security.models import LinkToken
+from cardservice.services import Services
+from cardservice.settings import Settings
+from cardservice.staff.audit import for_target
+from cardservice.staff.models import StaffUser
+from tests.registration_flow import (
+    load,
+    make_reviewer,
+    outbox,
+    submitted_application,
+)
+from tests.web_support import web_client, with_free_catcher_port
+
+
+@pytest.fixture
+def profile_name() -> str:
+    return "yokohama"  # two unanswered inquiries cancel; images kept 30 days
+
+
+async def _ask(services: Services, public_id: str, staff: StaffUser) -> None:
+    async with services.db.transaction() as session:
+        app = await applicant.get_application(session, public_id)
+        await inquiries.ask(
+            session,
+            app,
+            staff,
+            "住所が読み取れません。",
+            profile=services.settings.profile,
+            base_url=services.settings.base_url,
+        )
+
+
+async def _reject(services: Services, public_id: str) -> None:
+    staff = await make_reviewer(services, "decider")
+    async with services.db.transaction() as session:
+        app = await applicant.get_application(session, public_id)
+        await review.reject(
+            session, app, staff, profile=services.settings.profile, text="住所が確認できません。"
+        )
+
+
+async def _images(services: Services) -> list[ApplicationDocument]:
+    async with services.db.transaction() as session:
+        return list(await session.scalars(select(ApplicationDocument)))
+
+
+async def test_unanswered_inquiries_return_to_the_queue_then_cancel(services: Services) -> None:
+    profile = services.settings.profile
+    public_id = await submitted_application(services)
+    staff = await make_reviewer(services)
+    await _ask(services, public_id, staff)
+    later = utcnow() + timedelta(days=profile.inquiry.answer_days + 2)
+
+    first = await run_jobs(services.db, profile, now=later)
+    assert first.returned_to_queue == [public_id]
+    assert first.cancelled == []
+    assert (await load(services, public_id)).status == ApplicationStatus.SUBMITTED
+
+    await _ask(services, public_id, staff)
+    second = await run_jobs(
+        services.db, profile, now=utcnow() + timedelta(days=2 * profile.inquiry.answer_days + 4)
+    )
+    assert second.cancelled == [public_id]
+    assert (await load(services, public_id)).status == ApplicationStatus.CANCELLED
+    assert len(await outbox(services, "application_cancelled")) == 1
+    assert second.failed == []
+
+
+async def test_images_go_after_the_retention_period_and_only_then(services: Services) -> None:
+    profile = services.settings.profile
+    public_id = await submitted_application(services)
+    await _reject(services, public_id)
+    assert all(row.ciphertext for row in await _images(services))
+
+    early = await run_jobs(
+        services.db, profile, now=utcnow() + timedelta(days=profile.documents.retention_days - 1)
+    )
+    assert early.documents_purged == 0
+    assert all(row.ciphertext for row in await _images(services))
+
+    due = utcnow() + timedelta(days=profile.documents.retention_days + 1)
+    report = await run_jobs(services.db, profile, now=due)
+    assert report.documents_purged == 2
+    rows = await _images(services)
+    assert [row.ciphertext for row in rows] == [None, None]
+    assert all(row.purged_at is not None for row in rows)
+    # A second run, as another worker would do at the same time, finds nothing more.
+    again = await run_jobs(services.db, profile, now=due)
+    assert again.documents_purged == 0
+    async with services.db.transaction() as session:
+        actions = [entry.action for entry in await for_target(session, "application", public_id)]
+    assert actions.count("application.documents_purge") == 1
+
+
+async def test_expired_links_are_deleted_a_week_after_expiry(services: Services) -> None:
+    now = utcnow()
+    async with services.db.transaction() as session:
+        await issue(session, LinkPurpose.VERIFY_EMAIL, "a@example.org", timedelta(hours=1), now=now)
+    kept = await run_jobs(services.db, services.settings.profile, now=now + timedelta(days=2))
+    assert kept.links_purged == 0
+    gone = await run_jobs(services.db, services.settings.profile, now=now + timedelta(days=9))
+    assert gone.links_purged == 1
+    async with services.db.transaction() as session:
+        assert list(await session.scalars(select(LinkToken))) == []
+
+
+async def test_the_app_runs_the_jobs_in_the_background(services: Services) -> None:
+    """Started with the app: an image past its retention period is gone without anyone asking."""
+    public_id = await submitted_application(services)
+    await _reject(services, public_id)
+    past = utcnow() - timedelta(days=services.settings.profile.documents.retention_days + 1)
+    async with services.db.transaction() as session:
+        app = await applicant.get_application(session, public_id)
+        app.decided_at = past
+    settings = with_free_catcher_port(services.settings)
+    async with web_client(settings, mail=False, jobs=True):
+        for _ in range(100):
+            if all(row.ciphertext is None for row in await _images(services)):
+                break
+            await asyncio.sleep(0.05)
+    assert [row.ciphertext for row in await _images(services)] == [None, None]
+
+
+def test_the_jobs_command(empty_db: Settings) -> None:
+    env = {
+        "CARDSERVICE_DATA_DIR": str(empty_db.data_dir),
+        "CARDSERVICE_DATABASE_URL": empty_db.database_url,
+        "CARDSERVICE_PROFILE": "yokohama",
+    }
+    result = CliRunner().invoke(main, ["jobs"], env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "ID images deleted: 0" in result.output
+    assert "applications cancelled for unanswered inquiries: 0" in result.output
