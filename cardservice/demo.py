@@ -1,13 +1,16 @@
-"""Sample data for ``cardservice demo``: one patron with a card, and a counter API key.
+"""Sample data for ``cardservice demo``: one patron with a card, a counter API key and a
+reviewer account, so a newcomer can walk the whole registration flow locally.
 
-Made once per data directory; the key is kept (0600) in the data directory so that every
-start can print it again.
+Made once per data directory; the key and the reviewer's password are kept (0600) in the data
+directory so that every start can print them again.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 from datetime import date
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -16,10 +19,21 @@ from cardservice.cards.numbers import barcode_text
 from cardservice.patrons.models import Patron
 from cardservice.patrons.service import NewPatron, create_patron_with_card
 from cardservice.security.apikeys import create_api_key
+from cardservice.security.passwords import hash_password
 from cardservice.services import Services
 from cardservice.settings import Settings
+from cardservice.staff.models import Role, StaffUser
+from cardservice.staff.service import create_staff
 
 DEMO_EMAIL = "demo.patron@example.org"
+DEMO_PATRON_PASSWORD = "demo-card-2026"  # noqa: S105  # the sample patron's, printed for trying
+DEMO_REVIEWER = "reviewer"
+
+
+def _private_file(path: Path, content: str) -> None:
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(content)
 
 
 async def prepare_demo(settings: Settings) -> list[str]:
@@ -39,21 +53,38 @@ async def prepare_demo(settings: Settings) -> list[str]:
                         given_kana="タロウ",
                         birth_date=date(1990, 4, 1),
                         email=DEMO_EMAIL,
+                        password_hash=await hash_password(DEMO_PATRON_PASSWORD),
                     ),
                     svc.policy,
                 )
             key_file = settings.data_dir / "demo-api-key"
             if not key_file.exists():
                 _, plain = await create_api_key(session, "demo counter")
-                descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                with os.fdopen(descriptor, "w") as handle:
-                    handle.write(plain)
+                _private_file(key_file, plain)
             key = key_file.read_text().strip()
+            reviewer_file = settings.data_dir / "demo-reviewer-password"
+            reviewer = await session.scalar(
+                select(StaffUser).where(StaffUser.username == DEMO_REVIEWER)
+            )
+            if reviewer is None and not reviewer_file.exists():
+                password = secrets.token_urlsafe(12)
+                await create_staff(
+                    session, DEMO_REVIEWER, password, Role.REVIEWER, display_name="審査 担当"
+                )
+                _private_file(reviewer_file, password)
+            reviewer_password = reviewer_file.read_text().strip()
         scanned = barcode_text(svc.policy.number_format, card.user_number)
     finally:
         await svc.close()
     base = f"http://{settings.host}:{settings.port}"
     return [
+        "register as a patron would, with the built-in mail catcher:",
+        f"  1. open {base}/apply and enter any email address",
+        f"  2. log in at {base}/staff/login as {DEMO_REVIEWER} / {reviewer_password}",
+        f"     and open the mail catcher ({base}/staff/mail) to follow the link in the email",
+        "  3. fill in the form (a Yokohama address, e.g. postal code 231-0005), upload a photo",
+        f"  4. approve it in the queue ({base}/staff/queue); the email carries the card link",
+        f"sample patron: log in at {base}/login with {DEMO_EMAIL} / {DEMO_PATRON_PASSWORD}",
         f"demo card: user number {card.user_number}, valid through {card.expires_on}",
         f"demo API key: {key}",
         "try:",

@@ -1,0 +1,36 @@
+"""``cardservice demo``'s sample data: made once, printed on every start, and usable."""
+
+from __future__ import annotations
+
+import re
+import stat
+
+from sqlalchemy import select
+
+from cardservice.demo import DEMO_EMAIL, DEMO_PATRON_PASSWORD, DEMO_REVIEWER, prepare_demo
+from cardservice.patrons.models import Patron
+from cardservice.security.passwords import verify_password
+from cardservice.services import Services
+from cardservice.staff.service import authenticate
+
+
+async def test_demo_data_is_made_once_and_works(services: Services) -> None:
+    settings = services.settings
+    first = "\n".join(await prepare_demo(settings))
+    second = "\n".join(await prepare_demo(settings))
+    assert first == second  # the same card, key and reviewer password every start
+
+    found = re.search(rf"as {DEMO_REVIEWER} / (\S+)", first)
+    assert found is not None, first
+    reviewer = await authenticate(services.db, DEMO_REVIEWER, found.group(1))
+    assert reviewer.role == "reviewer"
+    secret_file = settings.data_dir / "demo-reviewer-password"
+    assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+
+    async with services.db.transaction() as session:
+        patrons = list(await session.scalars(select(Patron).where(Patron.email == DEMO_EMAIL)))
+    assert len(patrons) == 1
+    assert patrons[0].password_hash is not None
+    assert (await verify_password(patrons[0].password_hash, DEMO_PATRON_PASSWORD)).ok
+    assert "/apply" in first
+    assert "/staff/mail" in first
