@@ -1,64 +1,31 @@
 """A real browser against the real server: staff log in on a phone-sized screen and read mail.
 
-The server runs as production would start it (uvicorn, its own process, a fresh data
-directory with SQLite), with the built-in mail catcher on a free port. Screenshots go to
-``test-artifacts/`` for a person to look at. Skipped only when Debian's chromium is missing,
-unless CARDSERVICE_TEST_E2E=required.
+The server runs as production would start it (see ``support.py``). Screenshots go to
+``test-artifacts/`` for a person to look at.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import smtplib
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from cardservice.db.engine import Database
-from cardservice.db.migrate import upgrade
 from cardservice.mail import MailStatus, OutgoingMail, enqueue
-from cardservice.staff.models import Role
-from cardservice.staff.service import create_staff
-from tests.web_support import STAFF_PASSWORD, free_port
+from tests.e2e.support import E2E_MARKS, Phone, Server, chromium, phone_context, start_server
+from tests.web_support import STAFF_PASSWORD
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(
-        not CHROMIUM.exists() and os.environ.get("CARDSERVICE_TEST_E2E") != "required",
-        reason="Debian's chromium is not installed (CARDSERVICE_TEST_E2E=required makes this fail)",
-    ),
-]
-
-
-@dataclass(frozen=True)
-class Server:
-    url: str
-    catcher_port: int
+pytestmark = E2E_MARKS
 
 
 async def _prepare(database_url: str) -> None:
-    """A reviewer, and one email the relay gave up on."""
-    await upgrade(database_url)
+    """One email the relay gave up on."""
     db = Database(database_url)
     rejected = OutgoingMail(
         "hanako@example.org",
@@ -68,9 +35,6 @@ async def _prepare(database_url: str) -> None:
     )
     try:
         async with db.transaction() as session:
-            await create_staff(
-                session, "sato", STAFF_PASSWORD, Role.REVIEWER, display_name="佐藤 花子"
-            )
             row = await enqueue(session, rejected)
             row.status, row.attempts = MailStatus.FAILED, 8
             row.last_error = "550 5.1.1 mailbox unavailable"
@@ -78,46 +42,13 @@ async def _prepare(database_url: str) -> None:
         await db.dispose()
 
 
-def _wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=1) as answer:  # noqa: S310  # our own local server
-                if answer.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("the server did not start within 30 seconds")
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    database_url = f"sqlite+aiosqlite:///{data_dir / 'cardservice.db'}"
-    asyncio.run(_prepare(database_url))
-    port, catcher_port = free_port(), free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "CARDSERVICE_MODE": "dev",
-        "CARDSERVICE_DATA_DIR": str(data_dir),
-        "CARDSERVICE_DATABASE_URL": database_url,
-        "CARDSERVICE_BASE_URL": url,
-        "CARDSERVICE_MAIL_CATCHER_PORT": str(catcher_port),
-        "CARDSERVICE_SMTP_URL": "",
-    }
-    command = [sys.executable, "-m", "uvicorn", "cardservice.app:create_app", "--factory"]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-    process = subprocess.Popen(command, env=env, cwd=Path(__file__).resolve().parents[2])
-    try:
-        _wait_until_up(url, process)
-        yield Server(url=url, catcher_port=catcher_port)
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
+    started = start_server(tmp_path)
+    server = next(started)
+    asyncio.run(_prepare(server.database_url))
+    yield server
+    started.close()
 
 
 def _send_verification_mail(server: Server) -> str:
@@ -137,44 +68,10 @@ def _send_verification_mail(server: Server) -> str:
     return link
 
 
-class Phone:
-    """A 390x844 phone screen that records every console error, page error and HTTP error."""
-
-    def __init__(self, page: Page, server: Server) -> None:
-        self.page = page
-        self.server = server
-        self.problems: list[str] = []
-        # Console errors include every Content-Security-Policy violation.
-        page.on("console", lambda m: self.problems.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda error: self.problems.append(str(error)))
-        page.on(
-            "response",
-            lambda r: self.problems.append(f"{r.status} {r.url}") if r.status >= 400 else None,
-        )
-
-    def goto(self, path: str) -> None:
-        self.page.goto(f"{self.server.url}{path}")
-
-    def shot(self, name: str) -> None:
-        width = self.page.evaluate("document.documentElement.scrollWidth")
-        assert width <= 390, f"{name}: the page is {width}px wide on a 390px screen"
-        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
 @pytest.fixture
 def phone(server: Server) -> Iterator[Phone]:
-    from playwright.sync_api import sync_playwright  # noqa: PLC0415
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(
-            viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
-        )
-        try:
-            yield Phone(context.new_page(), server)
-        finally:
-            browser.close()
+    with chromium() as browser:
+        yield Phone(phone_context(browser).new_page(), server)
 
 
 def _log_in(phone: Phone) -> None:
