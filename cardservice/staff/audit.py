@@ -76,9 +76,14 @@ def _refuse_secrets(value: object) -> None:
             _refuse_secrets(item)
 
 
-async def recent(session: AsyncSession, limit: int = 50) -> list[AuditEntry]:
-    """The newest entries first."""
-    rows = await session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit))
+async def recent(
+    session: AsyncSession, limit: int = 50, *, before: int | None = None
+) -> list[AuditEntry]:
+    """The newest entries first; ``before`` (an entry id) pages back through older ones."""
+    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    if before is not None:
+        query = query.where(AuditEntry.id < before)
+    rows = await session.scalars(query)
     return list(rows)
 
 

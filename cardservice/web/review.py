@@ -1,7 +1,316 @@
-"""Staff review pages: the queue, one application, and the decisions on it."""
+"""Staff review pages: the queue, one application, its ID images, and the decisions on it.
+
+Each decision (approve, reject, ask) is one transaction around the domain function, then a
+303 back to the application with a notice. A decision the application's state no longer
+allows is a 409 page; a reason or question that is not valid comes back on the application
+page (400) with the message next to its field, in the page's language, the text kept.
+The rejection templates and the audit log are in ``review_admin.py``.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import date
+from typing import Annotated, Any, Final
+from zoneinfo import ZoneInfo
 
-ROUTES: list[Any] = []
+import msgspec
+from litestar import Request, Response, get, post
+from litestar.params import FromPath, URLEncodedBody
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_400_BAD_REQUEST
+
+from cardservice.calendar import local_today
+from cardservice.errors import DomainError
+from cardservice.profiles.schema import Profile
+from cardservice.registration import errors, inquiries, localise, review, waiting
+from cardservice.registration.applicant import get_application
+from cardservice.registration.models import ApplicationStatus
+from cardservice.registration.queue import ApplicationDetail
+from cardservice.staff import audit
+from cardservice.staff.models import Role, StaffUser
+from cardservice.staff.service import list_staff
+from cardservice.web.errors import STATUS_OF_KIND
+from cardservice.web.i18n import N_, language
+from cardservice.web.pages import error_page, render, translate
+from cardservice.web.review_admin import ROUTES as ADMIN_ROUTES
+from cardservice.web.review_admin import STAFF_NOT_KNOWN, SYSTEM_ACTOR, row_id
+from cardservice.web.review_view import (
+    DocumentView,
+    applicant_language,
+    decision_reason,
+    document_label,
+    facts,
+    status_label,
+)
+from cardservice.web.staff import current_staff
+from cardservice.web.state import secrets, services
+
+QUEUE: Final = "/staff/queue"
+APPLICATIONS: Final = "/staff/applications"
+ID_DIGITS_MAX: Final = 9
+TEXT_FIELD_MAX: Final = 20_000  # the domain's own limits are smaller and say so by the field
+
+DONE_NOTICES: Final = {
+    "approved": N_("Approved. The card is issued and the applicant has been emailed."),
+    "rejected": N_("Rejected. The applicant has been emailed the reason."),
+    "inquiry": N_("Your question has been emailed to the applicant."),
+}
+
+AnyRequest = Request[Any, Any, Any]
+
+
+class RejectForm(msgspec.Struct):
+    template_id: Annotated[str, msgspec.Meta(max_length=16)] = ""
+    text: Annotated[str, msgspec.Meta(max_length=TEXT_FIELD_MAX)] = ""
+
+
+class InquiryForm(msgspec.Struct):
+    question: Annotated[str, msgspec.Meta(max_length=TEXT_FIELD_MAX)] = ""
+
+
+def localised(request: AnyRequest, exc: DomainError) -> str:
+    """A registration error's text in the page's language."""
+    return localise(errors.MESSAGES, exc.code, **exc.detail)[language(request)]
+
+
+def registration_error_page(request: AnyRequest, exc: DomainError) -> Template:
+    """The error page for a registration error, its message in the page's language; other
+    errors go on to the app's handlers."""
+    if exc.code not in errors.MESSAGES:
+        raise exc
+    return error_page(
+        request,
+        status_code=STATUS_OF_KIND[exc.kind],
+        message=localised(request, exc),
+        code=exc.code,
+    )
+
+
+def _today(profile: Profile) -> date:
+    return local_today(ZoneInfo(profile.library.timezone))
+
+
+def application_url(public_id: str) -> str:
+    return f"{APPLICATIONS}/{public_id}"
+
+
+# ----------------------------------------------------------------------------------- queue
+
+
+@get(QUEUE, name="staff_queue")
+async def queue_page(request: AnyRequest) -> Template:
+    staff = await current_staff(request, Role.REVIEWER)
+    profile = services(request).settings.profile
+    today = _today(profile)
+    async with services(request).db.transaction() as session:
+        items = await review.queue(session, today, profile=profile)
+        waiting_items = await waiting.awaiting_answer(session, today)
+    return render(
+        request,
+        "pages/staff/queue.html",
+        staff=staff,
+        items=items,
+        waiting=waiting_items,
+        today=today,
+        overdue_count=sum(1 for item in items if item.overdue),
+    )
+
+
+# ----------------------------------------------------------------------------- application
+
+
+async def _application_page(
+    request: AnyRequest,
+    staff: StaffUser,
+    public_id: str,
+    *,
+    status_code: int = 200,
+    field_errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+) -> Template:
+    profile = services(request).settings.profile
+    async with services(request).db.transaction() as session:
+        detail: ApplicationDetail = await review.application_detail(session, public_id)
+        templates = await review.rejection_templates(session)
+        number = await waiting.issued_number(session, detail.application)
+        history = await audit.for_target(session, review.TARGET, public_id)
+        staff_names = {user.id: user.display_name for user in await list_staff(session)}
+    app = detail.application
+    done = request.query_params.get("done", "")
+    documents = [
+        DocumentView(
+            info=info,
+            url=f"{application_url(public_id)}/documents/{info.id}",
+            label=document_label(request, profile, info),
+        )
+        for info in detail.documents
+    ]
+    return render(
+        request,
+        "pages/staff/application.html",
+        status_code=status_code,
+        staff=staff,
+        app=app,
+        url=application_url(public_id),
+        facts=facts(request, app),
+        status_label=status_label(request, app),
+        documents=documents,
+        inquiries=detail.inquiries,
+        duplicates=detail.duplicates,
+        templates=templates,
+        user_number=number,
+        decision_reason=decision_reason(request, app),
+        history=history,
+        staff_names=staff_names,
+        system_actor=translate(request, SYSTEM_ACTOR),
+        unknown_actor=translate(request, STAFF_NOT_KNOWN),
+        notice=translate(request, DONE_NOTICES[done]) if done in DONE_NOTICES else "",
+        can_decide=app.status == ApplicationStatus.SUBMITTED,
+        can_reject=app.status in (ApplicationStatus.SUBMITTED, ApplicationStatus.INQUIRY),
+        errors=field_errors or {},
+        values={"template_id": "", "text": "", "question": "", **(values or {})},
+        today=_today(profile),
+        applicant_language=applicant_language(request, app),
+        question_max=inquiries.QUESTION_MAX,
+        reason_max=review.REASON_MAX,
+    )
+
+
+@get(f"{APPLICATIONS}/{{public_id:str}}", name="staff_application")
+async def application_page(request: AnyRequest, public_id: FromPath[str]) -> Template:
+    staff = await current_staff(request, Role.REVIEWER)
+    try:
+        return await _application_page(request, staff, public_id)
+    except DomainError as exc:
+        return registration_error_page(request, exc)
+
+
+@get(
+    f"{APPLICATIONS}/{{public_id:str}}/documents/{{document_id:int}}",
+    name="staff_application_document",
+)
+async def document_image(
+    request: AnyRequest, public_id: FromPath[str], document_id: FromPath[int]
+) -> Response[bytes] | Template:
+    staff = await current_staff(request, Role.REVIEWER)
+    try:
+        if row_id(document_id) is None:
+            raise errors.DocumentNotFound(document_id=document_id)
+        async with services(request).db.transaction() as session:
+            app = await get_application(session, public_id)
+            content_type, image = await review.document_image(
+                session, app, document_id, staff=staff, document_key=secrets(request).document_key
+            )
+    except DomainError as exc:
+        return registration_error_page(request, exc)
+    return Response(
+        image,
+        media_type=content_type,
+        headers={"Cache-Control": "no-store", "Content-Disposition": "inline"},
+    )
+
+
+# ------------------------------------------------------------------------------- decisions
+
+
+def _done(public_id: str, what: str) -> Redirect:
+    return Redirect(f"{application_url(public_id)}?done={what}", status_code=HTTP_303_SEE_OTHER)
+
+
+@post(f"{APPLICATIONS}/{{public_id:str}}/approve", name="staff_application_approve")
+async def approve(request: AnyRequest, public_id: FromPath[str]) -> Redirect | Template:
+    staff = await current_staff(request, Role.REVIEWER)
+    svc = services(request)
+    try:
+        async with svc.db.transaction() as session:
+            app = await get_application(session, public_id)
+            await review.approve(session, app, staff, svc.policy, base_url=svc.settings.base_url)
+    except DomainError as exc:
+        return registration_error_page(request, exc)
+    return _done(public_id, "approved")
+
+
+def _template_id(raw: str) -> int | None:
+    """The chosen template's id; None when the reason is written instead."""
+    text = raw.strip()
+    if not text:
+        return None
+    # Longer than any id can be (and than a PostgreSQL integer holds): no such template.
+    if not text.isascii() or not text.isdigit() or len(text) > ID_DIGITS_MAX:
+        raise errors.RejectionReasonInvalid(field="template_id")
+    return int(text)
+
+
+@post(f"{APPLICATIONS}/{{public_id:str}}/reject", name="staff_application_reject")
+async def reject(
+    request: AnyRequest, public_id: FromPath[str], data: URLEncodedBody[RejectForm]
+) -> Redirect | Template:
+    staff = await current_staff(request, Role.REVIEWER)
+    svc = services(request)
+    try:
+        template_id = _template_id(data.template_id)
+        async with svc.db.transaction() as session:
+            app = await get_application(session, public_id)
+            await review.reject(
+                session,
+                app,
+                staff,
+                profile=svc.settings.profile,
+                template_id=template_id,
+                text=None if template_id is not None else data.text,
+            )
+    except errors.RejectionReasonInvalid as exc:
+        field = str(exc.detail.get("field", "text"))
+        return await _application_page(
+            request,
+            staff,
+            public_id,
+            status_code=HTTP_400_BAD_REQUEST,
+            field_errors={field: localised(request, exc)},
+            values={"template_id": data.template_id, "text": data.text},
+        )
+    except DomainError as exc:
+        return registration_error_page(request, exc)
+    return _done(public_id, "rejected")
+
+
+@post(f"{APPLICATIONS}/{{public_id:str}}/inquiry", name="staff_application_inquiry")
+async def inquiry(
+    request: AnyRequest, public_id: FromPath[str], data: URLEncodedBody[InquiryForm]
+) -> Redirect | Template:
+    staff = await current_staff(request, Role.REVIEWER)
+    svc = services(request)
+    try:
+        async with svc.db.transaction() as session:
+            app = await get_application(session, public_id)
+            await inquiries.ask(
+                session,
+                app,
+                staff,
+                data.question,
+                profile=svc.settings.profile,
+                base_url=svc.settings.base_url,
+            )
+    except errors.InquiryTextInvalid as exc:
+        return await _application_page(
+            request,
+            staff,
+            public_id,
+            status_code=HTTP_400_BAD_REQUEST,
+            field_errors={"question": localised(request, exc)},
+            values={"question": data.question},
+        )
+    except DomainError as exc:
+        return registration_error_page(request, exc)
+    return _done(public_id, "inquiry")
+
+
+ROUTES: list[Any] = [
+    queue_page,
+    application_page,
+    document_image,
+    approve,
+    reject,
+    inquiry,
+    *ADMIN_ROUTES,
+]

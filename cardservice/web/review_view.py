@@ -1,0 +1,128 @@
+"""How an application reads on the review page: labels in the page's language for the
+form's values, the ID images' types and sides, and the outcome."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+from litestar import Request
+
+from cardservice.profiles.schema import Profile
+from cardservice.registration import inquiries
+from cardservice.registration.documents import SIDE_NAMES
+from cardservice.registration.japan import format_phone, format_postal_code
+from cardservice.registration.models import Application, ApplicationStatus
+from cardservice.registration.queue import DocumentInfo
+from cardservice.registration.storage import EXTRA_DOCUMENT
+from cardservice.web.i18n import N_, language
+from cardservice.web.pages import translate
+
+STATUS_LABELS: Final = {
+    ApplicationStatus.DRAFT: N_("Draft (not submitted)"),
+    ApplicationStatus.SUBMITTED: N_("Waiting for review"),
+    ApplicationStatus.INQUIRY: N_("Waiting for the applicant's answer"),
+    ApplicationStatus.APPROVED: N_("Approved"),
+    ApplicationStatus.REJECTED: N_("Rejected"),
+    ApplicationStatus.CANCELLED: N_("Cancelled"),
+}
+PROCEDURE_LABELS: Final = {
+    "new": N_("New registration"),
+    "reissue": N_("Reissue"),
+    "renewal": N_("Renewal"),
+    "change": N_("Change of details"),
+}
+BASIS_LABELS: Final = {
+    "lives": N_("Lives here"),
+    "works": N_("Works here"),
+    "studies": N_("Studies here"),
+}
+NOTIFICATION_LABELS: Final = {
+    "reservation_ready": N_("Reservation ready"),
+    "expiry_near": N_("Card expiry near"),
+    "overdue": N_("Overdue items"),
+    "new_arrivals": N_("New arrivals"),
+    "emergency_closure": N_("Emergency closures"),
+}
+LANGUAGE_LABELS: Final = {"ja": N_("Japanese"), "en": N_("English")}
+EXTRA_DOCUMENT_LABEL: Final = N_("Workplace or school document")
+CANCELLED_UNANSWERED: Final = N_("The applicant did not answer the library's questions in time.")
+NO_NOTIFICATIONS: Final = N_("None")
+
+_SIDE_NAMES: Final = {str(side): names for side, names in SIDE_NAMES.items()}
+
+AnyRequest = Request[Any, Any, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentView:
+    info: DocumentInfo
+    url: str
+    label: str
+
+
+def _label(request: AnyRequest, labels: dict[Any, str], value: str) -> str:
+    """The translated label of ``value``; the value itself if it has none."""
+    found = labels.get(value)
+    return translate(request, found) if found else value
+
+
+def status_label(request: AnyRequest, app: Application) -> str:
+    return _label(request, STATUS_LABELS, app.status)
+
+
+def applicant_language(request: AnyRequest, app: Application) -> str:
+    return _label(request, LANGUAGE_LABELS, app.language)
+
+
+def facts(request: AnyRequest, app: Application) -> list[tuple[str, str]]:
+    """The form as the reviewer reads it: (label, value) in the page's language."""
+    chosen = [
+        translate(request, label)
+        for key, label in NOTIFICATION_LABELS.items()
+        if app.notifications.get(key)
+    ]
+    parts = (app.prefecture, app.city, app.street, app.building)
+    basis = _label(request, BASIS_LABELS, app.basis)
+    if app.workplace_or_school:
+        basis = f"{basis}: {app.workplace_or_school}"
+    rows = [
+        (N_("Procedure"), _label(request, PROCEDURE_LABELS, app.procedure)),
+        (N_("Name"), app.display_name),
+        (N_("Name in katakana"), f"{app.family_kana}\u3000{app.given_kana}".strip()),
+        (N_("Date of birth"), app.birth_date.isoformat() if app.birth_date else ""),
+        (N_("Postal code"), format_postal_code(app.postal_code) if app.postal_code else ""),
+        (N_("Address"), " ".join(part for part in parts if part)),
+        (N_("Phone"), format_phone(app.phone) if app.phone else ""),
+        (N_("Email"), app.email),
+        (N_("Basis of eligibility"), basis),
+        (
+            N_("Notifications"),
+            ", ".join(chosen) if chosen else translate(request, NO_NOTIFICATIONS),
+        ),
+        (N_("Language for emails"), applicant_language(request, app)),
+        (N_("Notes agreed to (version)"), app.consent_version or ""),
+    ]
+    return [(translate(request, label), value) for label, value in rows]
+
+
+def document_label(request: AnyRequest, profile: Profile, info: DocumentInfo) -> str:
+    """The document's type and side, as "Health insurance card (back)"."""
+    lang = language(request)
+    if info.doc_type == EXTRA_DOCUMENT:
+        kind = translate(request, EXTRA_DOCUMENT_LABEL)
+    else:
+        found = next((t for t in profile.documents.types if t.id == info.doc_type), None)
+        kind = found.name.get(lang) if found else info.doc_type
+    side = _SIDE_NAMES.get(info.side, {}).get(lang, info.side)
+    return f"{kind} ({side})"
+
+
+def decision_reason(request: AnyRequest, app: Application) -> str:
+    """Why the application ended: the reason sent to a rejected applicant, or why it was
+    cancelled."""
+    if app.status == ApplicationStatus.CANCELLED and app.decision_reason == (
+        inquiries.CANCEL_REASON
+    ):
+        return translate(request, CANCELLED_UNANSWERED)
+    return app.decision_reason or ""
