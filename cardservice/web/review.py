@@ -41,6 +41,7 @@ from cardservice.web.review_view import (
     document_label,
     facts,
     status_label,
+    status_labels,
 )
 from cardservice.web.staff import current_staff
 from cardservice.web.state import secrets, services
@@ -154,9 +155,13 @@ async def _application_page(
         url=application_url(public_id),
         facts=facts(request, app),
         status_label=status_label(request, app),
+        status_labels=status_labels(request),
         documents=documents,
         inquiries=detail.inquiries,
-        duplicates=detail.duplicates,
+        # The patron this application made (once approved) is no duplicate of it.
+        duplicates=[
+            d for d in detail.duplicates if not (d.kind == "patron" and d.ref == str(app.patron_id))
+        ],
         templates=templates,
         user_number=number,
         decision_reason=decision_reason(request, app),

@@ -71,6 +71,11 @@ def status_label(request: AnyRequest, app: Application) -> str:
     return _label(request, STATUS_LABELS, app.status)
 
 
+def status_labels(request: AnyRequest) -> dict[str, str]:
+    """Every status by its label, for the statuses of other applications on the page."""
+    return {str(status): translate(request, label) for status, label in STATUS_LABELS.items()}
+
+
 def applicant_language(request: AnyRequest, app: Application) -> str:
     return _label(request, LANGUAGE_LABELS, app.language)
 

@@ -193,6 +193,7 @@ async def test_application_page_shows_the_form_images_and_duplicates(
     duplicates = text.split('id="duplicates-title"')[1].split("</section>")[0]
     assert number in duplicates
     assert f'href="{app_url(other)}"' in duplicates
+    assert "Waiting for review" in duplicates  # the other application's status, as a label
     assert text.index("Possible duplicates") < text.index("Application details")
     # Submitted: all three decisions are offered.
     for action in ("approve", "reject", "inquiry"):
@@ -295,6 +296,7 @@ async def test_approve_issues_the_card_and_a_second_approve_is_a_conflict(
     assert "Approved. The card is issued" in shown.text
     assert f"User number: {card.user_number}" in shown.text
     assert f'action="{url}/approve"' not in shown.text  # decided: no more decisions
+    assert "Possible duplicates" not in shown.text  # its own new patron is no duplicate
 
     again = await post_form(client, f"{url}/approve?lang=ja", page=url)
     assert again.status_code == 409

@@ -1,0 +1,118 @@
+"""A real browser against the real server: a reviewer works the queue on a phone and on a
+desktop screen, sees the ID images and the duplicate, and approves.
+
+Screenshots go to ``test-artifacts/`` for a person to look at.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from cardservice.profiles import load_profile
+from cardservice.registration import applicant, review
+from cardservice.services import Services
+from cardservice.settings import Settings
+from cardservice.staff.models import Role
+from cardservice.staff.service import create_staff
+from tests.e2e.support import (
+    ARTIFACTS,
+    E2E_MARKS,
+    Phone,
+    Server,
+    chromium,
+    phone_context,
+    start_server,
+)
+from tests.registration_flow import submitted_application
+from tests.web_support import STAFF_PASSWORD
+
+pytestmark = E2E_MARKS
+
+
+async def _prepare(server: Server, data_dir: Path) -> None:
+    """An approved application and a second one from the same person, waiting for review
+    (the migrations have seeded the rejection templates)."""
+    settings = Settings.from_env(
+        {},
+        data_dir=data_dir,
+        database_url=server.database_url,
+        profile=load_profile("yokohama"),
+        base_url=server.url,
+        mail_catcher_port=server.catcher_port,
+    )
+    services = Services.build(settings)
+    try:
+        earlier = await submitted_application(services, "earlier@example.org")
+        async with services.db.transaction() as session:
+            staff = await create_staff(session, "approver", "approve the applicant", Role.ADMIN)
+            app = await applicant.get_application(session, earlier)
+            await review.approve(session, app, staff, services.policy, base_url=server.url)
+        await submitted_application(services)
+    finally:
+        await services.close()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    with contextmanager(start_server)(tmp_path, profile="yokohama") as server:
+        asyncio.run(_prepare(server, tmp_path / "data"))
+        yield server
+
+
+def _log_in(page: Page, server: Server) -> None:
+    page.goto(f"{server.url}/staff/login?lang=en")
+    page.get_by_label("Username").fill("sato")
+    page.get_by_label("Password").fill(STAFF_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Staff home")
+
+
+def _images_loaded(page: Page) -> int:
+    return int(
+        page.evaluate(
+            "Array.from(document.querySelectorAll('img.id-image'))"
+            ".filter(i => i.complete && i.naturalWidth > 0).length"
+        )
+    )
+
+
+def test_review_on_a_phone_and_a_desktop(server: Server) -> None:
+    with chromium() as browser:
+        phone = Phone(phone_context(browser).new_page(), server)
+        page = phone.page
+        _log_in(page, server)
+        page.get_by_role("link", name="Application queue").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Application queue")
+        expect(page.locator(".queue-item")).to_have_count(1)
+        phone.shot("review-01-queue")
+
+        page.locator(".queue-item a").click()
+        expect(page.get_by_role("heading", name="Possible duplicates")).to_be_visible()
+        page.wait_for_load_state("networkidle")
+        assert _images_loaded(page) == 2
+        phone.shot("review-02-application")
+
+        desktop = browser.new_context(viewport={"width": 1366, "height": 900}).new_page()
+        _log_in(desktop, server)
+        desktop.goto(page.url)
+        desktop.wait_for_load_state("networkidle")
+        assert _images_loaded(desktop) == 2
+        ARTIFACTS.mkdir(exist_ok=True)
+        desktop.screenshot(
+            path=str(ARTIFACTS / "review-03-application-desktop.png"), full_page=True
+        )
+
+        page.get_by_role("button", name="Approve and issue the card").click()
+        expect(page.get_by_role("status")).to_contain_text("User number:")
+        phone.shot("review-04-approved")
+
+        page.goto(f"{server.url}/staff/rejection-templates")
+        expect(page.get_by_text("Only administrators can change the templates.")).to_be_visible()
+        phone.shot("review-05-templates")
+    assert phone.problems == []
