@@ -66,7 +66,7 @@ async def client(services: Services) -> AsyncIterator[Client]:
 
 def field_error(html: str, field: str) -> str:
     """The text of the error shown next to ``field``."""
-    found = re.search(rf'<p class="field-error" id="f-{field}-error">([^<]*)</p>', html)
+    found = re.search(rf'<p class="field-error" id="{field}-error">([^<]*)</p>', html)
     assert found is not None, f"no error next to {field}"
     return found.group(1)
 
@@ -182,7 +182,7 @@ async def test_a_malformed_address_gets_the_form_again(client: Client, services:
     assert response.status_code == 400
     assert "メールアドレスを正しく入力してください" in field_error(response.text, "email")
     assert 'value="hanako at example"' in response.text
-    assert 'aria-describedby="f-email-error" aria-invalid="true"' in response.text
+    assert 'aria-describedby="email-error" aria-invalid="true"' in response.text
     assert await outbox(services) == []
 
 
@@ -267,16 +267,17 @@ async def test_invalid_kana_is_shown_next_to_its_field_and_the_rest_is_kept(
     assert response.status_code == 400
     assert "カタカナ" in field_error(response.text, "family_kana")
     assert "電話番号" in field_error(response.text, "phone")
-    assert 'id="f-family_kana"' in response.text
-    assert 'aria-describedby="f-family_kana-error" aria-invalid="true"' in response.text
-    assert 'href="#f-family_kana"' in response.text  # the summary at the top
+    assert 'id="family_kana"' in response.text
+    assert 'aria-describedby="kana-hint family_kana-error" aria-invalid="true"' in response.text
+    assert 'href="#family_kana"' in response.text  # the summary at the top
     assert 'value="Yamada"' in response.text
     assert 'value="山田"' in response.text  # what was typed is kept ...
     assert FORMS[services.settings.profile.id]["password"] not in response.text  # ... but this
-    english = await post_form(
-        client, {**FORMS[services.settings.profile.id], "family_kana": "Yamada"}
-    )
+    token = csrf_from(response.text)
+    form = {**FORMS[services.settings.profile.id], "family_kana": "Yamada", "_csrf_token": token}
+    english = await client.post("/apply/form?lang=en", data=form)
     assert english.status_code == 400
+    assert "Write the reading in katakana" in field_error(english.text, "family_kana")
     (app,) = await applications(services)
     assert not app.has_form
 

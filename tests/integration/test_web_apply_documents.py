@@ -67,9 +67,7 @@ async def draft(client: Client, services: Services) -> Client:
 
 
 def file_error(html: str) -> str:
-    found = re.search(
-        r'<p class="field-error" id="f-(?:file|side|doc_type)-error">([^<]*)</p>', html
-    )
+    found = re.search(r'<p class="field-error" id="(?:file|side|doc_type)-error">([^<]*)</p>', html)
     assert found is not None, "no error next to the upload fields"
     return found.group(1)
 
@@ -91,7 +89,7 @@ async def test_the_page_shows_the_rules(draft: Client, services: Services) -> No
     assert page.status_code == 200
     documents = services.settings.profile.documents
     assert MY_NUMBER_BACK_WARNING["ja"] in page.text
-    assert 'aria-describedby="f-file-warning"' in page.text
+    assert 'aria-describedby="file-warning"' in page.text
     assert f"{documents.max_bytes / 1_000_000:g}MBまで" in page.text
     assert f"合計{documents.max_files}点まで" in page.text
     assert "現住所が記載されていない書類はご利用いただけません" in page.text
@@ -176,7 +174,7 @@ async def test_a_third_file_is_refused_when_two_are_allowed(
 async def test_the_back_of_a_my_number_card_is_refused(draft: Client, services: Services) -> None:
     message, page = await _refused(draft, services, "my_number", "back", photo())
     assert "おもて面だけを添付してください" in message
-    assert 'aria-describedby="f-side-error"' in page
+    assert 'aria-describedby="side-error"' in page
     token = csrf_from((await draft.get("/apply/documents")).text)
     response = await draft.post(
         "/apply/documents?lang=en",

@@ -6,9 +6,9 @@
   "use strict";
 
   function fillFromPostalCode() {
-    var postal = document.getElementById("f-postal_code");
-    var prefecture = document.getElementById("f-prefecture");
-    var city = document.getElementById("f-city");
+    var postal = document.getElementById("postal_code");
+    var prefecture = document.getElementById("prefecture");
+    var city = document.getElementById("city");
     var status = document.getElementById("postal-status");
     if (!postal || !prefecture || !city || !window.fetch) {
       return;
