@@ -48,6 +48,7 @@ from cardservice.security.ratelimit import allow_link_email
 __all__ = [
     "add_document",
     "get_application",
+    "missing_parts",
     "open_application",
     "record_consent",
     "remove_document",
@@ -232,6 +233,19 @@ def needs_extra_document(app: Application, profile: Profile) -> bool:
     return working and profile.documents.extra_for_work_or_study
 
 
+async def missing_parts(session: AsyncSession, app: Application, profile: Profile) -> list[str]:
+    """What submission still needs, in order: "consent", "form", "identity_document",
+    "extra_document" (the review page lists them; :func:`submit` refuses while any is left)."""
+    missing = []
+    if app.consent_version != profile.registration.notes_version:
+        missing.append("consent")
+    if not app.has_form:
+        missing.append("form")
+    rows = await list_documents(session, app)
+    needs_extra = needs_extra_document(app, profile)
+    return missing + missing_documents(rows, profile.documents, needs_extra=needs_extra)
+
+
 async def submit(
     session: AsyncSession, app: Application, *, profile: Profile, now: datetime | None = None
 ) -> bool:
@@ -244,14 +258,7 @@ async def submit(
     now = now or utcnow()
     if app.status != ApplicationStatus.DRAFT:
         return False
-    missing = []
-    if app.consent_version != profile.registration.notes_version:
-        missing.append("consent")
-    if not app.has_form:
-        missing.append("form")
-    documents = await list_documents(session, app)
-    needs_extra = needs_extra_document(app, profile)
-    missing += missing_documents(documents, profile.documents, needs_extra=needs_extra)
+    missing = await missing_parts(session, app, profile)
     if missing:
         raise ApplicationIncomplete(missing=missing)
     calendar = OpeningCalendar.from_profile(profile.calendar)

@@ -149,6 +149,8 @@ async def possible_duplicates(session: AsyncSession, app: Application) -> list[P
                 Patron.family_kana == app.family_kana,
                 Patron.given_kana == app.given_kana,
                 Patron.birth_date == app.birth_date,
+                # Once approved, the application's own patron is no duplicate of it.
+                Patron.id != (app.patron_id or 0),
             )
         )
     )

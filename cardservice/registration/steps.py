@@ -1,6 +1,6 @@
 """What the applicant's pages show, worked out without HTTP.
 
-The pages (``registration/routes.py``) stay thin: they call the applicant service, and this
+The pages (``registration/routes/``) stay thin: they call the applicant service, and this
 module turns its answers and errors into what a page needs: the form's values to fill in,
 each field's message in the page's language, what is still missing before submission.
 Error texts follow the registration convention: every code has a Japanese and an English
@@ -13,16 +13,12 @@ from collections.abc import Mapping
 from datetime import date
 
 from babel.dates import format_date
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from cardservice.errors import DomainError
-from cardservice.profiles.schema import Profile
 from cardservice.registration import Messages, documents, eligibility, errors, localise, storage
-from cardservice.registration.applicant import needs_extra_document
 from cardservice.registration.form import FIELD_MESSAGES, NOTIFICATION_FIELDS, FormErrors
 from cardservice.registration.japan import format_phone, format_postal_code
 from cardservice.registration.models import Application
-from cardservice.registration.storage import list_documents, missing_documents
 
 # The application form's text fields, in the order the page shows them.
 TEXT_FIELDS = (
@@ -159,19 +155,6 @@ def typed_values(raw: Mapping[str, str], email: str) -> dict[str, str]:
         if name != "email" and name in raw:
             values[name] = raw[name]
     return values
-
-
-async def missing_parts(session: AsyncSession, app: Application, profile: Profile) -> list[str]:
-    """What submission would still refuse for: "consent", "form", "identity_document",
-    "extra_document" (the same parts, in the same order, as ``applicant.submit`` checks)."""
-    missing = []
-    if app.consent_version != profile.registration.notes_version:
-        missing.append("consent")
-    if not app.has_form:
-        missing.append("form")
-    rows = await list_documents(session, app)
-    needs_extra = needs_extra_document(app, profile)
-    return missing + missing_documents(rows, profile.documents, needs_extra=needs_extra)
 
 
 def long_date(day: date, lang: str) -> str:

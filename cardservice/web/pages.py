@@ -33,6 +33,7 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_400_BAD_REQUEST
 
 from cardservice.errors import DomainError
+from cardservice.registration.steps import PAGE_MESSAGES, error_text
 from cardservice.web.errors import (
     STATUS_OF_KIND,
     domain_error_handler,
@@ -178,11 +179,19 @@ def error_page(
     )
 
 
+def domain_error_text(request: AnyRequest, exc: DomainError) -> str:
+    """A domain error's message in the page's language: the registration codes carry their
+    own Japanese and English texts; other errors' messages are in the page catalogs."""
+    if exc.code in PAGE_MESSAGES:
+        return error_text(exc, language(request))
+    return translate(request, exc.message)
+
+
 def _domain_error_page(request: AnyRequest, exc: DomainError) -> Response[Any]:
     return error_page(
         request,
         status_code=STATUS_OF_KIND[exc.kind],
-        message=translate(request, exc.message),
+        message=domain_error_text(request, exc),
         code=exc.code,
     )
 

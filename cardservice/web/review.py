@@ -20,18 +20,16 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_400_BAD_REQUEST
 
 from cardservice.calendar import local_today
-from cardservice.errors import DomainError
 from cardservice.profiles.schema import Profile
-from cardservice.registration import errors, inquiries, localise, review, waiting
+from cardservice.registration import errors, inquiries, review, waiting
 from cardservice.registration.applicant import get_application
 from cardservice.registration.models import ApplicationStatus
 from cardservice.registration.queue import ApplicationDetail
 from cardservice.staff import audit
 from cardservice.staff.models import Role, StaffUser
 from cardservice.staff.service import list_staff
-from cardservice.web.errors import STATUS_OF_KIND
-from cardservice.web.i18n import N_, language
-from cardservice.web.pages import error_page, render, translate
+from cardservice.web.i18n import N_
+from cardservice.web.pages import domain_error_text, render, translate
 from cardservice.web.review_admin import ROUTES as ADMIN_ROUTES
 from cardservice.web.review_admin import STAFF_NOT_KNOWN, SYSTEM_ACTOR, row_id
 from cardservice.web.review_view import (
@@ -67,24 +65,6 @@ class RejectForm(msgspec.Struct):
 
 class InquiryForm(msgspec.Struct):
     question: Annotated[str, msgspec.Meta(max_length=TEXT_FIELD_MAX)] = ""
-
-
-def localised(request: AnyRequest, exc: DomainError) -> str:
-    """A registration error's text in the page's language."""
-    return localise(errors.MESSAGES, exc.code, **exc.detail)[language(request)]
-
-
-def registration_error_page(request: AnyRequest, exc: DomainError) -> Template:
-    """The error page for a registration error, its message in the page's language; other
-    errors go on to the app's handlers."""
-    if exc.code not in errors.MESSAGES:
-        raise exc
-    return error_page(
-        request,
-        status_code=STATUS_OF_KIND[exc.kind],
-        message=localised(request, exc),
-        code=exc.code,
-    )
 
 
 def _today(profile: Profile) -> date:
@@ -158,10 +138,7 @@ async def _application_page(
         status_labels=status_labels(request),
         documents=documents,
         inquiries=detail.inquiries,
-        # The patron this application made (once approved) is no duplicate of it.
-        duplicates=[
-            d for d in detail.duplicates if not (d.kind == "patron" and d.ref == str(app.patron_id))
-        ],
+        duplicates=detail.duplicates,
         templates=templates,
         user_number=number,
         decision_reason=decision_reason(request, app),
@@ -184,10 +161,7 @@ async def _application_page(
 @get(f"{APPLICATIONS}/{{public_id:str}}", name="staff_application")
 async def application_page(request: AnyRequest, public_id: FromPath[str]) -> Template:
     staff = await current_staff(request, Role.REVIEWER)
-    try:
-        return await _application_page(request, staff, public_id)
-    except DomainError as exc:
-        return registration_error_page(request, exc)
+    return await _application_page(request, staff, public_id)
 
 
 @get(
@@ -198,16 +172,13 @@ async def document_image(
     request: AnyRequest, public_id: FromPath[str], document_id: FromPath[int]
 ) -> Response[bytes] | Template:
     staff = await current_staff(request, Role.REVIEWER)
-    try:
-        if row_id(document_id) is None:
-            raise errors.DocumentNotFound(document_id=document_id)
-        async with services(request).db.transaction() as session:
-            app = await get_application(session, public_id)
-            content_type, image = await review.document_image(
-                session, app, document_id, staff=staff, document_key=secrets(request).document_key
-            )
-    except DomainError as exc:
-        return registration_error_page(request, exc)
+    if row_id(document_id) is None:
+        raise errors.DocumentNotFound(document_id=document_id)
+    async with services(request).db.transaction() as session:
+        app = await get_application(session, public_id)
+        content_type, image = await review.document_image(
+            session, app, document_id, staff=staff, document_key=secrets(request).document_key
+        )
     return Response(
         image,
         media_type=content_type,
@@ -226,12 +197,9 @@ def _done(public_id: str, what: str) -> Redirect:
 async def approve(request: AnyRequest, public_id: FromPath[str]) -> Redirect | Template:
     staff = await current_staff(request, Role.REVIEWER)
     svc = services(request)
-    try:
-        async with svc.db.transaction() as session:
-            app = await get_application(session, public_id)
-            await review.approve(session, app, staff, svc.policy, base_url=svc.settings.base_url)
-    except DomainError as exc:
-        return registration_error_page(request, exc)
+    async with svc.db.transaction() as session:
+        app = await get_application(session, public_id)
+        await review.approve(session, app, staff, svc.policy, base_url=svc.settings.base_url)
     return _done(public_id, "approved")
 
 
@@ -271,11 +239,9 @@ async def reject(
             staff,
             public_id,
             status_code=HTTP_400_BAD_REQUEST,
-            field_errors={field: localised(request, exc)},
+            field_errors={field: domain_error_text(request, exc)},
             values={"template_id": data.template_id, "text": data.text},
         )
-    except DomainError as exc:
-        return registration_error_page(request, exc)
     return _done(public_id, "rejected")
 
 
@@ -302,11 +268,9 @@ async def inquiry(
             staff,
             public_id,
             status_code=HTTP_400_BAD_REQUEST,
-            field_errors={"question": localised(request, exc)},
+            field_errors={"question": domain_error_text(request, exc)},
             values={"question": data.question},
         )
-    except DomainError as exc:
-        return registration_error_page(request, exc)
     return _done(public_id, "inquiry")
 
 

@@ -1,0 +1,192 @@
+"""Steps 4 and 5: identity documents, the review and the submission, the "received" page."""
+
+from __future__ import annotations
+
+from litestar import get, post
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+from litestar.status_codes import (
+    HTTP_400_BAD_REQUEST,
+)
+
+from cardservice.errors import InvalidInput
+from cardservice.registration import applicant, steps
+from cardservice.registration.documents import MY_NUMBER_BACK_WARNING, SIDE_NAMES, upload_guides
+from cardservice.registration.errors import (
+    ApplicationIncomplete,
+)
+from cardservice.registration.models import ApplicationStatus
+from cardservice.registration.routes.common import (
+    UPLOAD_BODY_LIMIT,
+    UPLOAD_ERRORS,
+    AnyRequest,
+    current_application,
+    draft_application,
+    form_field,
+    megabytes,
+    read_upload,
+    see_other,
+    upload_field,
+)
+from cardservice.registration.storage import EXTRA_DOCUMENT, list_documents
+from cardservice.web.i18n import language
+from cardservice.web.pages import render
+from cardservice.web.state import secrets, services
+
+# --- 4. documents -----------------------------------------------------------------------
+
+
+async def _documents_page(
+    request: AnyRequest,
+    *,
+    error: str = "",
+    error_field: str = "",
+    chosen_type: str = "",
+    chosen_side: str = "front",
+    status_code: int = 200,
+) -> Template:
+    profile = services(request).settings.profile
+    lang = language(request)
+    async with services(request).db.transaction() as session:
+        app = await draft_application(request, session)
+        attached = await list_documents(session, app)
+        extra = applicant.needs_extra_document(app, profile)
+    limits = profile.documents
+    return render(
+        request,
+        "pages/apply/documents.html",
+        status_code=status_code,
+        step=4,
+        guides=upload_guides(limits),
+        type_names={t.id: t.name.get(lang) for t in limits.types},
+        side_names={side: names[lang] for side, names in SIDE_NAMES.items()},
+        extra_type=EXTRA_DOCUMENT,
+        extra_needed=extra,
+        attached=attached,
+        limits=limits,
+        max_mb=megabytes(limits.max_bytes),
+        max_megapixels=megabytes(limits.max_pixels),
+        my_number_warning=MY_NUMBER_BACK_WARNING[lang],
+        error=error,
+        error_field=error_field,
+        chosen_type=chosen_type,
+        chosen_side=chosen_side,
+    )
+
+
+@get("/apply/documents", name="apply_documents")
+async def documents_page(request: AnyRequest) -> Template:
+    return await _documents_page(request)
+
+
+@post(
+    "/apply/documents",
+    name="apply_add_document",
+    request_max_body_size=UPLOAD_BODY_LIMIT,
+    exception_handlers=UPLOAD_ERRORS,
+)
+async def add_document(request: AnyRequest) -> Template | Redirect:
+    form = await request.form()
+    doc_type, side = form_field(form.get("doc_type")), form_field(form.get("side")) or "front"
+    chosen = {"chosen_type": doc_type, "chosen_side": side}
+    lang = language(request)
+    upload = await read_upload(request, form.get("file"))
+    if upload is None:
+        error = steps.text("file_missing", lang)
+        return await _documents_page(
+            request, error=error, error_field="file", status_code=HTTP_400_BAD_REQUEST, **chosen
+        )
+    data, filename = upload
+    try:
+        async with services(request).db.transaction() as session:
+            app = await draft_application(request, session)
+            await applicant.add_document(
+                session,
+                app,
+                doc_type=doc_type,
+                side=side,
+                data=data,
+                filename=filename,
+                profile=services(request).settings.profile,
+                document_key=secrets(request).document_key,
+            )
+    except InvalidInput as exc:  # the transaction rolled back: nothing half-made is kept
+        return await _documents_page(
+            request,
+            error=steps.error_text(exc, lang),
+            error_field=upload_field(exc),
+            status_code=HTTP_400_BAD_REQUEST,
+            **chosen,
+        )
+    return see_other("/apply/documents")
+
+
+@post("/apply/documents/{document_id:int}/delete", name="apply_remove_document")
+async def remove_document(request: AnyRequest, document_id: FromPath[int]) -> Redirect:
+    async with services(request).db.transaction() as session:
+        app = await draft_application(request, session)
+        await applicant.remove_document(session, app, document_id)
+    return see_other("/apply/documents")
+
+
+# --- 5. review and submit ---------------------------------------------------------------
+
+
+async def _review_page(
+    request: AnyRequest, *, missing: list[str] | None = None, status_code: int = 200
+) -> Template:
+    profile = services(request).settings.profile
+    lang = language(request)
+    async with services(request).db.transaction() as session:
+        app = await draft_application(request, session)
+        attached = await list_documents(session, app)
+        if missing is None:
+            missing = await applicant.missing_parts(session, app, profile)
+    return render(
+        request,
+        "pages/apply/review.html",
+        status_code=status_code,
+        step=5,
+        app=app,
+        values=steps.form_values(app),
+        birth_date=steps.long_date(app.birth_date, lang) if app.birth_date else "",
+        attached=attached,
+        type_names={t.id: t.name.get(lang) for t in profile.documents.types},
+        side_names={side: names[lang] for side, names in SIDE_NAMES.items()},
+        extra_type=EXTRA_DOCUMENT,
+        missing=missing,
+    )
+
+
+@get("/apply/review", name="apply_review")
+async def review(request: AnyRequest) -> Template:
+    return await _review_page(request)
+
+
+@post("/apply/submit", name="apply_submit")
+async def submit(request: AnyRequest) -> Template | Redirect:
+    """Submits once: a second POST (double click, reload, back button) finds the
+    application submitted and goes to the same "received" page, sending nothing more."""
+    try:
+        async with services(request).db.transaction() as session:
+            app = await draft_application(request, session)
+            await applicant.submit(session, app, profile=services(request).settings.profile)
+    except ApplicationIncomplete as exc:
+        missing = [str(part) for part in exc.detail.get("missing", [])]
+        return await _review_page(request, missing=missing, status_code=HTTP_400_BAD_REQUEST)
+    return see_other("/apply/done")
+
+
+@get("/apply/done", name="apply_done")
+async def done(request: AnyRequest) -> Template | Redirect:
+    async with services(request).db.transaction() as session:
+        app = await current_application(request, session)
+    if app.status == ApplicationStatus.DRAFT:
+        return see_other("/apply/review")
+    lang = language(request)
+    return render(
+        request,
+        "pages/apply/done.html",
+        app=app,
+        ready_on=steps.long_date(app.due_on, lang) if app.due_on else "",
+    )
