@@ -38,7 +38,8 @@ test: lint
 	@pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null || \
 	  (command -v pg_ctlcluster >/dev/null && \
 	   pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | head -1) main start) || true
-	$(BIN)/pytest -q -p no:cacheprovider
+	@# One worker per core: the suite is CPU-bound (Argon2, image checks, two engines).
+	$(BIN)/pytest -q -p no:cacheprovider -n auto --durations=10
 
 bench: $(VENV)/.test-installed
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
