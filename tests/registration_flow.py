@@ -15,7 +15,7 @@ from sqlalchemy import func, insert, select
 from cardservice.db.migrate import alembic_config
 from cardservice.mail.models import OutboxRow
 from cardservice.profiles.schema import Profile
-from cardservice.registration import applicant
+from cardservice.registration import applicant, inquiries
 from cardservice.registration.models import Application, RejectionTemplate
 from cardservice.security.secrets import app_secrets
 from cardservice.services import Services
@@ -156,6 +156,29 @@ async def submit(services: Services, public_id: str) -> bool:
     async with services.db.transaction() as session:
         app = await applicant.get_application(session, public_id)
         return await applicant.submit(session, app, profile=services.settings.profile)
+
+
+QUESTION = "保険証のうら面の住所が読み取れません。住所欄を撮り直してお送りください。"
+
+
+async def ask(
+    services: Services, public_id: str, staff: StaffUser, question: str = QUESTION
+) -> str:
+    """A reviewer asks ``question``; the answer token from the email the applicant gets."""
+    async with services.db.transaction() as session:
+        app = await applicant.get_application(session, public_id)
+        await inquiries.ask(
+            session,
+            app,
+            staff,
+            question,
+            profile=services.settings.profile,
+            base_url=services.settings.base_url,
+        )
+    body = (await outbox(services, "inquiry"))[-1].body_text
+    found = re.search(r"/apply/answer/(\S+)", body)
+    assert found is not None, body
+    return found.group(1)
 
 
 BOTH_SIDES = (("health_insurance", "front"), ("health_insurance", "back"))

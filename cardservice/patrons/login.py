@@ -19,7 +19,6 @@ password is tried, and the first whose password matches logs in.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import unicodedata
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ from cardservice.db.base import utcnow
 from cardservice.db.engine import Database
 from cardservice.errors import RateLimited, Unauthenticated
 from cardservice.patrons.models import Patron
-from cardservice.security.passwords import dummy_hash, verify_password
+from cardservice.security.passwords import dummy_hash, password_fingerprint, verify_password
 from cardservice.security.ratelimit import hit
 
 PATRON_LOGIN_PER_ACCOUNT: Final = "patron_login_account"
@@ -89,11 +88,6 @@ def parse_login(fmt: NumberFormat, raw: str) -> LoginName:
         return LoginName("number", normalise(fmt, text))
     except InvalidNumber:
         return LoginName(None, text.lower())
-
-
-def password_fingerprint(password_hash: str | None) -> str:
-    """For the session: changes when the password does; not the hash itself."""
-    return hashlib.sha256((password_hash or "").encode()).hexdigest()[:32]
 
 
 async def authenticate_patron(

@@ -27,14 +27,14 @@ from cardservice.patrons.login import (
     PatronBadCredentials,
     PatronLoginLimited,
     authenticate_patron,
-    password_fingerprint,
     session_patron,
 )
 from cardservice.patrons.models import Patron
+from cardservice.security.passwords import password_fingerprint
 from cardservice.web.errors import STATUS_OF_KIND
-from cardservice.web.pages import render
-from cardservice.web.security import SESSION_MAX_AGE, derive_key
-from cardservice.web.state import secrets, services
+from cardservice.web.pages import render, this_page
+from cardservice.web.security import login_fresh, rate_limit_key
+from cardservice.web.state import client_address, secrets, services
 
 LOGIN_PATH: Final = "/login"
 LOGOUT_PATH: Final = "/logout"
@@ -61,10 +61,6 @@ def safe_next(target: str) -> str:
     if target == CARD_PATH or target.startswith(CARD_PATH + "?"):
         return target
     return CARD_PATH
-
-
-def _client(request: AnyRequest) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 def _login_page(
@@ -98,8 +94,8 @@ async def login(request: AnyRequest, data: URLEncodedBody[LoginForm]) -> Templat
             data.login,
             data.password,
             number_format=svc.policy.number_format,
-            client=_client(request),
-            secret=derive_key(secrets(request), "rate-limit"),
+            client=client_address(request),
+            secret=rate_limit_key(secrets(request)),
         )
     except (PatronBadCredentials, PatronLoginLimited) as exc:
         return _login_page(request, login=data.login, error=exc, next_path=data.next)
@@ -124,18 +120,9 @@ async def logout(request: AnyRequest) -> Redirect:
     )
 
 
-def _login_fresh(logged_in_at: object) -> bool:
-    if not isinstance(logged_in_at, int):
-        return False
-    return 0 <= time.time() - logged_in_at <= SESSION_MAX_AGE
-
-
 def _to_login(request: AnyRequest) -> Redirect:
-    query = request.url.query
-    here = f"{request.url.path}?{query}" if query else request.url.path
-    return Redirect(
-        f"{LOGIN_PATH}?{urlencode({'next': here}, safe='/')}", status_code=HTTP_303_SEE_OTHER
-    )
+    next_path = urlencode({"next": this_page(request)}, safe="/")
+    return Redirect(f"{LOGIN_PATH}?{next_path}", status_code=HTTP_303_SEE_OTHER)
 
 
 def _full_name(patron: Patron) -> str:
@@ -147,7 +134,7 @@ async def card_page(request: AnyRequest) -> Template | Redirect:
     svc = services(request)
     session = request.session
     patron, card = None, None
-    if _login_fresh(session.get(_SESSION_AT)):
+    if login_fresh(session.get(_SESSION_AT)):
         async with svc.db.transaction() as db_session:
             patron = await session_patron(
                 db_session, session.get(_SESSION_ID), session.get(_SESSION_PW)

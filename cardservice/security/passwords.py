@@ -9,6 +9,7 @@ is deliberately slow and would otherwise stall every other request on the event 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import unicodedata
 from dataclasses import dataclass
 from functools import cache
@@ -206,6 +207,12 @@ def _verify(stored_hash: str, password: str) -> Verified:
     if _HASHER.check_needs_rehash(stored_hash):
         return Verified(ok=True, new_hash=_HASHER.hash(password))
     return Verified(ok=True)
+
+
+def password_fingerprint(password_hash: str | None) -> str:
+    """For a login session: changes when the password does; not the hash itself, which
+    stays in the database."""
+    return hashlib.sha256((password_hash or "").encode()).hexdigest()[:32]
 
 
 async def dummy_hash() -> str:

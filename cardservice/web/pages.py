@@ -146,6 +146,12 @@ def translate(request: AnyRequest, message: str) -> str:
     return gettext(language(request), message)
 
 
+def this_page(request: AnyRequest) -> str:
+    """The path and query of this request: where to come back to after logging in."""
+    query = request.url.query
+    return f"{request.url.path}?{query}" if query else request.url.path
+
+
 class LoginRequired(NotAuthorizedException):
     """A page guard found nobody logged in: pages redirect to ``login_path``."""
 

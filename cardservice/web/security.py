@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from collections.abc import Awaitable, Callable
 from typing import Final
 
@@ -47,6 +48,18 @@ HSTS: Final = "max-age=63072000"
 def derive_key(secrets: AppSecrets, label: str) -> bytes:
     """A 32-byte key for one purpose, from the session secret."""
     return hmac.new(secrets.session_key, b"cardservice/" + label.encode(), hashlib.sha256).digest()
+
+
+def login_fresh(logged_in_at: object) -> bool:
+    """Whether a login made at ``logged_in_at`` (a Unix time in the session) still holds."""
+    if not isinstance(logged_in_at, int) or isinstance(logged_in_at, bool):
+        return False
+    return 0 <= time.time() - logged_in_at <= SESSION_MAX_AGE
+
+
+def rate_limit_key(secrets: AppSecrets) -> bytes:
+    """The key that hashes what rate limits count (addresses, accounts) before it is stored."""
+    return derive_key(secrets, "rate-limit")
 
 
 def _cookie_name(settings: Settings, name: str) -> str:

@@ -7,7 +7,6 @@ login grow older than a working day ends the session at once, cookie or no cooki
 
 from __future__ import annotations
 
-import hashlib
 import time
 from typing import Annotated, Any, Final
 
@@ -18,6 +17,7 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from cardservice.mail.catcher import uses_catcher
+from cardservice.security.passwords import password_fingerprint
 from cardservice.staff.models import Role, StaffUser
 from cardservice.staff.service import (
     StaffBadCredentials,
@@ -26,8 +26,8 @@ from cardservice.staff.service import (
     require_role,
 )
 from cardservice.web.i18n import N_
-from cardservice.web.pages import LoginRequired, render, translate
-from cardservice.web.security import SESSION_MAX_AGE
+from cardservice.web.pages import LoginRequired, render, this_page, translate
+from cardservice.web.security import login_fresh
 from cardservice.web.state import services
 
 STAFF_HOME: Final = "/staff"
@@ -52,22 +52,6 @@ ROLE_LABELS: Final = {
 AnyRequest = Request[Any, Any, Any]
 
 
-def _password_fingerprint(user: StaffUser) -> str:
-    """Changes when the password does; not the hash itself, which stays in the database."""
-    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:32]
-
-
-def _session_fresh(staff_id: object, logged_in_at: object) -> bool:
-    if not isinstance(staff_id, int) or not isinstance(logged_in_at, int):
-        return False
-    return 0 <= time.time() - logged_in_at <= SESSION_MAX_AGE
-
-
-def _this_page(request: AnyRequest) -> str:
-    query = request.url.query
-    return f"{request.url.path}?{query}" if query else request.url.path
-
-
 async def current_staff(request: AnyRequest, *roles: Role | str) -> StaffUser:
     """The logged-in staff member, reloaded; raises unless they have one of ``roles``.
 
@@ -77,16 +61,16 @@ async def current_staff(request: AnyRequest, *roles: Role | str) -> StaffUser:
     session = request.session
     staff_id, logged_in_at = session.get(_SESSION_ID), session.get(_SESSION_AT)
     user = None
-    if _session_fresh(staff_id, logged_in_at):
+    if isinstance(staff_id, int) and login_fresh(logged_in_at):
         async with services(request).db.transaction() as db_session:
             user = await db_session.get(StaffUser, staff_id)
     if (
         user is None
         or user.disabled_at is not None
-        or session.get(_SESSION_PW) != _password_fingerprint(user)
+        or session.get(_SESSION_PW) != password_fingerprint(user.password_hash)
     ):
         request.clear_session()
-        raise LoginRequired(STAFF_LOGIN, _this_page(request))
+        raise LoginRequired(STAFF_LOGIN, this_page(request))
     if roles:
         require_role(user, *roles)
     return user
@@ -143,7 +127,7 @@ async def login(request: AnyRequest, data: URLEncodedBody[LoginForm]) -> Templat
         {
             _SESSION_ID: user.id,
             _SESSION_AT: int(time.time()),
-            _SESSION_PW: _password_fingerprint(user),
+            _SESSION_PW: password_fingerprint(user.password_hash),
         }
     )
     return Redirect(safe_next(data.next), status_code=HTTP_303_SEE_OTHER)

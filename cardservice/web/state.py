@@ -15,6 +15,11 @@ def services(request: Request[Any, Any, Any]) -> Services:
     return found
 
 
+def client_address(request: Request[Any, Any, Any]) -> str:
+    """The client's IP address, as rate limits count it."""
+    return request.client.host if request.client else "unknown"
+
+
 def secrets(request: Request[Any, Any, Any]) -> AppSecrets:
     """The session and document keys, read once when the app was made."""
     found: AppSecrets = request.app.state.secrets

@@ -13,15 +13,15 @@ from sqlalchemy import select
 from cardservice.cli import main
 from cardservice.db.base import utcnow
 from cardservice.jobs import run_jobs
-from cardservice.registration import applicant, inquiries, review
+from cardservice.registration import applicant, review
 from cardservice.registration.models import ApplicationDocument, ApplicationStatus
 from cardservice.security.links import LinkPurpose, issue
 from cardservice.security.models import LinkToken
 from cardservice.services import Services
 from cardservice.settings import Settings
 from cardservice.staff.audit import for_target
-from cardservice.staff.models import StaffUser
 from tests.registration_flow import (
+    ask,
     load,
     make_reviewer,
     outbox,
@@ -33,19 +33,6 @@ from tests.web_support import web_client, with_free_catcher_port
 @pytest.fixture
 def profile_name() -> str:
     return "yokohama"  # two unanswered inquiries cancel; images kept 30 days
-
-
-async def _ask(services: Services, public_id: str, staff: StaffUser) -> None:
-    async with services.db.transaction() as session:
-        app = await applicant.get_application(session, public_id)
-        await inquiries.ask(
-            session,
-            app,
-            staff,
-            "住所が読み取れません。",
-            profile=services.settings.profile,
-            base_url=services.settings.base_url,
-        )
 
 
 async def _reject(services: Services, public_id: str) -> None:
@@ -66,7 +53,7 @@ async def test_unanswered_inquiries_return_to_the_queue_then_cancel(services: Se
     profile = services.settings.profile
     public_id = await submitted_application(services)
     staff = await make_reviewer(services)
-    await _ask(services, public_id, staff)
+    await ask(services, public_id, staff)
     later = utcnow() + timedelta(days=profile.inquiry.answer_days + 2)
 
     first = await run_jobs(services.db, profile, now=later)
@@ -74,7 +61,7 @@ async def test_unanswered_inquiries_return_to_the_queue_then_cancel(services: Se
     assert first.cancelled == []
     assert (await load(services, public_id)).status == ApplicationStatus.SUBMITTED
 
-    await _ask(services, public_id, staff)
+    await ask(services, public_id, staff)
     second = await run_jobs(
         services.db, profile, now=utcnow() + timedelta(days=2 * profile.inquiry.answer_days + 4)
     )

@@ -3,7 +3,6 @@ travelling in time for the deadlines."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
@@ -30,9 +29,10 @@ from cardservice.registration.retention import purge_documents
 from cardservice.security.links import LinkInvalid
 from cardservice.services import Services
 from cardservice.staff.audit import for_target
-from cardservice.staff.models import StaffUser
 from tests.registration_flow import (
     FRIDAY,
+    QUESTION,
+    ask,
     document_key,
     fake_pdf,
     load,
@@ -43,7 +43,6 @@ from tests.registration_flow import (
 )
 
 ANSWER_BY = date(2026, 4, 17)  # 14 days after Friday 3 April
-QUESTION = "保険証のうら面の住所が読み取れません。住所欄を撮り直してお送りください。"
 
 
 @pytest.fixture(params=["yokohama", "kashiwa"])
@@ -59,24 +58,6 @@ def clock() -> Iterator[time_machine.Traveller]:
 
 def tokyo(year: int, month: int, day: int, hour: int, minute: int = 0) -> datetime:
     return datetime(year, month, day, hour, minute, tzinfo=UTC) - timedelta(hours=9)
-
-
-async def _ask(services: Services, public_id: str, staff: StaffUser) -> str:
-    """Ask, and return the answer token from the email."""
-    async with services.db.transaction() as session:
-        app = await applicant.get_application(session, public_id)
-        await inquiries.ask(
-            session,
-            app,
-            staff,
-            QUESTION,
-            profile=services.settings.profile,
-            base_url=services.settings.base_url,
-        )
-    body = (await outbox(services, "inquiry"))[-1].body_text
-    found = re.search(r"/apply/answer/(\S+)", body)
-    assert found is not None, body
-    return found.group(1)
 
 
 async def _answer(
@@ -108,7 +89,7 @@ async def _queue_ids(services: Services) -> list[str]:
 async def test_ask_and_answer_through_the_link(services: Services) -> None:
     public_id = await submitted_application(services)
     staff = await make_reviewer(services)
-    token = await _ask(services, public_id, staff)
+    token = await ask(services, public_id, staff)
 
     (mail,) = await outbox(services, "inquiry")
     assert QUESTION in mail.body_text
@@ -140,7 +121,7 @@ async def test_ask_and_answer_through_the_link(services: Services) -> None:
 async def test_answer_with_a_new_image_replaces_that_side(services: Services) -> None:
     public_id = await submitted_application(services)
     staff = await make_reviewer(services)
-    token = await _ask(services, public_id, staff)
+    token = await ask(services, public_id, staff)
     bad = inquiries.AnswerDocument("health_insurance", "back", fake_pdf(), "back.png")
     with pytest.raises(DocumentRejected):
         await _answer(services, token, "", bad)
@@ -166,9 +147,9 @@ async def test_ask_needs_a_question_and_a_submitted_application(services: Servic
             await inquiries.ask(
                 session, app, staff, "  ", profile=services.settings.profile, base_url="https://x"
             )
-    token = await _ask(services, public_id, staff)
+    token = await ask(services, public_id, staff)
     with pytest.raises(ApplicationNotReviewable):
-        await _ask(services, public_id, staff)
+        await ask(services, public_id, staff)
     with pytest.raises(InquiryTextInvalid):
         await _answer(services, token, " ")
     assert len(await outbox(services, "inquiry")) == 1
@@ -178,7 +159,7 @@ async def test_ask_needs_a_question_and_a_submitted_application(services: Servic
 async def test_a_rejected_application_takes_no_answer(services: Services) -> None:
     public_id = await submitted_application(services)
     staff = await make_reviewer(services)
-    token = await _ask(services, public_id, staff)
+    token = await ask(services, public_id, staff)
     async with services.db.transaction() as session:
         app = await applicant.get_application(session, public_id)
         await review.reject(
@@ -196,7 +177,7 @@ async def test_unanswered_inquiries_return_then_cancel(
     assert profile.inquiry.max_unanswered == 2
     public_id = await submitted_application(services)
     staff = await make_reviewer(services)
-    token = await _ask(services, public_id, staff)
+    token = await ask(services, public_id, staff)
 
     clock.move_to(tokyo(2026, 4, 17, 23, 59))  # the last day to answer
     assert await _expire(services) == inquiries.ExpiryReport()
@@ -211,7 +192,7 @@ async def test_unanswered_inquiries_return_then_cancel(
     assert await outbox(services, "application_cancelled") == []
     assert await _expire(services) == inquiries.ExpiryReport()  # counted once
 
-    await _ask(services, public_id, staff)
+    await ask(services, public_id, staff)
     clock.move_to(tokyo(2026, 5, 3, 9))  # answer_by was 2 May
     second = await _expire(services)
     assert second.cancelled == [public_id]

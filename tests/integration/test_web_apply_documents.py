@@ -11,17 +11,17 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from cardservice.registration import applicant, inquiries
 from cardservice.registration.documents import MY_NUMBER_BACK_WARNING
 from cardservice.registration.models import ApplicationDocument, ApplicationStatus, Inquiry
 from cardservice.services import Services
 from tests.registration_flow import (
     FRIDAY,
+    QUESTION,
+    ask,
     count,
     fake_pdf,
     load,
     make_reviewer,
-    outbox,
     photo,
     submitted_application,
 )
@@ -35,8 +35,6 @@ from tests.web_apply_support import (
     upload,
 )
 from tests.web_support import Client, csrf_from, web_client, with_free_catcher_port
-
-QUESTION = "保険証のうら面の住所が読み取れません。住所欄を撮り直してお送りください。"
 
 
 @pytest.fixture(params=["yokohama", "kashiwa"])
@@ -208,30 +206,11 @@ async def test_a_document_is_listed_and_removed(draft: Client, services: Service
     assert await count(services, ApplicationDocument) == 0
 
 
-async def _ask(services: Services, public_id: str) -> str:
-    staff = await make_reviewer(services)
-    async with services.db.transaction() as session:
-        app = await applicant.get_application(session, public_id)
-        await inquiries.ask(
-            session,
-            app,
-            staff,
-            QUESTION,
-            profile=services.settings.profile,
-            base_url=services.settings.base_url,
-        )
-    found = re.search(
-        r"/apply/answer/([A-Za-z0-9_-]+)", (await outbox(services, "inquiry"))[-1].body_text
-    )
-    assert found is not None
-    return found.group(1)
-
-
 async def test_the_answer_link_takes_an_answer_and_a_new_photo(
     client: Client, services: Services
 ) -> None:
     public_id = await submitted_application(services)
-    token = await _ask(services, public_id)
+    token = await ask(services, public_id, await make_reviewer(services))
     page = await client.get(f"/apply/answer/{token}")
     assert page.status_code == 200
     assert QUESTION in page.text
@@ -274,7 +253,9 @@ async def test_the_answer_link_takes_an_answer_and_a_new_photo(
 async def test_an_empty_answer_is_refused_and_the_link_still_works(
     client: Client, services: Services
 ) -> None:
-    token = await _ask(services, await submitted_application(services))
+    token = await ask(
+        services, await submitted_application(services), await make_reviewer(services)
+    )
     page = await client.get(f"/apply/answer/{token}")
     empty = await client.post(
         f"/apply/answer/{token}", data={"answer": " ", "_csrf_token": csrf_from(page.text)}

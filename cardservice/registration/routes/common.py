@@ -83,10 +83,6 @@ def megabytes(size: int) -> str:
     return f"{size / 1_000_000:g}"
 
 
-def client_address(request: AnyRequest) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 def form_field(value: object) -> str:
     """A text field of a multipart form ("" when absent or a file)."""
     return value if isinstance(value, str) else ""

@@ -33,7 +33,6 @@ from cardservice.registration.routes.common import (
     AnyRequest,
     Flag,
     Text,
-    client_address,
     draft_application,
     link_refused,
     see_other,
@@ -41,7 +40,8 @@ from cardservice.registration.routes.common import (
 from cardservice.security.links import LinkInvalid, LinkPurpose, peek
 from cardservice.web.i18n import language
 from cardservice.web.pages import render
-from cardservice.web.state import secrets, services
+from cardservice.web.security import rate_limit_key
+from cardservice.web.state import client_address, secrets, services
 
 # --- 1. email -------------------------------------------------------------------------
 
@@ -82,7 +82,7 @@ async def send_link(request: AnyRequest, data: URLEncodedBody[EmailForm]) -> Tem
                 profile=settings.profile,
                 base_url=settings.base_url,
                 language=language(request),
-                rate_secret=secrets(request).session_key,
+                rate_secret=rate_limit_key(secrets(request)),
             )
     except InvalidRecipient:
         message = steps.text("email_invalid", language(request))

@@ -17,13 +17,13 @@ from cardservice.patrons.login import (
     PatronLoginLimited,
     authenticate_patron,
     parse_login,
-    password_fingerprint,
     session_patron,
 )
 from cardservice.patrons.models import Patron
 from cardservice.patrons.service import NewPatron, create_patron_with_card
 from cardservice.profiles import load_profile
 from cardservice.security import passwords
+from cardservice.security.passwords import password_fingerprint
 from cardservice.services import Services
 
 PASSWORD = "Shiori-2024!"
