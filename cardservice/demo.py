@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from cardservice.cards.models import Card
-from cardservice.cards.numbers import barcode_text
+from cardservice.cards.numbers import barcode_value
 from cardservice.patrons.models import Patron
 from cardservice.patrons.service import NewPatron, create_patron_with_card
 from cardservice.security.apikeys import create_api_key
@@ -73,7 +73,8 @@ async def prepare_demo(settings: Settings) -> list[str]:
                 )
                 _private_file(reviewer_file, password)
             reviewer_password = reviewer_file.read_text().strip()
-        scanned = barcode_text(svc.policy.number_format, card.user_number)
+        symbology = settings.profile.barcode.symbology
+        scanned = barcode_value(symbology, svc.policy.number_format, card.user_number)
     finally:
         await svc.close()
     base = f"http://{settings.host}:{settings.port}"
@@ -90,6 +91,6 @@ async def prepare_demo(settings: Settings) -> list[str]:
         "try:",
         f"  curl -s -X POST {base}/api/v1/verify -H 'X-API-Key: {key}' "
         f"-H 'Content-Type: application/json' -d '{{\"barcode\": \"{scanned}\"}}'",
-        f"  open {base}/api/v1/barcodes/codabar/svg?data={scanned}",
+        f"  open {base}/api/v1/barcodes/{symbology}/svg?data={scanned}",
         f"  open {base}/api/docs",
     ]

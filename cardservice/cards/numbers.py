@@ -16,6 +16,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from cardservice.cards.barcodes.symbols import Symbology
 from cardservice.cards.checkdigits import (
     DIGITS,
     NW7_DATA_CHARACTERS,
@@ -148,6 +149,14 @@ def barcode_text(fmt: NumberFormat, number: str) -> str:
     if canonical != number:
         raise ValueError(f"not a canonical user number: {number!r}")
     return fmt.start + number + fmt.stop
+
+
+def barcode_value(symbology: Symbology | str, fmt: NumberFormat, number: str) -> str:
+    """What a card's barcode encodes: NW-7 adds its start/stop characters, Code 128 and QR
+    carry the bare number."""
+    if Symbology(symbology) is Symbology.CODABAR:
+        return barcode_text(fmt, number)
+    return number
 
 
 def _strip_start_stop(text: str) -> str:

@@ -25,7 +25,7 @@ from cardservice.calendar import local_today
 from cardservice.cards.barcodes import BarcodeRenderer, Symbology
 from cardservice.cards.keys import Keyring
 from cardservice.cards.models import Card, CardStatus
-from cardservice.cards.numbers import barcode_text
+from cardservice.cards.numbers import barcode_value
 from cardservice.cards.service import CardPolicy, card_token
 
 
@@ -78,13 +78,6 @@ def card_state(card: Card, today: date) -> CardState:
     return CardState.ACTIVE
 
 
-def barcode_value(symbology: Symbology | str, policy: CardPolicy, user_number: str) -> str:
-    """What the barcode encodes: NW-7 adds its start/stop characters, Code 128 does not."""
-    if Symbology(symbology) is Symbology.CODABAR:
-        return barcode_text(policy.number_format, user_number)
-    return user_number
-
-
 async def card_face(
     card: Card,
     *,
@@ -99,7 +92,7 @@ async def card_face(
     state = card_state(card, today)
     barcode_svg = qr_svg = None
     if state is not CardState.REVOKED:
-        text = barcode_value(symbology, policy, card.user_number)
+        text = barcode_value(symbology, policy.number_format, card.user_number)
         rendered = await renderer.render_async(symbology, text, "svg", human_readable=True)
         barcode_svg = rendered.body.decode()
     # A suspended card may also have expired: then there is no token to sign either.
