@@ -343,8 +343,9 @@ def keys_rotate(overlap_hours: int | None) -> None:
     ring = Keyring.load_or_create(directory, now=now)
     overlap = timedelta(hours=overlap_hours or settings.key_overlap_hours)
     # A token lives at most as long as a card: validity plus the renewal window.
+    card = settings.profile.card
     lifetime = timedelta(
-        days=366 * settings.profile.card.validity_years + settings.profile.card.renewal_window_days
+        days=366 * card.validity_years + card.renewal_window_days + 31 * card.renewal_window_months
     )
     new = ring.rotate(directory, now=now, overlap=overlap, max_token_lifetime=lifetime)
     click.echo(f"new key {new.kid} published now, signs from {new.sign_from.isoformat()}")

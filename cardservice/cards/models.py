@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, String
+from sqlalchemy import JSON, BigInteger, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cardservice.db.base import Base, utcnow
@@ -51,6 +52,9 @@ class Card(Base):
     token_jti: Mapped[str] = mapped_column(String(43), unique=True)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
     replaced_by_id: Mapped[int | None] = mapped_column(ForeignKey("cards.id"), default=None)
+    # The library date of the last successful counter verification: what "unused for the
+    # dormant period" is measured from. Nothing about what was borrowed.
+    last_used_on: Mapped[date | None] = mapped_column(default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
@@ -65,3 +69,31 @@ class TokenRevocation(Base):
     revoked_at: Mapped[datetime] = mapped_column(default=utcnow)
     # After this the token has expired anyway and the row can be dropped from offline lists.
     token_expires_at: Mapped[datetime]
+
+
+class CardEventKind(StrEnum):
+    ISSUED = "issued"
+    REISSUED = "reissued"  # user_number -> new_user_number
+    RENEWED = "renewed"
+    DETAILS_CHANGED = "details_changed"
+    SUSPENDED = "suspended"
+    REINSTATED = "reinstated"
+    REVOKED = "revoked"
+    IMPORTED = "imported"
+
+
+class CardEvent(Base):
+    """What the library system (ILS) must learn about a card, in order: a reissue's old and
+    new numbers, a renewal's new expiry, changed details. Written in the same transaction as
+    the change; ``delivered_at`` is set by whatever delivers it."""
+
+    __tablename__ = "card_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    patron_id: Mapped[int] = mapped_column(ForeignKey("patrons.id"), index=True)
+    user_number: Mapped[str] = mapped_column(String(20), index=True)
+    new_user_number: Mapped[str | None] = mapped_column(String(20), default=None)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(default=None)

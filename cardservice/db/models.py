@@ -1,8 +1,9 @@
 """Every domain's models, imported once so metadata and migrations see all tables."""
 
-from cardservice.cards.models import Card, NumberSequence, TokenRevocation
+from cardservice.cards.models import Card, CardEvent, NumberSequence, TokenRevocation
 from cardservice.mail.models import CaughtMail, OutboxRow
-from cardservice.patrons.models import Patron
+from cardservice.notices.models import Notice, NoticeDelivery
+from cardservice.patrons.models import Patron, PatronDevice
 from cardservice.registration.models import (
     Application,
     ApplicationDocument,
@@ -18,12 +19,16 @@ __all__ = [
     "ApplicationDocument",
     "AuditEntry",
     "Card",
+    "CardEvent",
     "CaughtMail",
     "Inquiry",
     "LinkToken",
+    "Notice",
+    "NoticeDelivery",
     "NumberSequence",
     "OutboxRow",
     "Patron",
+    "PatronDevice",
     "RateCounter",
     "RejectionTemplate",
     "StaffUser",

@@ -37,6 +37,19 @@ TEMPLATES: Mapping[str, frozenset[str]] = {
     "application_rejected": frozenset({"name", "reason", "library_name"}),
     "inquiry": frozenset({"name", "question", "answer_link", "answer_by"}),
     "application_cancelled": frozenset({"name", "why"}),
+    # After registration: recovery, password, procedures, notices.
+    "number_reminder": frozenset({"patrons", "login_link", "library_name"}),
+    "password_reset": frozenset({"name", "link", "expires_hours", "library_name"}),
+    "password_changed": frozenset({"name", "library_name", "reset_link"}),
+    "email_change_verify": frozenset({"name", "link", "expires_hours", "library_name"}),
+    "email_changed": frozenset({"name", "new_email", "library_name"}),
+    "reissue_completed": frozenset(
+        {"name", "user_number", "old_user_number", "card_link", "expires_on", "eloan_notice"}
+    ),
+    "renewal_completed": frozenset({"name", "user_number", "expires_on", "card_link"}),
+    "details_changed": frozenset({"name", "library_name", "my_link"}),
+    "expiry_reminder": frozenset({"name", "user_number", "expires_on", "renew_link"}),
+    "emergency_closure": frozenset({"notice_subject", "notice_body", "library_name"}),
 }
 
 # Babel's long date: 2026年11月24日 in Japanese, 24 November 2026 in (British) English.

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cardservice.cards.models import Card
 from cardservice.cards.service import CardPolicy, issue_card
-from cardservice.patrons.models import Patron
+from cardservice.patrons.models import Patron, PatronSource
 from cardservice.patrons.names import normalise_kana
 
 
@@ -31,6 +32,8 @@ class NewPatron:
     workplace_or_school: str = ""
     language: str = "ja"
     password_hash: str | None = None
+    notifications: dict[str, Any] = field(default_factory=dict)
+    source: PatronSource = PatronSource.ONLINE
 
 
 async def create_patron_with_card(
@@ -54,6 +57,8 @@ async def create_patron_with_card(
         workplace_or_school=new.workplace_or_school,
         language=new.language,
         password_hash=new.password_hash,
+        notifications=dict(new.notifications),
+        source=new.source,
     )
     session.add(patron)
     await session.flush()

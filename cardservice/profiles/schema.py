@@ -63,10 +63,19 @@ class LibrarySection(Strict, kw_only=True, frozen=True):
 
 class CardSection(Strict, kw_only=True, frozen=True):
     validity_years: Annotated[int, Meta(ge=1, le=20)]
-    # Renewal opens this many days before expiry (Kashiwa: one month).
-    renewal_window_days: Annotated[int, Meta(ge=0, le=366)]
-    # A card unused this long must be renewed with an identity check.
+    # Renewal opens this long before expiry, in months or in days: set one of the two
+    # (Kashiwa: 「1か月前から更新可」, one month).
+    renewal_window_days: Annotated[int, Meta(ge=0, le=366)] = 0
+    renewal_window_months: Annotated[int, Meta(ge=0, le=12)] = 0
+    # A card unused this long (no successful counter verification) may be renewed at once.
     dormant_years: Annotated[int, Meta(ge=1, le=20)] = 3
+    # A renewed card's new expiry counts validity_years from the old expiry date, or from
+    # the day the renewal is approved.
+    renewal_expiry_from: Literal["old_expiry", "approval"] = "approval"
+    # Renewal asks for an identity document, and staff review it.
+    renewal_document: bool = True
+    # The expiry reminder goes this many days before expiry to patrons who opted in; 0: never.
+    expiry_notice_days: Annotated[int, Meta(ge=0, le=180)] = 30
 
 
 class NumberSection(Strict, kw_only=True, frozen=True):
@@ -142,6 +151,73 @@ class RegistrationSection(Strict, kw_only=True, frozen=True):
     notes: LongLocalText
 
 
+ProcedureName = Literal["new", "reissue", "renewal", "change"]
+
+
+class ProceduresSection(Strict, kw_only=True, frozen=True):
+    """What the library takes online after registration (PRODUCT.md, "Procedures")."""
+
+    online: Annotated[list[ProcedureName], Meta(min_length=1)] = msgspec.field(
+        default_factory=lambda: ["new", "reissue", "renewal", "change"]
+    )
+    # Someone who already holds a card and applies for a new registration is sent to the
+    # counter (Yokohama: "Those who have already registered"); otherwise staff are warned.
+    registered_to_counter: bool = False
+    # A phone change needs an identity document too (an address change always does).
+    phone_change_document: bool = False
+    # What a reissue applicant acknowledges (Kashiwa: 利用者番号が変わるため、電子図書館での
+    # 貸出・予約資料のデータは引き継がれません).
+    eloan_notice: LongLocalText = LongLocalText(
+        ja="再発行を行うと利用者番号が変わるため、電子図書館での貸出・予約資料のデータは"
+        "引き継がれません。",
+        en="A reissue changes your user number, so your e-library loans and reservations "
+        "are not carried over to the new number.",
+    )
+    # Said on the password pages when the library's e-library uses this password too
+    # (Kashiwa: 「電子図書館サービス」のパスワード).
+    elibrary_password_note: LongLocalText | None = None
+
+
+class PatronsSection(Strict, kw_only=True, frozen=True):
+    # "Keep me signed in on this device" lasts this long, renewed by each visit.
+    keep_signed_in_days: Annotated[int, Meta(ge=1, le=400)] = 90
+    # A password reset link works this long (at most 24 hours).
+    reset_link_hours: Annotated[int, Meta(ge=1, le=24)] = 24
+    # Forgotten-number and reset emails per address and per client within one hour.
+    recovery_per_address_per_hour: Annotated[int, Meta(ge=1, le=100)] = 3
+    recovery_per_client_per_hour: Annotated[int, Meta(ge=1, le=1000)] = 20
+
+
+class ImportSection(Strict, kw_only=True, frozen=True):
+    """How the library system's patron export reads: CSV column names per field."""
+
+    encoding: Literal["utf-8", "utf-8-sig", "cp932", "shift_jis"] = "utf-8-sig"
+    date_format: ShortText = "%Y-%m-%d"
+    columns: dict[str, ShortText] = msgspec.field(
+        default_factory=lambda: {
+            "user_number": "user_number",
+            "family_name": "family_name",
+            "given_name": "given_name",
+            "family_kana": "family_kana",
+            "given_kana": "given_kana",
+            "birth_date": "birth_date",
+            "email": "email",
+            "phone": "phone",
+            "postal_code": "postal_code",
+            "prefecture": "prefecture",
+            "city": "city",
+            "street": "street",
+            "building": "building",
+            "expires_on": "expires_on",
+            "status": "status",
+        }
+    )
+    # The export's status values, mapped to card statuses.
+    statuses: dict[str, Literal["active", "suspended", "revoked"]] = msgspec.field(
+        default_factory=lambda: {"active": "active", "suspended": "suspended", "revoked": "revoked"}
+    )
+
+
 class Profile(Strict, kw_only=True, frozen=True):
     id: Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_-]*$")]
     library: LibrarySection
@@ -155,9 +231,16 @@ class Profile(Strict, kw_only=True, frozen=True):
     inquiry: InquirySection
     links: LinksSection = LinksSection()
     registration: RegistrationSection
+    procedures: ProceduresSection = ProceduresSection()
+    patrons: PatronsSection = PatronsSection()
+    patron_import: ImportSection = msgspec.field(default_factory=ImportSection, name="import")
 
     def __post_init__(self) -> None:
         # Cross-field rules; msgspec reports these with the profile path.
+        if (self.card.renewal_window_days > 0) == (self.card.renewal_window_months > 0):
+            raise ValueError(
+                "card: set one of renewal_window_days and renewal_window_months, not both"
+            )
         if self.password.min_length > self.password.max_length:
             raise ValueError("password.min_length is greater than password.max_length")
         if len(self.number.prefix) + 2 > self.number.length:

@@ -90,7 +90,22 @@ class Application(Base):
     decided_at: Mapped[datetime | None] = mapped_column(default=None)
     decided_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), default=None)
     decision_reason: Mapped[str | None] = mapped_column(Text, default=None)
-    patron_id: Mapped[int | None] = mapped_column(ForeignKey("patrons.id"), default=None)
+    # The patron the application is for: set at start by a logged-in patron, or picked by
+    # the reviewer for a procedure started without login; the new patron on approval of a
+    # new registration.
+    patron_id: Mapped[int | None] = mapped_column(
+        ForeignKey("patrons.id"), default=None, index=True
+    )
+    # Who linked the patron: None when the patron was logged in, else the reviewer.
+    patron_linked_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), default=None)
+    # Reissue: "lost" or "name_changed", and when the applicant acknowledged that e-library
+    # loans and reservations are not carried over (procedures.eloan_notice).
+    reissue_reason: Mapped[str | None] = mapped_column(String(16), default=None)
+    eloan_acknowledged_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The patron's card and details as they were when the procedure was submitted, so the
+    # review shows old beside new, and history keeps them after approval.
+    previous: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The card the approval issued (new registration, reissue) or renewed.
     card_id: Mapped[int | None] = mapped_column(ForeignKey("cards.id"), default=None)
     # Inquiries left unanswered past their date since the applicant last answered.
     unanswered_inquiries: Mapped[int] = mapped_column(Integer, default=0)

@@ -151,6 +151,7 @@ def _new_patron(app: Application) -> NewPatron:
         workplace_or_school=app.workplace_or_school,
         language=app.language,
         password_hash=app.password_hash,
+        notifications=dict(app.notifications),
     )
 
 
