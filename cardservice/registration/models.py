@@ -121,6 +121,11 @@ class Application(Base):
     def display_name(self) -> str:
         return f"{self.family_name} {self.given_name}".strip()
 
+    @property
+    def reference(self) -> str:
+        """The reference number a patron and staff quote (申請番号), e.g. ``R0000042``."""
+        return f"R{self.id:07d}"
+
 
 class ApplicationDocument(Base):
     """One identity-document image: re-encoded, encrypted; the ciphertext goes at purge."""
