@@ -12,7 +12,7 @@ from cardservice.cards.barcodes import BarcodeRenderer
 from cardservice.cards.keys import Keyring
 from cardservice.cards.service import CardPolicy
 from cardservice.cards.tokens import CardTokenVerifier
-from cardservice.cards.verification import Verifier
+from cardservice.cards.verification import LastUseRecorder, Verifier
 from cardservice.db.engine import Database
 from cardservice.db.fastread import FastReader, open_reader
 from cardservice.security.apikeys import ApiKeyChecker
@@ -48,12 +48,14 @@ class Services:
             keyring=keyring,
             policy=policy,
             tokens=tokens,
-            verifier=Verifier(reader, policy, tokens),
+            verifier=Verifier(reader, policy, tokens, last_use=LastUseRecorder(db)),
             api_keys=ApiKeyChecker(reader),
             barcodes=BarcodeRenderer(),
         )
 
     async def close(self) -> None:
+        if self.verifier.last_use is not None:
+            await self.verifier.last_use.drain()  # the last uses noted before shutdown
         await self.reader.close()
         await self.db.dispose()
 

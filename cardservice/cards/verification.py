@@ -3,22 +3,36 @@
 This is the hot path of the counter API. It reads through ``db.fastread`` (one indexed point
 read per scan) and verifies tokens with keys loaded once. A revoked number always answers
 "revoked" with its reason, never "unknown".
+
+A ``valid`` verdict also notes the card's last use (``Card.last_used_on``, the library date
+that renewal's dormancy rule counts from; nothing about what was borrowed). The verdict never
+waits for that write: see :class:`LastUseRecorder`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections import defaultdict
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 import msgspec
+from sqlalchemy import or_, update
 
 from cardservice.calendar import local_today
-from cardservice.cards.models import CardStatus
+from cardservice.cards.models import Card, CardStatus
 from cardservice.cards.numbers import InvalidNumber, normalise
 from cardservice.cards.service import CardPolicy
 from cardservice.cards.tokens import CardTokenVerifier, TokenRejected
+from cardservice.db.engine import Database
 from cardservice.db.fastread import FastReader
+
+log = logging.getLogger(__name__)
+
+# Numbers per UPDATE: well under every engine's limit on bound parameters.
+_LAST_USE_CHUNK: Final = 500
 
 
 class Status(StrEnum):
@@ -45,11 +59,79 @@ _CARD_AND_JTI_REVOCATION = (
 )
 
 
+class LastUseRecorder:
+    """Writes ``Card.last_used_on`` after valid scans, off the verdict's path.
+
+    A scan only notes ``(number, day)`` in memory (a set lookup). The first note of a card on
+    a day schedules one background flush that writes every waiting number in one conditional
+    UPDATE per chunk: ``last_used_on`` only moves forward, so other worker processes writing
+    the same card, or a late flush, change nothing. A card scanned all day costs one write in
+    the morning. A failed write is logged and forgotten from the set, so a later scan tries
+    again; the verdict has long been answered either way.
+
+    Shapes: ``note(number, day)`` is synchronous and never raises; ``drain()`` awaits the
+    flush in progress (``Services.close`` and tests).
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._day: date | None = None
+        self._noted: set[str] = set()  # numbers written (or waiting) for ``_day``
+        self._waiting: defaultdict[date, set[str]] = defaultdict(set)
+        self._flush: asyncio.Task[None] | None = None
+
+    def note(self, number: str, day: date) -> None:
+        if day != self._day:
+            self._day, self._noted = day, set()
+        if number in self._noted:
+            return
+        self._noted.add(number)
+        self._waiting[day].add(number)
+        if self._flush is None or self._flush.done():
+            self._flush = asyncio.get_running_loop().create_task(self._write_waiting())
+
+    async def drain(self) -> None:
+        while self._flush is not None and not self._flush.done():
+            await asyncio.shield(self._flush)
+
+    async def _write_waiting(self) -> None:
+        while self._waiting:
+            day, numbers = self._waiting.popitem()
+            try:
+                await self._write(day, sorted(numbers))
+            except Exception:
+                log.warning("could not record the last use of %d card(s)", len(numbers))
+                if day == self._day:
+                    self._noted -= numbers
+
+    async def _write(self, day: date, numbers: list[str]) -> None:
+        async with self._db.transaction() as session:
+            for start in range(0, len(numbers), _LAST_USE_CHUNK):
+                await session.execute(
+                    update(Card)
+                    .where(
+                        Card.user_number.in_(numbers[start : start + _LAST_USE_CHUNK]),
+                        or_(Card.last_used_on.is_(None), Card.last_used_on < day),
+                    )
+                    # A use is not a change of the card record: updated_at stays.
+                    .values(last_used_on=day, updated_at=Card.updated_at)
+                    .execution_options(synchronize_session=False)
+                )
+
+
 class Verifier:
-    def __init__(self, reader: FastReader, policy: CardPolicy, tokens: CardTokenVerifier) -> None:
+    def __init__(
+        self,
+        reader: FastReader,
+        policy: CardPolicy,
+        tokens: CardTokenVerifier,
+        *,
+        last_use: LastUseRecorder | None = None,
+    ) -> None:
         self._reader = reader
         self._policy = policy
         self._tokens = tokens
+        self.last_use = last_use
 
     async def by_barcode(self, scanned: str, *, now: datetime | None = None) -> Verdict:
         try:
@@ -88,8 +170,11 @@ class Verifier:
             return Verdict(Status.REVOKED, reason, number, expires_on)
         if status == CardStatus.SUSPENDED:
             return Verdict(Status.SUSPENDED, reason, number, expires_on)
-        if expires_on < local_today(self._policy.timezone, now or datetime.now(UTC)):
+        today = local_today(self._policy.timezone, now or datetime.now(UTC))
+        if expires_on < today:
             return Verdict(Status.EXPIRED, "card_expired", number, expires_on)
+        if self.last_use is not None:
+            self.last_use.note(number, today)
         return Verdict(Status.VALID, None, number, expires_on)
 
     @staticmethod
