@@ -1,5 +1,7 @@
-"""What review staff read: the queue in due-date order, and one application in full with
-its documents, inquiries and possible duplicates (same kana name and birth date)."""
+"""What review staff read: the queue in due-date order, each with its procedure and what
+needs attention first, and one application in full with its documents, inquiries and
+possible duplicates (same kana name and birth date). A procedure's own checks are in
+``checks.py``."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from cardservice.cards.models import Card
 from cardservice.patrons.models import Patron
 from cardservice.profiles.schema import Profile
 from cardservice.registration.applicant import get_application
+from cardservice.registration.candidates import card_holder_applications
 from cardservice.registration.models import (
     Application,
     ApplicationDocument,
@@ -39,6 +42,12 @@ class QueueItem:
     answered_inquiries: int
     # Questions that went unanswered past their date (see ``inquiries.py``).
     unanswered_inquiries: int
+    procedure: str = "new"
+    reissue_reason: str | None = None
+    # A procedure started without logging in: the reviewer must pick the patron.
+    patron_missing: bool = False
+    # A new registration by someone who already holds a card (``candidates.py``).
+    card_holder: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -87,8 +96,10 @@ async def queue(session: AsyncSession, today: date, *, profile: Profile) -> list
         .where(Application.status == ApplicationStatus.SUBMITTED)
         .order_by(Application.due_on, Application.submitted_at, Application.id)
     )
+    found = list(rows)
+    holders = await card_holder_applications(session, [app.id for app, _ in found])
     items = []
-    for app, answers in rows:
+    for app, answers in found:
         if app.submitted_at is None or app.due_on is None:  # never for a submitted one
             continue
         submitted_on = local_today(tz, app.submitted_at)
@@ -103,6 +114,10 @@ async def queue(session: AsyncSession, today: date, *, profile: Profile) -> list
                 waiting_opening_days=calendar.opening_days_between(submitted_on, today),
                 answered_inquiries=int(answers),
                 unanswered_inquiries=app.unanswered_inquiries,
+                procedure=app.procedure,
+                reissue_reason=app.reissue_reason,
+                patron_missing=app.procedure != "new" and app.patron_id is None,
+                card_holder=app.id in holders,
             )
         )
     return items

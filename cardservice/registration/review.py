@@ -2,8 +2,10 @@
 
 Each decision is one unit of work in the caller's transaction: the guarded status change,
 the patron and card (on approval), the email to the applicant and the audit entry commit
-together or not at all. Reading the queue and an application is in ``queue.py``; questions
-to the applicant are in ``inquiries.py``.
+together or not at all. A new registration is approved here; what approving a reissue,
+renewal or change does is in ``decisions.py``, and who such an application is for in
+``candidates.py``. Reading the queue and an application is in ``queue.py``; questions to
+the applicant are in ``inquiries.py``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,15 @@ from cardservice.mail.outbox import OutgoingMail, enqueue
 from cardservice.mail.render import Language
 from cardservice.patrons.service import NewPatron, create_patron_with_card
 from cardservice.profiles.schema import Profile
+from cardservice.registration.candidates import ApplicationPatronRequired
+from cardservice.registration.decisions import (
+    TARGET,
+    Approval,
+    approve_procedure,
+    card_link,
+    language_of,
+    release_lost_card,
+)
 from cardservice.registration.errors import ApplicationNotReviewable, RejectionReasonInvalid
 from cardservice.registration.models import Application, ApplicationStatus, RejectionTemplate
 from cardservice.registration.queue import (
@@ -35,27 +46,20 @@ from cardservice.staff.models import Role, StaffUser
 from cardservice.staff.service import require_role
 
 __all__ = [
+    "TARGET",
     "ApplicationDetail",
     "QueueItem",
     "application_detail",
     "approve",
     "card_link",
     "document_image",
+    "language_of",
     "queue",
     "reject",
     "rejection_templates",
 ]
 
 REASON_MAX = 2000
-TARGET = "application"
-
-
-def card_link(base_url: str) -> str:
-    return f"{base_url.rstrip('/')}/card"
-
-
-def language_of(app: Application) -> Language:
-    return "en" if app.language == "en" else "ja"
 
 
 async def document_image(
@@ -88,13 +92,18 @@ async def approve(
     staff: StaffUser,
     policy: CardPolicy,
     *,
+    profile: Profile,
     base_url: str,
     now: datetime | None = None,
 ) -> Card:
-    """Approve: the patron, their card and number, the completion email and the audit entry.
+    """Approve, and return the card issued (new registration, reissue), renewed, or whose
+    patron's details changed.
 
-    Only a submitted application (answered inquiries included) can be approved; approving a
-    decided one raises ``application_already_decided``.
+    A new registration gets its patron, card and number, the completion email and the audit
+    entry; the other procedures do what ``decisions.approve_procedure`` says, and need their
+    patron first (:class:`ApplicationPatronRequired`). Only a submitted application
+    (answered inquiries included) can be approved; approving a decided one raises
+    ``application_already_decided``, so of two reviewers approving at once one wins.
     """
     require_role(staff, Role.REVIEWER)
     now = now or utcnow()
@@ -107,6 +116,27 @@ async def approve(
         decided_by=staff.id,
         updated_at=now,
     )
+    if app.procedure != "new":
+        if app.patron_id is None:  # raised in the transaction, so the status rolls back
+            raise ApplicationPatronRequired(public_id=app.public_id)
+        app.password_hash = None  # only a new registration takes the password over
+        ctx = Approval(staff=staff, policy=policy, profile=profile, base_url=base_url, now=now)
+        card = await approve_procedure(session, app, ctx)
+        await session.flush()
+        return card
+    return await _register(session, app, staff, policy, base_url=base_url, now=now)
+
+
+async def _register(
+    session: AsyncSession,
+    app: Application,
+    staff: StaffUser,
+    policy: CardPolicy,
+    *,
+    base_url: str,
+    now: datetime,
+) -> Card:
+    """A new registration: the patron, their card and number, the completion email."""
     card = await create_patron_with_card(session, _new_patron(app), policy)
     app.patron_id = card.patron_id
     app.card_id = card.id
@@ -176,7 +206,9 @@ async def reject(
     now: datetime | None = None,
 ) -> None:
     """Reject with a reason the applicant can act on: a template (in their language) or
-    ``text`` written by staff. A submitted application, or one waiting for an answer."""
+    ``text`` written by staff. A submitted application, or one waiting for an answer. The
+    card a "lost" reissue suspended is reinstated if it is still suspended as reported lost
+    (the issue: "On rejection of a lost reissue the old card is reinstated")."""
     require_role(staff, Role.REVIEWER)
     now = now or utcnow()
     language = language_of(app)
@@ -192,6 +224,7 @@ async def reject(
         updated_at=now,
     )
     app.password_hash = None  # never needed again
+    reinstated = await release_lost_card(session, app, now=now)
     context = {
         "name": app.display_name,
         "reason": reason,
@@ -205,7 +238,7 @@ async def reject(
         action="application.reject",
         target_type=TARGET,
         target_id=app.public_id,
-        detail={"template": code},
+        detail={"template": code, **({"reinstated": reinstated} if reinstated else {})},
     )
     await session.flush()
 

@@ -199,7 +199,14 @@ async def approve(request: AnyRequest, public_id: FromPath[str]) -> Redirect | T
     svc = services(request)
     async with svc.db.transaction() as session:
         app = await get_application(session, public_id)
-        await review.approve(session, app, staff, svc.policy, base_url=svc.settings.base_url)
+        await review.approve(
+            session,
+            app,
+            staff,
+            svc.policy,
+            profile=svc.settings.profile,
+            base_url=svc.settings.base_url,
+        )
     return _done(public_id, "approved")
 
 

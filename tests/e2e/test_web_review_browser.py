@@ -52,7 +52,9 @@ async def _prepare(server: Server, data_dir: Path) -> None:
         async with services.db.transaction() as session:
             staff = await create_staff(session, "approver", "approve the applicant", Role.ADMIN)
             app = await applicant.get_application(session, earlier)
-            await review.approve(session, app, staff, services.policy, base_url=server.url)
+            await review.approve(
+                session, app, staff, services.policy, profile=settings.profile, base_url=server.url
+            )
         await submitted_application(services)
     finally:
         await services.close()

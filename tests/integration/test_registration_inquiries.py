@@ -235,7 +235,9 @@ async def test_purge_deletes_images_after_the_retention_period(
     staff = await make_reviewer(services)
     async with services.db.transaction() as session:
         app = await applicant.get_application(session, decided)
-        await review.approve(session, app, staff, services.policy, base_url="https://x")
+        await review.approve(
+            session, app, staff, services.policy, profile=profile, base_url="https://x"
+        )
 
     async def purge() -> int:
         async with services.db.transaction() as session:

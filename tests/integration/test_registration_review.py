@@ -67,7 +67,12 @@ async def _approve(services: Services, public_id: str, staff_name: str = "review
         staff = await session.scalar(select(StaffUser).where(StaffUser.username == staff_name))
         assert staff is not None
         return await review.approve(
-            session, app, staff, services.policy, base_url=services.settings.base_url
+            session,
+            app,
+            staff,
+            services.policy,
+            profile=services.settings.profile,
+            base_url=services.settings.base_url,
         )
 
 
@@ -190,7 +195,12 @@ async def test_reject_with_a_template_in_the_applicants_language(services: Servi
         app = await applicant.get_application(session, public_id)
         with pytest.raises(ApplicationAlreadyDecided):
             await review.approve(
-                session, app, staff, services.policy, base_url=services.settings.base_url
+                session,
+                app,
+                staff,
+                services.policy,
+                profile=services.settings.profile,
+                base_url=services.settings.base_url,
             )
     assert await count(services, Patron) == 0
 

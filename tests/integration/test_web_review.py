@@ -101,7 +101,12 @@ async def approve_by_domain(services: Services, public_id: str) -> str:
         staff = await create_staff(session, "approver", "approve the applicant", Role.REVIEWER)
         app = await applicant.get_application(session, public_id)
         card = await review.approve(
-            session, app, staff, services.policy, base_url=services.settings.base_url
+            session,
+            app,
+            staff,
+            services.policy,
+            profile=services.settings.profile,
+            base_url=services.settings.base_url,
         )
         return card.user_number
 

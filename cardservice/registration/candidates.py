@@ -1,0 +1,309 @@
+"""Who an application is for: the patrons it may belong to, and the reviewer's pick.
+
+A procedure started without logging in (a plastic-card holder, a phone lost with the card)
+names no patron. The reviewer sees candidates, patrons whose normalised kana name and birth
+date, email or phone are the application's, and picks the one the identity document shows;
+approval waits for that pick (PRODUCT.md: find duplicates by normalised kana name plus birth
+date; issue "Who applies"). The same match, limited to patrons holding a card that is not
+revoked, flags a new registration by someone who is already registered.
+
+Kana are stored normalised on both sides (full-width katakana, ``patrons.names``), emails in
+lower case and phones in E.164, so equality compares the normalised values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Final
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from cardservice.cards.models import Card, CardStatus
+from cardservice.db.base import utcnow
+from cardservice.errors import Conflict, InvalidInput
+from cardservice.patrons.card_view import current_card
+from cardservice.patrons.models import Patron
+from cardservice.registration.decisions import (
+    TARGET,
+    is_lost_reissue,
+    release_lost_card,
+    suspend_reported_lost,
+)
+from cardservice.registration.errors import ApplicationAlreadyDecided, ApplicationNotReviewable
+from cardservice.registration.models import DECIDED, Application, ApplicationStatus
+from cardservice.registration.procedure_details import snapshot
+from cardservice.staff import audit
+from cardservice.staff.models import Role, StaffUser
+from cardservice.staff.service import require_role
+
+# More than this many candidates means the application's details match too loosely to
+# pick from a list; the reviewer asks the applicant instead.
+CANDIDATES_MAX: Final = 20
+OPEN_STATUSES: Final = (ApplicationStatus.SUBMITTED, ApplicationStatus.INQUIRY)
+NAME_BIRTH: Final = "name_birth"
+EMAIL: Final = "email"
+PHONE: Final = "phone"
+
+
+class ApplicationPatronRequired(Conflict):
+    """Choose the patron this application is for before approving it."""
+
+    code = "application_patron_required"
+
+
+class PatronChoiceInvalid(InvalidInput):
+    """Choose one of the patrons listed."""
+
+    code = "application_patron_invalid"
+
+
+class PatronFixed(Conflict):
+    """The patron was logged in when the application was made; it cannot be changed."""
+
+    code = "application_patron_fixed"
+
+
+class PatronPickedMeanwhile(Conflict):
+    """Another reviewer chose the patron meanwhile; reload the page to see the choice."""
+
+    code = "application_patron_picked_meanwhile"
+
+
+class PatronNotNeeded(Conflict):
+    """A new registration creates its patron when it is approved."""
+
+    code = "application_patron_not_needed"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CandidateCard:
+    user_number: str
+    status: str  # as stored: active, suspended or revoked (expiry is read from expires_on)
+    reason: str | None
+    expires_on: date
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Candidate:
+    patron_id: int
+    name: str
+    kana: str
+    birth_date: date
+    email: str
+    phone: str  # E.164
+    postal_code: str
+    address: str
+    cards: tuple[CandidateCard, ...]
+    matched_by: frozenset[str]  # NAME_BIRTH, EMAIL, PHONE
+
+    @property
+    def holds_card(self) -> bool:
+        """Has a card that is not revoked (an expired one still counts: it can be renewed)."""
+        return any(card.status != CardStatus.REVOKED for card in self.cards)
+
+
+def _name_birth(app: Application) -> ColumnElement[bool] | None:
+    if app.birth_date is None or not app.family_kana:
+        return None
+    return and_(
+        Patron.family_kana == app.family_kana,
+        Patron.given_kana == app.given_kana,
+        Patron.birth_date == app.birth_date,
+    )
+
+
+async def candidates(
+    session: AsyncSession, app: Application, *, contact: bool = True
+) -> list[Candidate]:
+    """Patrons matching ``app`` by kana name and birth date, and (``contact``) by email or
+    phone; the strongest matches first. The application's own patron, once it has one, is
+    left out."""
+    conditions = [c for c in (_name_birth(app),) if c is not None]
+    if contact and app.email:
+        conditions.append(Patron.email == app.email.strip().lower())
+    if contact and app.phone:
+        conditions.append(Patron.phone == app.phone)
+    if not conditions:
+        return []
+    patrons = list(
+        await session.scalars(
+            select(Patron)
+            .where(or_(*conditions), Patron.id != (app.patron_id or 0))
+            .order_by(Patron.id)
+            .limit(CANDIDATES_MAX)
+        )
+    )
+    found = [_candidate(p, app, await _cards(session, p.id)) for p in patrons]
+    return sorted(found, key=lambda c: (-len(c.matched_by), NAME_BIRTH not in c.matched_by))
+
+
+async def card_holders(session: AsyncSession, app: Application) -> list[Candidate]:
+    """For a new registration: registered patrons with this kana name and birth date who
+    hold a card that is not revoked. They need no new registration."""
+    if app.procedure != "new":
+        return []
+    return [c for c in await candidates(session, app, contact=False) if c.holds_card]
+
+
+async def card_holder_applications(session: AsyncSession, ids: Iterable[int]) -> set[int]:
+    """Of the applications ``ids``, the new registrations whose kana name and birth date
+    are a patron's with a card that is not revoked (the queue's flag, in one query)."""
+    wanted = list(ids)
+    if not wanted:
+        return set()
+    rows = await session.scalars(
+        select(Application.id)
+        .join(
+            Patron,
+            and_(
+                Patron.family_kana == Application.family_kana,
+                Patron.given_kana == Application.given_kana,
+                Patron.birth_date == Application.birth_date,
+            ),
+        )
+        .join(Card, Card.patron_id == Patron.id)
+        .where(
+            Application.id.in_(wanted),
+            Application.procedure == "new",
+            Card.status != CardStatus.REVOKED,
+            # Once approved, the application's own patron is no duplicate of it.
+            Patron.id != func.coalesce(Application.patron_id, 0),
+        )
+        .distinct()
+    )
+    return set(rows)
+
+
+async def _cards(session: AsyncSession, patron_id: int) -> tuple[CandidateCard, ...]:
+    rows = await session.scalars(
+        select(Card).where(Card.patron_id == patron_id).order_by(Card.issued_at, Card.id)
+    )
+    return tuple(
+        CandidateCard(
+            user_number=card.user_number,
+            status=card.status,
+            reason=card.status_reason,
+            expires_on=card.expires_on,
+        )
+        for card in rows
+    )
+
+
+def _candidate(patron: Patron, app: Application, cards: tuple[CandidateCard, ...]) -> Candidate:
+    matched = set()
+    if (
+        patron.family_kana == app.family_kana
+        and patron.given_kana == app.given_kana
+        and patron.birth_date == app.birth_date
+    ):
+        matched.add(NAME_BIRTH)
+    if app.email and patron.email == app.email.strip().lower():
+        matched.add(EMAIL)
+    if app.phone and patron.phone == app.phone:
+        matched.add(PHONE)
+    parts = (patron.prefecture, patron.city, patron.street, patron.building)
+    return Candidate(
+        patron_id=patron.id,
+        name=f"{patron.family_name} {patron.given_name}",
+        kana=f"{patron.family_kana}\u3000{patron.given_kana}",
+        birth_date=patron.birth_date,
+        email=patron.email,
+        phone=patron.phone,
+        postal_code=patron.postal_code,
+        address=" ".join(part for part in parts if part),
+        cards=cards,
+        matched_by=frozenset(matched),
+    )
+
+
+async def link_patron(
+    session: AsyncSession,
+    app: Application,
+    patron_id: int,
+    staff: StaffUser,
+    *,
+    now: datetime | None = None,
+) -> Patron:
+    """The reviewer's pick: ``app`` is for patron ``patron_id``. Sets the patron, who picked
+    it and the snapshot of their details and card; for a "lost" reissue, suspends that card
+    (as the applicant's own submission does when logged in). A pick can be changed while the
+    application waits; the card a former pick suspended is then reinstated. Audited.
+
+    Raises :class:`PatronNotNeeded` for a new registration, :class:`PatronFixed` when the
+    patron was logged in, :class:`PatronChoiceInvalid` for an unknown patron,
+    :class:`PatronPickedMeanwhile` when another pick came first, and
+    ``application_already_decided`` / ``application_not_reviewable`` once decided or not
+    submitted.
+    """
+    require_role(staff, Role.REVIEWER)
+    now = now or utcnow()
+    if app.procedure == "new":
+        raise PatronNotNeeded(public_id=app.public_id)
+    if app.patron_id is not None and app.patron_linked_by is None:
+        raise PatronFixed(public_id=app.public_id)
+    patron = await session.get(Patron, patron_id)
+    if patron is None:
+        raise PatronChoiceInvalid(field="patron_id")
+    if patron.id == app.patron_id:
+        return patron  # picked again: nothing changes
+    card = await current_card(session, patron.id)
+    former = app.patron_id
+    reinstated = await release_lost_card(session, app, now=now) if former else None
+    await _set_patron(session, app, patron, card, staff)
+    suspended = is_lost_reissue(app) and await suspend_reported_lost(session, card, now=now)
+    await audit.record(
+        session,
+        staff_id=staff.id,
+        action="application.link_patron",
+        target_type=TARGET,
+        target_id=app.public_id,
+        detail={
+            "patron_id": patron.id,
+            "former_patron_id": former,
+            "user_number": card.user_number if card else None,
+            "suspended": suspended,
+            "reinstated": reinstated,
+        },
+    )
+    await session.flush()
+    return patron
+
+
+async def _set_patron(
+    session: AsyncSession, app: Application, patron: Patron, card: Card | None, staff: StaffUser
+) -> None:
+    """Guarded like a status change: only while the application waits and still has the
+    patron this pick replaces, so two reviewers picking at once cannot both win."""
+    changed = await session.scalar(
+        update(Application)
+        .where(
+            Application.id == app.id,
+            Application.status.in_([str(s) for s in OPEN_STATUSES]),
+            _same_patron(app.patron_id),
+        )
+        .values(
+            patron_id=patron.id,
+            patron_linked_by=staff.id,
+            previous=snapshot(patron, card),
+            updated_at=utcnow(),
+        )
+        .returning(Application.id)
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(app)
+    if changed is None:
+        if app.status in DECIDED:
+            raise ApplicationAlreadyDecided(public_id=app.public_id, status=app.status)
+        if app.status in OPEN_STATUSES:
+            raise PatronPickedMeanwhile(public_id=app.public_id)
+        raise ApplicationNotReviewable(public_id=app.public_id, status=app.status)
+
+
+def _same_patron(patron_id: int | None) -> ColumnElement[bool]:
+    if patron_id is None:
+        return Application.patron_id.is_(None)
+    return Application.patron_id == patron_id
