@@ -27,15 +27,30 @@ SAMPLE: dict[str, Any] = {
     "library_name": "みなと市立図書館",
     "sender_email": "library@example.org",
     "name": "山田 花子",
+    "procedure": "new",
     "ready_on": date(2026, 11, 24),
     "user_number": "12345678",
     "card_link": "https://cards.example.org/card/XyZ",
     "expires_on": date(2031, 3, 31),
+    "patrons": [
+        {"name": "山田 花子", "user_number": "1100000012"},
+        {"name": "山田 太郎", "user_number": None},
+    ],
+    "login_link": "https://cards.example.org/login",
+    "reset_link": "https://cards.example.org/password/forgot",
+    "new_email": "hanako.new@example.org",
     "reason": "住所が確認できませんでした。",
     "question": "勤務先の名称を教えてください。",
     "answer_link": "https://cards.example.org/inquiry/Q1",
     "answer_by": date(2026, 12, 1),
     "why": "期限までにご回答がありませんでした。",
+    "renew_link": "https://cards.example.org/my",
+    "old_user_number": "12345601",
+    "eloan_notice": "再発行を行うと利用者番号が変わるため、電子図書館での貸出・予約資料のデータは"
+    "引き継がれません。",
+    "my_link": "https://cards.example.org/my",
+    "notice_subject": "台風のため臨時休館します",
+    "notice_body": "本日10月1日は台風のため臨時休館します。\n返却はブックポストをご利用ください。",
 }
 ALL = [(name, lang) for name in sorted(TEMPLATES) for lang in LANGUAGES]
 SECRET_WORDS = ("password", "passwd", "secret", "image", "document_file", "photo")
