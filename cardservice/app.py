@@ -71,7 +71,9 @@ def create_app(
                 if mail:
                     await background.enter_async_context(mail_background(svc.db, settings))
                 if run_jobs:
-                    await background.enter_async_context(jobs_background(svc.db, settings.profile))
+                    await background.enter_async_context(
+                        jobs_background(svc.db, settings.profile, base_url=settings.base_url)
+                    )
                 yield
         finally:
             await svc.close()

@@ -125,7 +125,7 @@ def jobs() -> None:
     async def work(settings: Settings) -> list[str]:
         db = Database(settings.async_database_url)
         try:
-            report = await run_jobs(db, settings.profile)
+            report = await run_jobs(db, settings.profile, base_url=settings.base_url)
         finally:
             await db.dispose()
         if report.failed:

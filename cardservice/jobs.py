@@ -4,11 +4,16 @@
   application is cancelled and the applicant told (``registration/inquiries.py``);
 - ID images go once their application was decided more than the retention period ago
   (``registration/retention.py``);
-- expired one-time links and spent rate-limit counters are deleted.
+- expired one-time links and spent rate-limit counters are deleted;
+- expiry reminders go to opted-in patrons whose card expires soon
+  (``notices/reminders.py``; it needs the service's base URL for the renewal link);
+- emergency-closure notices that are not finished are queued on in batches
+  (``notices/closures.py``).
 
 Each job runs in a transaction of its own, so one that fails leaves the others' work done.
 Every job is safe to run twice at once (several worker processes, or cron beside them):
-status changes are guarded by the status itself and deletions only delete.
+status changes are guarded by the status itself, deletions only delete, and every notice
+email is claimed by a unique delivery row before it is queued.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from typing import Final
 
 from cardservice.db.base import utcnow
 from cardservice.db.engine import Database
+from cardservice.notices.closures import deliver_pending_notices
+from cardservice.notices.reminders import send_expiry_reminders
 from cardservice.profiles.schema import Profile
 from cardservice.registration.inquiries import expire_inquiries
 from cardservice.registration.retention import purge_documents
@@ -44,6 +51,8 @@ class JobReport:
     documents_purged: int = 0
     links_purged: int = 0
     rate_counters_purged: int = 0
+    expiry_reminders: int | None = 0  # None: not run (no base URL for the renewal link)
+    notice_emails: int = 0
     failed: list[str] = field(default_factory=list)  # names of jobs that raised
 
     def lines(self) -> list[str]:
@@ -53,12 +62,35 @@ class JobReport:
             f"ID images deleted: {self.documents_purged}",
             f"expired links deleted: {self.links_purged}",
             f"rate-limit counters deleted: {self.rate_counters_purged}",
+            "expiry reminders queued: "
+            + (
+                "not run (no base URL)"
+                if self.expiry_reminders is None
+                else f"{self.expiry_reminders}"
+            ),
+            f"closure notice emails queued: {self.notice_emails}",
             *(f"FAILED: {name}" for name in self.failed),
         ]
 
+    @property
+    def eventful(self) -> bool:
+        """Something a person might want to see in the log happened."""
+        return bool(
+            self.cancelled
+            or self.documents_purged
+            or self.returned_to_queue
+            or self.expiry_reminders
+            or self.notice_emails
+        )
 
-async def run_jobs(db: Database, profile: Profile, *, now: datetime | None = None) -> JobReport:
-    """Run every job once; a failing job is logged and reported, the others still run."""
+
+async def run_jobs(
+    db: Database, profile: Profile, *, now: datetime | None = None, base_url: str | None = None
+) -> JobReport:
+    """Run every job once; a failing job is logged and reported, the others still run.
+
+    ``base_url`` is the service's public URL (``Settings.base_url``), for links in emails;
+    without it the expiry reminders are not run (and the report says so)."""
     now = now or utcnow()
     report = JobReport()
     try:
@@ -81,20 +113,45 @@ async def run_jobs(db: Database, profile: Profile, *, now: datetime | None = Non
     except Exception:
         log.exception("job failed: link and counter cleanup")
         report.failed.append("link and counter cleanup")
+    await _send_notices(db, profile, report, now=now, base_url=base_url)
     return report
+
+
+async def _send_notices(
+    db: Database, profile: Profile, report: JobReport, *, now: datetime, base_url: str | None
+) -> None:
+    """The notice jobs manage their own transactions: one per batch."""
+    report.expiry_reminders = None
+    if base_url is not None:
+        try:
+            report.expiry_reminders = await send_expiry_reminders(
+                db, profile, base_url=base_url, now=now
+            )
+        except Exception:
+            log.exception("job failed: expiry reminders")
+            report.failed.append("expiry reminders")
+    try:
+        report.notice_emails = await deliver_pending_notices(db, profile, now=now)
+    except Exception:
+        log.exception("job failed: closure notices")
+        report.failed.append("closure notices")
 
 
 @contextlib.asynccontextmanager
 async def jobs_background(
-    db: Database, profile: Profile, *, interval: timedelta = INTERVAL
+    db: Database,
+    profile: Profile,
+    *,
+    interval: timedelta = INTERVAL,
+    base_url: str | None = None,
 ) -> AsyncIterator[None]:
     """Run the jobs now and then every ``interval`` while the app runs."""
     stop = asyncio.Event()
 
     async def loop() -> None:
         while not stop.is_set():
-            report = await run_jobs(db, profile)
-            if report.cancelled or report.documents_purged or report.returned_to_queue:
+            report = await run_jobs(db, profile, base_url=base_url)
+            if report.eventful:
                 log.info("jobs: %s", "; ".join(report.lines()))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=interval.total_seconds())
