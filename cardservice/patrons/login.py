@@ -6,12 +6,17 @@ patron without a password and a wrong password all raise the same
 hash when there is nobody to check). Over the limit, :class:`PatronLoginLimited` comes before
 any lookup result is used, for known and unknown accounts alike.
 
-Attempts are limited per account and per client (IP address) with ``security.ratelimit``.
-Every attempt counts, right or wrong: the limiter cannot look without counting, and the
-password must not be checked before the limit is. A patron logs in a few times a day at
-most, so the account limit only ever stops guessing. An account is a patron: the same
-counter holds whether someone tries the patron's number or their email address, and an
-identifier that matches nobody is counted under the identifier itself.
+Attempts are limited per account and per client (IP address) with ``security.ratelimit``,
+and only failures count: a patron who logs in every day never comes near the limit, and
+one attacker's guesses cannot lock a household behind one library Wi-Fi address out for
+longer than the guesses themselves. Each attempt is counted before the password is
+checked (the check must not run over the limit, and counting first keeps the limit exact
+when many guesses arrive at once); a right password then gives its count back
+(``ratelimit.refund``). An attempt refused over the limit keeps its count, so someone who
+keeps trying stays refused until they slow down. An account is a patron: the same counter
+holds whether someone tries the patron's number or their email address, and an identifier
+that matches nobody is counted under the identifier itself. The current password asked
+for by a password change (:func:`verify_current_password`) counts on the same account.
 
 An email address may belong to several patrons (a family shares one): each of them with a
 password is tried, and the first whose password matches logs in.
@@ -35,7 +40,7 @@ from cardservice.db.engine import Database
 from cardservice.errors import RateLimited, Unauthenticated
 from cardservice.patrons.models import Patron
 from cardservice.security.passwords import dummy_hash, password_fingerprint, verify_password
-from cardservice.security.ratelimit import hit
+from cardservice.security.ratelimit import hit, refund
 
 PATRON_LOGIN_PER_ACCOUNT: Final = "patron_login_account"
 PATRON_LOGIN_PER_CLIENT: Final = "patron_login_client"
@@ -111,10 +116,15 @@ async def authenticate_patron(
     now = now or utcnow()
     name = parse_login(number_format, login)
     async with db.transaction() as session:
-        patrons = await _patrons_named(session, name)
-        allowed = await _within_limits(
-            session, name, patrons=patrons, client=client, limits=limits, now=now, secret=secret
+        patrons = await patrons_named(session, name)
+        attempt = _Attempt(
+            accounts=[f"patron:{patron.id}" for patron in patrons] or [f"{name.kind}:{name.value}"],
+            client=client,
+            limits=limits,
+            at=now,
+            secret=secret,
         )
+        allowed = await attempt.count(session)
     # Raised only now: the transaction must commit, so refused attempts count too.
     if not allowed:
         raise PatronLoginLimited
@@ -123,16 +133,54 @@ async def authenticate_patron(
         await verify_password(await dummy_hash(), password)  # the same work as a real check
         raise PatronBadCredentials
     for patron in candidates:
-        stored = patron.password_hash or ""
-        verified = await verify_password(stored, password)
-        if verified.ok:
-            if verified.new_hash is not None:
-                await _store_stronger_hash(db, patron, stored, verified.new_hash)
+        if await _password_matches(db, patron, password):
+            await attempt.give_back(db)
             return patron
     raise PatronBadCredentials
 
 
-async def _patrons_named(session: AsyncSession, name: LoginName) -> list[Patron]:
+async def verify_current_password(
+    db: Database,
+    patron: Patron,
+    password: str,
+    *,
+    client: str,
+    limits: LoginLimits | None = None,
+    secret: bytes = b"",
+    now: datetime | None = None,
+) -> None:
+    """Raise PatronBadCredentials unless ``password`` is ``patron``'s, PatronLoginLimited
+    over the login limits: a wrong current password is a failed login of that account."""
+    attempt = _Attempt(
+        accounts=[f"patron:{patron.id}"],
+        client=client,
+        limits=limits or LoginLimits(),
+        at=now or utcnow(),
+        secret=secret,
+    )
+    async with db.transaction() as session:
+        allowed = await attempt.count(session)
+    if not allowed:
+        raise PatronLoginLimited
+    if not patron.password_hash:
+        await verify_password(await dummy_hash(), password)
+        raise PatronBadCredentials
+    if not await _password_matches(db, patron, password):
+        raise PatronBadCredentials
+    await attempt.give_back(db)
+
+
+async def _password_matches(db: Database, patron: Patron, password: str) -> bool:
+    stored = patron.password_hash or ""
+    verified = await verify_password(stored, password)
+    if verified.ok and verified.new_hash is not None:
+        await _store_stronger_hash(db, patron, stored, verified.new_hash)
+    return verified.ok
+
+
+async def patrons_named(session: AsyncSession, name: LoginName) -> list[Patron]:
+    """The patrons a login name names: everyone at an email address (a family, at most
+    MAX_PATRONS_PER_EMAIL), the holder of a user number that is not revoked, or nobody."""
     if name.kind == "email":
         found = await session.scalars(
             select(Patron)
@@ -152,38 +200,53 @@ async def _patrons_named(session: AsyncSession, name: LoginName) -> list[Patron]
     return []
 
 
-async def _within_limits(
-    session: AsyncSession,
-    name: LoginName,
-    *,
-    patrons: list[Patron],
-    client: str,
-    limits: LoginLimits,
-    now: datetime,
-    secret: bytes,
-) -> bool:
-    accounts = [f"patron:{patron.id}" for patron in patrons] or [f"{name.kind}:{name.value}"]
-    allowed = await hit(
-        session,
-        PATRON_LOGIN_PER_CLIENT,
-        client,
-        limit=limits.per_client,
-        window=limits.window,
-        now=now,
-        secret=secret,
-    )
-    for account in accounts:
-        # Every account is counted, even once the answer is known to be "no".
-        allowed &= await hit(
+@dataclass(frozen=True, slots=True)
+class _Attempt:
+    """One login attempt as the limits count it: the client, and every account it tried."""
+
+    accounts: list[str]
+    client: str
+    limits: LoginLimits
+    at: datetime
+    secret: bytes
+
+    async def count(self, session: AsyncSession) -> bool:
+        """Count the attempt everywhere (even once the answer is known to be "no")."""
+        allowed = await hit(
             session,
-            PATRON_LOGIN_PER_ACCOUNT,
-            account,
-            limit=limits.per_account,
-            window=limits.window,
-            now=now,
-            secret=secret,
+            PATRON_LOGIN_PER_CLIENT,
+            self.client,
+            limit=self.limits.per_client,
+            window=self.limits.window,
+            now=self.at,
+            secret=self.secret,
         )
-    return allowed
+        for account in self.accounts:
+            allowed &= await hit(
+                session,
+                PATRON_LOGIN_PER_ACCOUNT,
+                account,
+                limit=self.limits.per_account,
+                window=self.limits.window,
+                now=self.at,
+                secret=self.secret,
+            )
+        return allowed
+
+    async def give_back(self, db: Database) -> None:
+        """A right password: the attempt was no failure, so it no longer counts."""
+        keys = [(PATRON_LOGIN_PER_CLIENT, self.client)]
+        keys += [(PATRON_LOGIN_PER_ACCOUNT, account) for account in self.accounts]
+        async with db.transaction() as session:
+            for bucket, key in keys:
+                await refund(
+                    session,
+                    bucket,
+                    key,
+                    window=self.limits.window,
+                    counted_at=self.at,
+                    secret=self.secret,
+                )
 
 
 async def _store_stronger_hash(db: Database, patron: Patron, old: str, new: str) -> None:

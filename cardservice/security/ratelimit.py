@@ -6,26 +6,33 @@ previous window's, weighted by how much of it still lies inside the sliding wind
 avoids the double burst a plain fixed window allows at its edge.
 
 Every attempt counts, refused ones too: the limit is on attempts, so someone who keeps
-asking stays refused until they slow down. Keys are stored as HMACs, never in the clear:
-the table must not become a list of email addresses.
+asking stays refused until they slow down. A caller that limits only failures (patron
+login) counts every attempt first and gives a successful one back with :func:`refund`:
+counting up front keeps the limit exact under concurrent attempts, which a look before
+counting would not. Keys are stored as HMACs, never in the clear: the table must not
+become a list of email addresses.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import unicodedata
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Insert, delete, select
+from sqlalchemy import Insert, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cardservice.db.base import utcnow
-from cardservice.profiles.schema import LinksSection
+from cardservice.profiles.schema import LinksSection, PatronsSection
 from cardservice.security.models import RateCounter
 
 LINK_EMAIL_PER_ADDRESS = "link_email_address"
 LINK_EMAIL_PER_CLIENT = "link_email_client"
+# Forgotten-number and password-reset emails share one count (PatronsSection.recovery_*).
+RECOVERY_PER_ADDRESS = "recovery_address"
+RECOVERY_PER_CLIENT = "recovery_client"
 HOUR = timedelta(hours=1)
 _DEFAULT_SECRET = b"cardservice rate limit"
 _MICROSECOND = timedelta(microseconds=1)
@@ -52,10 +59,7 @@ async def hit(
     table cannot be matched against known addresses).
     """
     now = now or utcnow()
-    seconds = int(window.total_seconds())
-    if seconds < 1:
-        raise ValueError("a rate-limit window is at least one second")
-    start = datetime.fromtimestamp(int(now.timestamp()) // seconds * seconds, UTC)
+    start = window_start(now, window)
     hashed = key_hash(bucket, key, secret)
     current = await _increment(session, bucket, hashed, start, expires=start + 2 * window)
     previous = await session.scalar(
@@ -70,6 +74,37 @@ async def hit(
     span = window // _MICROSECOND
     inside = span - (now - start) // _MICROSECOND
     return (previous or 0) * inside + current * span <= limit * span
+
+
+def window_start(now: datetime, window: timedelta) -> datetime:
+    """The start of the fixed window ``now`` falls in (windows count from the Unix epoch)."""
+    seconds = int(window.total_seconds())
+    if seconds < 1:
+        raise ValueError("a rate-limit window is at least one second")
+    return datetime.fromtimestamp(int(now.timestamp()) // seconds * seconds, UTC)
+
+
+async def refund(
+    session: AsyncSession,
+    bucket: str,
+    key: str,
+    *,
+    window: timedelta,
+    counted_at: datetime,
+    secret: bytes = b"",
+) -> None:
+    """Take back one hit counted at ``counted_at`` (never below zero): for an attempt that
+    turned out not to count, such as a login with the right password."""
+    await session.execute(
+        update(RateCounter)
+        .where(
+            RateCounter.bucket == bucket,
+            RateCounter.key_hash == key_hash(bucket, key, secret),
+            RateCounter.window_start == window_start(counted_at, window),
+            RateCounter.hits > 0,
+        )
+        .values(hits=RateCounter.hits - 1)
+    )
 
 
 async def _increment(
@@ -135,6 +170,49 @@ async def allow_link_email(
         now=now,
         secret=secret,
     )
+
+
+def normalise_address(email: str) -> str:
+    """An email address as a rate-limit key: NFKC, trimmed, lower case, so that full-width
+    or capitalised spellings of one address share its count."""
+    return unicodedata.normalize("NFKC", email).strip().lower()
+
+
+async def allow_recovery_email(
+    session: AsyncSession,
+    patrons: PatronsSection,
+    *,
+    key: str,
+    client: str,
+    now: datetime | None = None,
+    secret: bytes = b"",
+) -> bool:
+    """Whether one more forgotten-number or password-reset email may be sent for ``key``
+    (an email address or a user number, as typed) at the request of ``client`` (IP).
+
+    Both counts go up whatever the answer, and False must change nothing in what the
+    requester sees (architecture principle 2): the page answers the same either way.
+    """
+    now = now or utcnow()
+    per_client = await hit(
+        session,
+        RECOVERY_PER_CLIENT,
+        client,
+        limit=patrons.recovery_per_client_per_hour,
+        window=HOUR,
+        now=now,
+        secret=secret,
+    )
+    per_address = await hit(
+        session,
+        RECOVERY_PER_ADDRESS,
+        normalise_address(key),
+        limit=patrons.recovery_per_address_per_hour,
+        window=HOUR,
+        now=now,
+        secret=secret,
+    )
+    return per_client and per_address
 
 
 async def purge_rate_counters(session: AsyncSession, now: datetime | None = None) -> int:

@@ -234,3 +234,54 @@ def test_parse_login_tells_email_from_number() -> None:
     fmt = CardPolicy.of(load_profile("example")).number_format
     assert parse_login(fmt, "Hanako@Example.org").kind == "email"
     assert parse_login(fmt, "hello").kind is None
+
+
+# --- only failures count ------------------------------------------------------------------
+
+
+async def test_successful_logins_do_not_count(services: Services) -> None:
+    card = await make_patron(services)
+    limits = LoginLimits(per_account=3, per_client=3)
+    for attempt in range(8):  # a patron logging in on every visit never meets the limit
+        typed = card.user_number if attempt % 2 else "hanako@example.org"
+        assert (await log_in(services, typed, limits=limits)).id == card.patron_id
+    for _ in range(3):
+        with pytest.raises(PatronBadCredentials):
+            await log_in(services, card.user_number, "guess-1234!", limits=limits)
+    # Three failures are the limit; the right password is refused now, and stays refused.
+    for _ in range(2):
+        with pytest.raises(PatronLoginLimited):
+            await log_in(services, card.user_number, limits=limits)
+
+
+async def test_a_refused_attempt_keeps_counting(services: Services) -> None:
+    card = await make_patron(services)
+    limits = LoginLimits(per_account=2, per_client=100)
+    for _ in range(2):
+        with pytest.raises(PatronBadCredentials):
+            await log_in(services, card.user_number, "guess-1234!", limits=limits)
+    for minutes in (1, 14):
+        with pytest.raises(PatronLoginLimited):
+            await log_in(
+                services, card.user_number, limits=limits, now=T0 + timedelta(minutes=minutes)
+            )
+    # 2 failures and 2 refusals in the first window: at 24 minutes the sliding estimate
+    # (4 x 6/15 = 1.6, plus this attempt) is still over 2, and this refusal counts as well:
+    # at 29 minutes 4 x 1/15 + 2 is over too; at 44, 2 x 1/15 + 1 is not.
+    for minutes in (24, 29):
+        with pytest.raises(PatronLoginLimited):
+            await log_in(
+                services, card.user_number, limits=limits, now=T0 + timedelta(minutes=minutes)
+            )
+    later = T0 + timedelta(minutes=44)
+    assert (await log_in(services, card.user_number, limits=limits, now=later)).id
+
+
+async def test_a_failure_after_successes_counts_once(services: Services) -> None:
+    card = await make_patron(services)
+    limits = LoginLimits(per_account=1, per_client=100)
+    assert (await log_in(services, card.user_number, limits=limits)).id == card.patron_id
+    with pytest.raises(PatronBadCredentials):
+        await log_in(services, card.user_number, "guess-1234!", limits=limits)
+    with pytest.raises(PatronLoginLimited):
+        await log_in(services, card.user_number, limits=limits)
