@@ -27,6 +27,7 @@ from cardservice.cards.routes import ROUTES as CARD_ROUTES
 from cardservice.jobs import jobs_background
 from cardservice.mail.background import mail_background
 from cardservice.mail.render import template_dir
+from cardservice.notices.routes import ROUTES as NOTICE_ROUTES
 from cardservice.patrons.routes import ROUTES as PATRON_ROUTES
 from cardservice.registration.routes import ROUTES as APPLY_ROUTES
 from cardservice.security.secrets import app_secrets
@@ -49,6 +50,7 @@ PAGE_ROUTES: list[Any] = [
     *STAFF_ROUTES,
     *STAFF_MAIL_ROUTES,
     *REVIEW_ROUTES,
+    *NOTICE_ROUTES,
 ]
 
 

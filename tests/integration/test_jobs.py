@@ -4,15 +4,20 @@ on both engines, travelling in time for the deadlines."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
+import time_machine
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from cardservice.calendar import local_today
+from cardservice.cards.models import Card
 from cardservice.cli import main
 from cardservice.db.base import utcnow
 from cardservice.jobs import run_jobs
+from cardservice.notices import closures
+from cardservice.patrons.service import NewPatron, create_patron_with_card
 from cardservice.registration import applicant, review
 from cardservice.registration.models import ApplicationDocument, ApplicationStatus
 from cardservice.security.links import LinkPurpose, issue
@@ -136,3 +141,78 @@ def test_the_jobs_command(empty_db: Settings) -> None:
     assert result.exit_code == 0, result.output
     assert "ID images deleted: 0" in result.output
     assert "applications cancelled for unanswered inquiries: 0" in result.output
+
+
+NOTICE = {
+    "subject_ja": "臨時休館のお知らせ",
+    "body_ja": "本日は臨時休館します。",
+    "subject_en": "Closed today",
+    "body_en": "The library is closed today.",
+}
+
+
+async def _opted_in_patron(services: Services, email: str = "hanako@example.org") -> Card:
+    async with services.db.transaction() as session:
+        return await create_patron_with_card(
+            session,
+            NewPatron(
+                family_name="山田",
+                given_name="花子",
+                family_kana="ヤマダ",
+                given_kana="ハナコ",
+                birth_date=date(1990, 4, 1),
+                email=email,
+                notifications={"expiry_near": True, "emergency_closure": True},
+            ),
+            services.policy,
+        )
+
+
+async def test_the_jobs_remind_of_expiry_and_finish_closure_notices(services: Services) -> None:
+    """With the base URL a run reminds the patron whose card expires soon and queues a
+    notice nobody finished; a second run, as another process would, adds nothing."""
+    profile, base_url = services.settings.profile, services.settings.base_url
+    card = await _opted_in_patron(services)
+    staff = await make_reviewer(services, "kanri")
+    async with services.db.transaction() as session:
+        await closures.create_notice(session, closures.parse_draft(NOTICE), staff)
+    soon = datetime.combine(card.expires_on - timedelta(days=3), time(1), tzinfo=UTC)
+    with time_machine.travel(soon, tick=False):
+        first = await run_jobs(services.db, profile, base_url=base_url)
+        second = await run_jobs(services.db, profile, base_url=base_url)
+    assert (first.expiry_reminders, first.notice_emails, first.failed) == (1, 1, [])
+    assert (second.expiry_reminders, second.notice_emails) == (0, 0)
+    assert "expiry reminders queued: 1" in first.lines()
+    assert "closure notice emails queued: 1" in first.lines()
+    assert len(await outbox(services, "expiry_reminder")) == 1
+    assert len(await outbox(services, "emergency_closure")) == 1
+
+
+async def test_the_app_sends_due_reminders_in_the_background(services: Services) -> None:
+    """The app's own jobs know the base URL: the reminder links to My Library there."""
+    card = await _opted_in_patron(services)
+    today = local_today(services.policy.timezone)
+    async with services.db.transaction() as session:
+        await session.execute(
+            update(Card).where(Card.id == card.id).values(expires_on=today + timedelta(days=5))
+        )
+    settings = with_free_catcher_port(services.settings)
+    async with web_client(settings, mail=False, jobs=True):
+        for _ in range(100):
+            if await outbox(services, "expiry_reminder"):
+                break
+            await asyncio.sleep(0.05)
+    [mail] = await outbox(services, "expiry_reminder")
+    assert f"{settings.base_url}/my" in mail.body_text
+
+
+def test_the_jobs_command_reports_the_notices(empty_db: Settings) -> None:
+    env = {
+        "CARDSERVICE_DATA_DIR": str(empty_db.data_dir),
+        "CARDSERVICE_DATABASE_URL": empty_db.database_url,
+        "CARDSERVICE_PROFILE": "kashiwa",
+    }
+    result = CliRunner().invoke(main, ["jobs"], env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "expiry reminders queued: 0" in result.output
+    assert "closure notice emails queued: 0" in result.output
