@@ -68,7 +68,7 @@ async def open_applications(session: AsyncSession, patron_id: int) -> dict[str, 
         .where(Application.patron_id == patron_id, Application.status.in_(OPEN_STATUSES))
         .order_by(Application.id)
     )
-    return dict(rows.tuples().all())  # a Result has keys(): dict() would index it
+    return dict(rows.all())  # rows, not the Result: a Result has keys(), so dict() would index it
 
 
 def judge(  # noqa: PLR0911  # one return per rule reads as the rule list
