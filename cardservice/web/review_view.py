@@ -1,15 +1,20 @@
 """How an application reads on the review page: labels in the page's language for the
-form's values, the ID images' types and sides, and the outcome."""
+form's values and the procedure, the ID images' types and sides, a procedure's checks and
+candidate patrons, and the outcome."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Final
 
 from litestar import Request
 
+from cardservice.cards.models import CardStatus
 from cardservice.profiles.schema import Profile
 from cardservice.registration import inquiries
+from cardservice.registration.candidates import EMAIL, NAME_BIRTH, PHONE, CandidateCard
+from cardservice.registration.checks import CardNow, ProcedureChecks
 from cardservice.registration.documents import SIDE_NAMES
 from cardservice.registration.japan import format_phone, format_postal_code
 from cardservice.registration.models import Application, ApplicationStatus
@@ -31,6 +36,11 @@ PROCEDURE_LABELS: Final = {
     "reissue": N_("Reissue"),
     "renewal": N_("Renewal"),
     "change": N_("Change of details"),
+}
+# A reissue is labelled by its reason (Kashiwa: 紛失, 氏名の変更); "Reissue" for one without.
+REISSUE_LABELS: Final = {
+    "lost": N_("Reissue (lost card)"),
+    "name_changed": N_("Reissue (name change)"),
 }
 BASIS_LABELS: Final = {
     "lives": N_("Lives here"),
@@ -67,6 +77,13 @@ def _label(request: AnyRequest, labels: dict[Any, str], value: str) -> str:
     return translate(request, found) if found else value
 
 
+def procedure_label(request: AnyRequest, procedure: str, reissue_reason: str | None) -> str:
+    """新規登録, 再発行（紛失）, 再発行（氏名変更）, 有効期限更新 or 登録内容変更."""
+    if procedure == "reissue" and reissue_reason in REISSUE_LABELS:
+        return translate(request, REISSUE_LABELS[reissue_reason])
+    return _label(request, PROCEDURE_LABELS, procedure)
+
+
 def status_label(request: AnyRequest, app: Application) -> str:
     return _label(request, STATUS_LABELS, app.status)
 
@@ -92,7 +109,7 @@ def facts(request: AnyRequest, app: Application) -> list[tuple[str, str]]:
     if app.workplace_or_school:
         basis = f"{basis}: {app.workplace_or_school}"
     rows = [
-        (N_("Procedure"), _label(request, PROCEDURE_LABELS, app.procedure)),
+        (N_("Procedure"), procedure_label(request, app.procedure, app.reissue_reason)),
         (N_("Name"), app.display_name),
         (N_("Name in katakana"), f"{app.family_kana}\u3000{app.given_kana}".strip()),
         (N_("Date of birth"), app.birth_date.isoformat() if app.birth_date else ""),
@@ -131,3 +148,109 @@ def decision_reason(request: AnyRequest, app: Application) -> str:
     ):
         return translate(request, CANCELLED_UNANSWERED)
     return app.decision_reason or ""
+
+
+# ------------------------------------------------------------------ procedure checks
+
+COMPARISON_LABELS: Final = {
+    "name": N_("Name"),
+    "kana": N_("Name in katakana"),
+    "postal_code": N_("Postal code"),
+    "address": N_("Address"),
+    "phone": N_("Phone"),
+}
+MATCH_LABELS: Final = {
+    NAME_BIRTH: N_("same name in katakana and date of birth"),
+    EMAIL: N_("same email address"),
+    PHONE: N_("same phone number"),
+}
+RENEWAL_BASES: Final = {
+    "window": N_("The expiry date is near: within the renewal period."),
+    "expired": N_("The card has expired."),
+    "dormant": N_("The card has not been used at a counter for %(years)s years."),
+}
+RENEWAL_NOT_OPEN: Final = N_(
+    "Renewal is not open for this card today: the expiry date is not near, and the card "
+    "has been used recently."
+)
+CARD_STATES: Final = {
+    "valid": N_("Valid"),
+    "expired": N_("Expired"),
+    "suspended": N_("Suspended"),
+    "revoked": N_("No longer valid (revoked)"),
+}
+CARD_REASONS: Final = {
+    "reported_lost": N_("reported lost"),
+    "reissued": N_("replaced by a reissued card"),
+}
+
+
+def card_state(request: AnyRequest, card: CardNow | CandidateCard, today: date) -> str:
+    """ "Suspended (reported lost)", "Expired", ...: the stored status, expiry worked out."""
+    if card.status == CardStatus.ACTIVE:
+        key = "expired" if card.expires_on < today else "valid"
+    else:
+        key = str(card.status)
+    text = _label(request, CARD_STATES, key)
+    if card.reason:
+        text = f"{text} ({_label(request, CARD_REASONS, card.reason)})"
+    return text
+
+
+def comparison_label(request: AnyRequest, field: str) -> str:
+    return _label(request, COMPARISON_LABELS, field)
+
+
+def match_labels(request: AnyRequest, matched_by: frozenset[str]) -> str:
+    ordered = [key for key in MATCH_LABELS if key in matched_by]
+    return ", ".join(translate(request, MATCH_LABELS[key]) for key in ordered)
+
+
+def renewal_basis(request: AnyRequest, checks: ProcedureChecks, profile: Profile) -> str:
+    """Why renewal is open today (the profile's window, expiry, dormancy), or that it is not."""
+    if checks.renewal_basis is None:
+        return translate(request, RENEWAL_NOT_OPEN)
+    # A mapping fills only the placeholders a text has.
+    return translate(request, RENEWAL_BASES[checks.renewal_basis]) % {
+        "years": profile.card.dormant_years
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class ApproveTexts:
+    description: str
+    button: str
+
+
+APPROVE_TEXTS: Final = {
+    "new": (
+        N_("Issues a user number and a digital card, and emails the applicant the number."),
+        N_("Approve and issue the card"),
+    ),
+    "reissue": (
+        N_(
+            "Issues a new user number and card, revokes the old number and its card token at "
+            "once, and emails the applicant the new number."
+        ),
+        N_("Approve and reissue with a new number"),
+    ),
+    "renewal": (
+        N_(
+            "Keeps the user number, sets the new expiry date shown above, issues a new card "
+            "token, and emails the applicant."
+        ),
+        N_("Approve and renew"),
+    ),
+    "change": (
+        N_(
+            "Updates the patron's address and phone as shown above, keeps the number and the "
+            "card, and emails the applicant."
+        ),
+        N_("Approve and update the details"),
+    ),
+}
+
+
+def approve_texts(request: AnyRequest, procedure: str) -> ApproveTexts:
+    description, button = APPROVE_TEXTS.get(procedure, APPROVE_TEXTS["new"])
+    return ApproveTexts(translate(request, description), translate(request, button))

@@ -154,6 +154,7 @@ def _approve(reviewer: Reviewer) -> str:
     page.locator("a[href^='/staff/applications/']").first.click()
     expect(page.locator("img[src*='/documents/']").first).to_be_visible()
     page.screenshot(path=str(ARTIFACTS / "flow-review-application.png"), full_page=True)
+    page.locator("form[action$='/approve'] input[name=confirm]").check()
     page.locator("form[action$='/approve'] button[type=submit]").click()
     page.screenshot(path=str(ARTIFACTS / "flow-review-approved.png"), full_page=True)
     reviewer.link_in_mail("/card", count=3)

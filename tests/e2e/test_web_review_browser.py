@@ -48,14 +48,15 @@ async def _prepare(server: Server, data_dir: Path) -> None:
     )
     services = Services.build(settings)
     try:
+        # Both before the approval: Yokohama turns away a card holder's new registration.
         earlier = await submitted_application(services, "earlier@example.org")
+        await submitted_application(services)
         async with services.db.transaction() as session:
             staff = await create_staff(session, "approver", "approve the applicant", Role.ADMIN)
             app = await applicant.get_application(session, earlier)
             await review.approve(
                 session, app, staff, services.policy, profile=settings.profile, base_url=server.url
             )
-        await submitted_application(services)
     finally:
         await services.close()
 
@@ -110,6 +111,10 @@ def test_review_on_a_phone_and_a_desktop(server: Server) -> None:
             path=str(ARTIFACTS / "review-03-application-desktop.png"), full_page=True
         )
 
+        # The approval asks for a confirmation first: without it the browser will not send.
+        page.get_by_role("button", name="Approve and issue the card").click()
+        expect(page.get_by_role("status")).to_have_count(0)
+        page.get_by_label("I have checked the identity document against the details above").check()
         page.get_by_role("button", name="Approve and issue the card").click()
         expect(page.get_by_role("status")).to_contain_text("User number:")
         phone.shot("review-04-approved")

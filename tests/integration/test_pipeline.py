@@ -174,7 +174,7 @@ async def _approve(
     queue = await client.get("/staff/queue")
     assert application.public_id in queue.text
     detail_path = f"/staff/applications/{application.public_id}"
-    approved = await post_form(client, detail_path, f"{detail_path}/approve", {})
+    approved = await post_form(client, detail_path, f"{detail_path}/approve", {"confirm": "yes"})
     assert approved.startswith(detail_path)
     async with services.db.transaction() as session:
         [card] = list(await session.scalars(select(Card)))

@@ -164,10 +164,11 @@ async def test_empty_queue_says_so(client: Client, services: Services) -> None:
 async def test_application_page_shows_the_form_images_and_duplicates(
     client: Client, services: Services
 ) -> None:
+    # All three before the approval: Yokohama turns away a card holder's new registration.
     earlier = await submitted_application(services, "earlier@example.org")
-    number = await approve_by_domain(services, earlier)
     other = await submitted_application(services, "other@example.org")
     public_id = await submitted_application(services)
+    number = await approve_by_domain(services, earlier)
     await log_in_as(client, services)
 
     page = await client.get(f"{app_url(public_id)}?lang=en")
@@ -282,7 +283,7 @@ async def test_approve_issues_the_card_and_a_second_approve_is_a_conflict(
     await log_in_as(client, services)
     url = app_url(public_id)
 
-    done = await post_form(client, f"{url}/approve", page=url)
+    done = await post_form(client, f"{url}/approve", page=url, confirm="yes")
     assert done.status_code == 303
     assert done.headers["location"] == f"{url}?done=approved"
 
@@ -303,7 +304,7 @@ async def test_approve_issues_the_card_and_a_second_approve_is_a_conflict(
     assert f'action="{url}/approve"' not in shown.text  # decided: no more decisions
     assert "Possible duplicates" not in shown.text  # its own new patron is no duplicate
 
-    again = await post_form(client, f"{url}/approve?lang=ja", page=url)
+    again = await post_form(client, f"{url}/approve?lang=ja", page=url, confirm="yes")
     assert again.status_code == 409
     assert "このお申し込みは処理済みです。" in again.text
     assert "<code>application_already_decided</code>" in again.text
@@ -410,7 +411,7 @@ async def test_inquiry_emails_an_answer_link_and_leaves_only_reject(
     assert f'action="{url}/inquiry"' not in shown.text
 
     # Approving or asking again while waiting for the answer is refused.
-    refused = await post_form(client, f"{url}/approve", page=url)
+    refused = await post_form(client, f"{url}/approve", page=url, confirm="yes")
     assert refused.status_code == 409
     assert "<code>application_not_reviewable</code>" in refused.text
 
