@@ -1,14 +1,15 @@
 # Two commands do all the set-up from a clean clone:
 #   make run    install and start the service on its embedded defaults
 #   make test   install what the tests need, then lint, type-check and run every test
-# and one prints benchmark figures:
-#   make bench
+# and two print benchmark figures:
+#   make bench          the counter API (verify) under load
+#   make bench-import   the ILS patron import, 100,000 rows, twice
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test bench lint
+.PHONY: run test bench bench-import lint
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,3 +46,6 @@ bench: $(VENV)/.test-installed
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python tests/bench/verify.py
+
+bench-import: $(VENV)/.test-installed
+	$(BIN)/python tests/bench/import_patrons.py --rows 100000
