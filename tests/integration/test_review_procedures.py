@@ -54,11 +54,11 @@ from tests.registration_flow import (
 # (3 years: 3 April 2029): Yokohama opens 30 days before, Kashiwa one month before.
 IN_WINDOW = datetime(2029, 3, 20, 1, 0, tzinfo=UTC)
 # Another address inside each library's area, and one outside both.
-MOVED: dict[str, dict[str, str]] = {
+MOVED: dict[str, dict[str, Any]] = {
     "yokohama": {"postal_code": "2200012", "prefecture": "神奈川県", "city": "横浜市西区"},
     "kashiwa": {"postal_code": "2770852", "prefecture": "千葉県", "city": "柏市"},
 }
-OUTSIDE = {"postal_code": "1000001", "prefecture": "東京都", "city": "千代田区"}
+OUTSIDE: dict[str, Any] = {"postal_code": "1000001", "prefecture": "東京都", "city": "千代田区"}
 NEW_PHONE = "+819012345678"
 
 
