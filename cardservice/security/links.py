@@ -1,4 +1,5 @@
-"""One-time links sent by email: verify an address, answer an inquiry, reset a password.
+"""One-time links sent by email: verify an address, answer an inquiry, reset a password,
+confirm a patron's new email address.
 
 A link token is 256 random bits, stored only as its SHA-256, bound to one purpose and one
 subject, expiring and single-use. Using one is a single conditional UPDATE, so of two
@@ -26,10 +27,13 @@ class LinkPurpose(StrEnum):
     INQUIRY_ANSWER = "inquiry_answer"
     PASSWORD_RESET = "password_reset"  # noqa: S105  # a purpose name, not a password
     STAFF_INVITE = "staff_invite"
+    # Sent to a patron's new address; the subject is "<patron id>:<new address>".
+    EMAIL_CHANGE = "email_change"
 
 
-# Purposes whose links must be bound to the subject's current password hash.
-BOUND_PURPOSES = frozenset({LinkPurpose.PASSWORD_RESET})
+# Purposes whose links must be bound to a secret of the subject's current state: a reset
+# to the password hash, an email change to the address it replaces.
+BOUND_PURPOSES = frozenset({LinkPurpose.PASSWORD_RESET, LinkPurpose.EMAIL_CHANGE})
 
 
 class LinkInvalid(InvalidInput):
@@ -79,6 +83,18 @@ async def issue(
     )
     await session.flush()
     return token
+
+
+async def subject_of(session: AsyncSession, purpose: LinkPurpose, token: str) -> str | None:
+    """The subject of a link of ``purpose``, used or not, expired or not; None if there is
+    no such link. For bound links, whose binding depends on the subject: find the subject,
+    then :func:`peek` or :func:`consume` with its current secret, which say what is wrong."""
+    found: str | None = await session.scalar(
+        select(LinkToken.subject).where(
+            LinkToken.token_hash == hash_token(token), LinkToken.purpose == purpose
+        )
+    )
+    return found
 
 
 async def peek(
