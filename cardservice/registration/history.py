@@ -1,0 +1,192 @@
+"""Decided applications stay findable: every application (but drafts, unless asked for) by
+status, procedure, the day it was submitted or decided, and name, kana, email or reference
+number, newest first, a page at a time (issue 7, item 9: "not only in the audit log").
+
+The filter comes from a staff page's query string; :func:`parse_filter` checks it and
+reports every bad field at once (:class:`FilterInvalid`), and :func:`search` runs it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from typing import Any, Final
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cardservice.errors import InvalidInput
+from cardservice.patrons.names import InvalidKana, normalise_kana
+from cardservice.registration.form import Procedure
+from cardservice.registration.models import Application, ApplicationStatus
+
+PAGE_SIZE: Final = 50
+TEXT_MAX: Final = 128
+PAGE_MAX: Final = 100_000
+# A reference as patrons quote it (R0000042), or its bare number.
+_REFERENCE = re.compile(r"^[Rr]?0*([0-9]{1,9})$")
+
+
+class DateField(StrEnum):
+    """Which day the date range applies to."""
+
+    SUBMITTED = "submitted"
+    DECIDED = "decided"
+
+
+class FilterInvalid(InvalidInput):
+    """Some search fields are not valid; ``fields`` maps each to its error code."""
+
+    code = "history_filter_invalid"
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        super().__init__(fields=fields)
+        self.fields = fields
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HistoryFilter:
+    status: ApplicationStatus | None = None  # None: every status but draft
+    procedure: Procedure | None = None
+    date_field: DateField = DateField.SUBMITTED
+    date_from: date | None = None  # library dates, both ends included
+    date_to: date | None = None
+    text: str = ""  # name (kanji or kana), email, or reference number
+    page: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    items: list[Application]
+    total: int
+    page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // PAGE_SIZE))
+
+
+def parse_filter(params: Mapping[str, str]) -> HistoryFilter:
+    """A filter from the query string: ``status``, ``procedure``, ``dates`` (submitted or
+    decided), ``from`` and ``to`` (YYYY-MM-DD), ``q`` and ``page``. Empty means any.
+    Raises :class:`FilterInvalid` naming every bad field."""
+    errors: dict[str, str] = {}
+
+    def pick(name: str, kind: type[StrEnum]) -> Any:
+        raw = params.get(name, "").strip()
+        if not raw:
+            return None
+        try:
+            return kind(raw)
+        except ValueError:
+            errors[name] = f"{name}_invalid"
+            return None
+
+    status = pick("status", ApplicationStatus)
+    procedure = pick("procedure", Procedure)
+    date_field = pick("dates", DateField) or DateField.SUBMITTED
+    date_from = _date(params.get("from", ""), "from", errors)
+    date_to = _date(params.get("to", ""), "to", errors)
+    if date_from and date_to and date_from > date_to:
+        errors["to"] = "date_range_invalid"
+    text = " ".join(unicodedata.normalize("NFKC", params.get("q", "")).split())
+    if len(text) > TEXT_MAX:
+        errors["q"] = "too_long"
+    if errors:
+        raise FilterInvalid(errors)
+    return HistoryFilter(
+        status=status,
+        procedure=procedure,
+        date_field=date_field,
+        date_from=date_from,
+        date_to=date_to,
+        text=text,
+        page=_page(params.get("page", "")),
+    )
+
+
+def _date(raw: str, field: str, errors: dict[str, str]) -> date | None:
+    text = unicodedata.normalize("NFKC", raw).strip()
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        errors[field] = "date_invalid"
+        return None
+
+
+def _page(raw: str) -> int:
+    """A page number; anything else is the first page."""
+    text = raw.strip()
+    if text.isascii() and text.isdigit() and 0 < int(text[:7] or 0) <= PAGE_MAX:
+        return int(text)
+    return 1
+
+
+async def search(session: AsyncSession, chosen: HistoryFilter, timezone: ZoneInfo) -> HistoryPage:
+    """One page of the applications ``chosen`` selects, newest first, and how many in all."""
+    conditions = _conditions(chosen, timezone)
+    total = await session.scalar(select(func.count()).select_from(Application).where(*conditions))
+    query: Select[Application] = (
+        select(Application)
+        .where(*conditions)
+        .order_by(Application.id.desc())
+        .offset((chosen.page - 1) * PAGE_SIZE)
+        .limit(PAGE_SIZE)
+    )
+    items = list(await session.scalars(query))
+    return HistoryPage(items=items, total=int(total or 0), page=chosen.page)
+
+
+def _conditions(chosen: HistoryFilter, timezone: ZoneInfo) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if chosen.status is None:
+        conditions.append(Application.status != ApplicationStatus.DRAFT)
+    else:
+        conditions.append(Application.status == chosen.status)
+    if chosen.procedure is not None:
+        conditions.append(Application.procedure == chosen.procedure)
+    column = (
+        Application.decided_at
+        if chosen.date_field is DateField.DECIDED
+        else Application.submitted_at
+    )
+    if chosen.date_from is not None:
+        conditions.append(column >= _start_of(chosen.date_from, timezone))
+    if chosen.date_to is not None:
+        conditions.append(column < _start_of(chosen.date_to + timedelta(days=1), timezone))
+    if chosen.text:
+        conditions.append(_text_condition(chosen.text))
+    return conditions
+
+
+def _start_of(day: date, timezone: ZoneInfo) -> datetime:
+    """The instant the library's day begins, in UTC as the columns store it."""
+    return datetime.combine(day, time(0), tzinfo=timezone).astimezone(UTC)
+
+
+def _text_condition(text: str) -> ColumnElement[bool]:
+    """A reference number matches its application; otherwise every word typed must be in
+    the name (kanji, or kana: hiragana and half-width fold to katakana) or the email."""
+    reference = _REFERENCE.match(text)
+    if reference is not None:
+        return Application.id == int(reference.group(1))
+    name = Application.family_name + Application.given_name
+    kana = Application.family_kana + Application.given_kana
+    words = []
+    for word in text.split(" "):
+        alternatives = [
+            name.icontains(word, autoescape=True),
+            Application.email.icontains(word, autoescape=True),
+        ]
+        with contextlib.suppress(InvalidKana):  # not kana: the name and email decide
+            alternatives.append(kana.contains(normalise_kana(word), autoescape=True))
+        words.append(or_(*alternatives))
+    return and_(*words)
