@@ -29,6 +29,8 @@ from cardservice.registration.form import ApplicationForm, Basis, Notifications,
 from cardservice.registration.japan import format_phone, format_postal_code
 from cardservice.registration.models import Application
 
+# The comparison rows that are the address (a change there is checked for eligibility).
+ADDRESS_ROWS = frozenset({"postal_code", "address"})
 # check_eligibility reads the address and the basis only; this stands in for the rest.
 _ANY_BIRTH_DATE = date(2000, 1, 1)
 
@@ -99,7 +101,7 @@ async def procedure_checks(
             new_expiry=renewed_expiry(card.expires_on, profile.card, today),
             renewal_basis=str(opening.basis) if opening.basis else None,
         )
-    address_changed = any(c.changed for c in comparisons if c.field != "phone")
+    address_changed = any(c.changed for c in comparisons if c.field in ADDRESS_ROWS)
     if app.postal_code and (app.procedure == Procedure.CHANGE or address_changed):
         checks = replace(checks, eligibility=check_eligibility(_address_form(app), profile))
     return checks

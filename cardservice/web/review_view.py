@@ -181,7 +181,7 @@ CARD_STATES: Final = {
 }
 CARD_REASONS: Final = {
     "reported_lost": N_("reported lost"),
-    "reissued": N_("replaced by a reissued card"),
+    "reissued": N_("replaced by a new number"),
 }
 
 

@@ -175,6 +175,7 @@ async def test_a_name_change_shows_old_and_new_names_side_by_side(
     assert "The patron, logged in when applying" in section(page, "patron-title")
     assert f'action="{app_url(public_id)}/patron"' not in page  # a login fixes the patron
     assert "Approve and reissue with a new number" in page
+    assert "eligibility-verdict" not in page  # the address did not change
 
     japanese = (await client.get(f"{app_url(public_id)}?lang=ja")).text
     assert "再発行（氏名変更）" in japanese
