@@ -13,11 +13,12 @@ from typing import Any
 import pytest
 import time_machine
 import zxingcpp
+from sqlalchemy import select
 
 from cardservice.cards.lifecycle import REPORTED_LOST
-from cardservice.cards.models import Card, CardStatus
+from cardservice.cards.models import Card, CardStatus, RevocationReason
 from cardservice.cards.numbers import barcode_text
-from cardservice.cards.service import card_token
+from cardservice.cards.service import card_token, revoke_card
 from cardservice.registration.candidates import (
     ApplicationPatronRequired,
     PatronChoiceInvalid,
@@ -346,6 +347,33 @@ async def test_the_pick_by_user_number(client: Client, services: Services) -> No
     assert app.patron_id == card.patron_id
     assert app.previous["user_number"] == card.user_number
     assert (await card_of(services, card.user_number)).status == CardStatus.ACTIVE  # not lost
+
+
+async def test_a_reissue_of_a_card_revoked_meanwhile_is_refused_with_nothing_changed(
+    client: Client, services: Services
+) -> None:
+    card = await registered_patron(services)
+    public_id = await procedure_application(
+        services, "reissue", patron_id=card.patron_id, reason="name_changed", family_name="佐藤"
+    )
+    async with services.db.transaction() as session:  # withdrawn at the desk meanwhile
+        found = await session.get(Card, card.id)
+        assert found is not None
+        await revoke_card(session, found, RevocationReason.WITHDRAWN, services.policy)
+    await reviewer(client, services)
+    url = app_url(public_id)
+
+    refused = await post_form(client, f"{url}/approve?lang=en", page=url, confirm="yes")
+
+    assert refused.status_code == 409
+    assert '<p class="error" id="confirm-error">The patron&#39;s card no longer allows' in (
+        refused.text
+    )
+    assert (await load(services, public_id)).status == ApplicationStatus.SUBMITTED
+    async with services.db.transaction() as session:
+        assert [c.user_number for c in await session.scalars(select(Card))] == [card.user_number]
+    assert await outbox(services, "reissue_completed") == []
+    assert (await load(services, public_id)).card_id is None
 
 
 # ------------------------------------------------------------- after a reissue
