@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from cardservice.cards.models import Card, CardStatus
+from cardservice.cards.numbers import InvalidNumber, NumberFormat, normalise
 from cardservice.db.base import utcnow
 from cardservice.errors import Conflict, InvalidInput
 from cardservice.patrons.card_view import current_card
@@ -59,6 +60,12 @@ class PatronChoiceInvalid(InvalidInput):
     """Choose one of the patrons listed."""
 
     code = "application_patron_invalid"
+
+
+class PatronNumberUnknown(InvalidInput):
+    """No card has this user number; check it and try again."""
+
+    code = "application_patron_number_unknown"
 
 
 class PatronFixed(Conflict):
@@ -218,6 +225,19 @@ def _candidate(patron: Patron, app: Application, cards: tuple[CandidateCard, ...
         cards=cards,
         matched_by=frozenset(matched),
     )
+
+
+async def patron_of_number(session: AsyncSession, raw: str, fmt: NumberFormat) -> int:
+    """The patron whose card (current or past) has user number ``raw``, as typed or scanned;
+    for a patron the candidates do not list (the applicant told their number)."""
+    try:
+        number = normalise(fmt, raw)
+    except InvalidNumber:
+        raise PatronNumberUnknown(field="user_number") from None
+    patron_id = await session.scalar(select(Card.patron_id).where(Card.user_number == number))
+    if patron_id is None:
+        raise PatronNumberUnknown(field="user_number")
+    return patron_id
 
 
 async def link_patron(
