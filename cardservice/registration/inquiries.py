@@ -28,6 +28,7 @@ from cardservice.db.base import utcnow
 from cardservice.mail.outbox import OutgoingMail, enqueue
 from cardservice.mail.render import Language
 from cardservice.profiles.schema import Profile
+from cardservice.registration.decisions import release_lost_card
 from cardservice.registration.errors import (
     ApplicationAlreadyDecided,
     ApplicationNotReviewable,
@@ -271,6 +272,8 @@ async def _lapse(
             password_hash=None,
             updated_at=now,
         )
+        # A cancelled "lost" reissue gives the patron their suspended card back.
+        await release_lost_card(session, app, now=now)
         language = language_of(app)
         context = {"name": app.display_name, "why": _why(language, inquiry.answer_by)}
         mail = OutgoingMail(app.email, "application_cancelled", language, context)

@@ -11,6 +11,8 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
+from cardservice.cards.lifecycle import REPORTED_LOST, suspend_card
+from cardservice.cards.service import get_card
 from cardservice.profiles.schema import InquirySection
 from cardservice.registration import applicant, inquiries, review
 from cardservice.registration.documents import DocumentRejected
@@ -29,6 +31,7 @@ from cardservice.registration.retention import purge_documents
 from cardservice.security.links import LinkInvalid
 from cardservice.services import Services
 from cardservice.staff.audit import for_target
+from tests.factories import make_card
 from tests.registration_flow import (
     FRIDAY,
     QUESTION,
@@ -224,6 +227,31 @@ async def test_with_one_allowed_silence_the_deadline_cancels(
         report = await inquiries.expire_inquiries(session, profile=strict)
     assert report.cancelled == [public_id]
     assert len(await outbox(services, "application_cancelled")) == 1
+
+
+async def test_a_cancelled_lost_card_reissue_gives_the_card_back(
+    services: Services, clock: time_machine.Traveller
+) -> None:
+    strict = msgspec.structs.replace(
+        services.settings.profile, inquiry=InquirySection(max_unanswered=1, answer_days=3)
+    )
+    public_id = await submitted_application(services)
+    card = await make_card(services, email="lost@example.org")
+    async with services.db.transaction() as session:
+        app = await applicant.get_application(session, public_id)
+        app.procedure, app.reissue_reason, app.patron_id = "reissue", "lost", card.patron_id
+        loaded = await get_card(session, card.user_number)
+        await suspend_card(session, loaded, REPORTED_LOST)
+    staff = await make_reviewer(services)
+    async with services.db.transaction() as session:
+        app = await applicant.get_application(session, public_id)
+        await inquiries.ask(session, app, staff, QUESTION, profile=strict, base_url="https://x")
+    clock.move_to(tokyo(2026, 4, 7, 0, 1))
+    async with services.db.transaction() as session:
+        report = await inquiries.expire_inquiries(session, profile=strict)
+    assert report.cancelled == [public_id]
+    verdict = await services.verifier.by_barcode(card.user_number)
+    assert verdict.status == "valid"
 
 
 async def test_purge_deletes_images_after_the_retention_period(
