@@ -32,7 +32,7 @@ SUBJECT_PREFIX = "Subject:"
 # image, and a test keeps it that way.
 TEMPLATES: Mapping[str, frozenset[str]] = {
     "verify_email": frozenset({"link", "expires_hours", "library_name", "sender_email"}),
-    "application_received": frozenset({"name", "ready_on", "library_name"}),
+    "application_received": frozenset({"name", "procedure", "ready_on", "library_name"}),
     "registration_completed": frozenset({"name", "user_number", "card_link", "expires_on"}),
     "application_rejected": frozenset({"name", "reason", "library_name"}),
     "inquiry": frozenset({"name", "question", "answer_link", "answer_by"}),

@@ -1,8 +1,13 @@
-"""The applicant's side of online registration: email link, draft, consent, form, documents,
-submission. Every function works in the caller's transaction (one unit of work per request).
+"""The applicant's side of online registration and of the procedures on an existing card
+(reissue, renewal, change of details): email link or a logged-in start, draft, consent,
+form, documents, submission. Every function works in the caller's transaction (one unit of
+work per request).
 
 The draft is found again by its public id, which the web layer keeps in the applicant's
-session after the email link was followed.
+session after the email link was followed or the logged-in patron started a procedure.
+A draft started by a logged-in patron is linked to them (``patron_id``): its procedure is
+fixed, and its name and birth date are the patron's. One started from the email link names
+no patron; the applicant chooses the procedure, and the reviewer picks the patron.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from cardservice.calendar import OpeningCalendar, local_today
 from cardservice.db.base import utcnow
 from cardservice.mail.outbox import OutgoingMail, checked_address, enqueue
 from cardservice.mail.render import Language
+from cardservice.patrons.models import Patron
 from cardservice.profiles.schema import Profile
 from cardservice.registration.eligibility import check_eligibility
 from cardservice.registration.errors import (
@@ -28,13 +34,28 @@ from cardservice.registration.errors import (
     ConsentVersionInvalid,
 )
 from cardservice.registration.form import (
+    CARD_PROCEDURES,
     ApplicationForm,
-    Basis,
+    Collector,
     FieldError,
     FormErrors,
+    Procedure,
     parse_application,
 )
 from cardservice.registration.models import Application, ApplicationDocument, ApplicationStatus
+from cardservice.registration.procedure_details import (
+    NAME_FIELDS,
+    DocumentNeeds,
+    ReissueDetails,
+    changed_details,
+    document_needs,
+    holds_card,
+    names_of,
+    parse_reissue,
+    record_reissue,
+    record_submission,
+)
+from cardservice.registration.procedures import require_open
 from cardservice.registration.storage import (
     get_document,
     list_documents,
@@ -46,14 +67,19 @@ from cardservice.security.links import LinkPurpose, consume, issue
 from cardservice.security.ratelimit import allow_link_email
 
 __all__ = [
+    "DocumentNeeds",
     "add_document",
+    "documents_needed",
+    "form_saved",
     "get_application",
+    "linked_patron",
     "missing_parts",
     "open_application",
     "record_consent",
     "remove_document",
     "request_link",
     "save_form",
+    "start_procedure",
     "submit",
     "verify_link",
 ]
@@ -102,12 +128,20 @@ async def open_application(
     session: AsyncSession, token: str, *, language: Language = "ja", now: datetime | None = None
 ) -> Application:
     """Use the email link: resume this address's draft, or start one. A used, expired or
-    unknown link raises :class:`~cardservice.security.links.LinkInvalid`."""
+    unknown link raises :class:`~cardservice.security.links.LinkInvalid`.
+
+    A draft a logged-in patron started is not resumed here: it acts for that patron, and
+    the link proves only the address.
+    """
     now = now or utcnow()
     link = await consume(session, LinkPurpose.VERIFY_EMAIL, token, now=now)
     draft = await session.scalar(
         select(Application)
-        .where(Application.email == link.subject, Application.status == ApplicationStatus.DRAFT)
+        .where(
+            Application.email == link.subject,
+            Application.status == ApplicationStatus.DRAFT,
+            Application.patron_id.is_(None),
+        )
         .order_by(Application.id.desc())
         .limit(1)
     )
@@ -117,6 +151,63 @@ async def open_application(
     session.add(app)
     await session.flush()
     return app
+
+
+async def start_procedure(
+    session: AsyncSession,
+    patron: Patron,
+    procedure: Procedure,
+    *,
+    profile: Profile,
+    now: datetime | None = None,
+) -> Application:
+    """A logged-in patron starts ``procedure`` (reissue, renewal or change): their draft of
+    it, resumed if they have one, else a new one linked to them, with their email and
+    language. Its form is filled in from the patron's details when shown.
+
+    Raises ``procedures.ProcedureClosed`` (``closed``, ``opens_on``) when the procedure is
+    not open to the patron today: renewal before its window, a second application of the
+    same procedure waiting for review, no usable card, not taken online.
+    """
+    now = now or utcnow()
+    today = local_today(ZoneInfo(profile.library.timezone), now)
+    await require_open(session, patron, procedure, profile, today)
+    draft = await session.scalar(
+        select(Application)
+        .where(
+            Application.patron_id == patron.id,
+            Application.procedure == procedure.value,
+            Application.status == ApplicationStatus.DRAFT,
+        )
+        .order_by(Application.id.desc())
+        .limit(1)
+    )
+    if draft is not None:
+        return draft
+    app = Application(
+        email=patron.email,
+        language="en" if patron.language == "en" else "ja",
+        procedure=procedure.value,
+        patron_id=patron.id,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(app)
+    await session.flush()
+    return app
+
+
+async def linked_patron(session: AsyncSession, app: Application) -> Patron | None:
+    """The patron the application was started by (logged in), or picked for; else None."""
+    return await session.get(Patron, app.patron_id) if app.patron_id else None
+
+
+def form_saved(app: Application) -> bool:
+    """Whether the form was saved: a birth date, and for a new registration the password's
+    hash (the other procedures keep the patron's password)."""
+    if app.birth_date is None:
+        return False
+    return app.procedure in CARD_PROCEDURES or app.password_hash is not None
 
 
 async def get_application(session: AsyncSession, public_id: str) -> Application:
@@ -152,37 +243,113 @@ async def save_form(
     profile: Profile,
     now: datetime | None = None,
 ) -> ApplicationForm:
-    """Validate the form, eligibility and password, all errors together in one
-    :class:`FormErrors`; then store the details and the password's Argon2id hash."""
+    """Validate the form of the draft's procedure, eligibility, and the password (new
+    registration) or the procedure's own fields (reissue reason, new name, what changes),
+    all errors together in one :class:`FormErrors`; then store them.
+
+    For a draft linked to a patron the procedure is the one started, and the name and birth
+    date are the patron's whatever was posted. A new registration under a profile with
+    ``procedures.registered_to_counter`` is refused (``already_registered``) when a patron
+    with the same kana name and birth date holds a card that is not revoked; the answer
+    names nobody.
+    """
     _require_draft(app)
     now = now or utcnow()
     today = local_today(ZoneInfo(profile.library.timezone), now)
+    patron = await linked_patron(session, app)
+    raw = _with_patron(raw_form, app, patron)
     errors: list[FieldError] = []
     form: ApplicationForm | None = None
     try:
-        form = parse_application(raw_form, profile=profile, email=app.email, today=today)
+        form = parse_application(raw, profile=profile, email=app.email, today=today)
     except FormErrors as exc:
         errors.extend(exc.errors)
-    password = raw_form.get("password", "")
-    try:
-        passwords.check_password(profile.password, password, email=app.email)
-    except passwords.PasswordRejected as exc:
-        texts = {lang: passwords.message(exc.code, lang, profile.password) for lang in ("ja", "en")}
-        errors.append(FieldError("password", exc.code, texts["ja"], texts["en"]))
+    procedure = form.procedure if form else _posted_procedure(raw)
+    extra = Collector(raw)
+    reissue = await _check_procedure(
+        session, procedure, extra, form=form, patron=patron, app=app, profile=profile
+    )
     if form is not None:
         eligibility = check_eligibility(form, profile)
         if not eligibility.eligible:
-            field = eligibility.field or "basis"
+            # A new applicant may fix it by their basis; a moved patron by their address.
+            fallback = "basis" if form.procedure is Procedure.NEW else "postal_code"
+            field = eligibility.field or fallback
             errors.append(FieldError(field, eligibility.reason, eligibility.ja, eligibility.en))
+    errors.extend(extra.errors)
     if errors or form is None:
         raise FormErrors(errors)
-    password_hash = await passwords.hash_password(password)  # in a thread
+    password_hash = None
+    if form.procedure is Procedure.NEW:
+        password_hash = await passwords.hash_password(form.password)  # in a thread
     _fill(app, form, password_hash, now)
+    record_reissue(app, form, reissue, linked=patron is not None, now=now)
     await session.flush()
     return form
 
 
-def _fill(app: Application, form: ApplicationForm, password_hash: str, now: datetime) -> None:
+async def _check_procedure(
+    session: AsyncSession,
+    procedure: Procedure | None,
+    extra: Collector,
+    *,
+    form: ApplicationForm | None,
+    patron: Patron | None,
+    app: Application,
+    profile: Profile,
+) -> ReissueDetails | None:
+    """The checks of ``procedure`` beyond the common form, errors kept in ``extra``: the
+    password and whether a card holder registers anew (new), the reason, new name and
+    acknowledgement (reissue), that something changes (change, for a known patron)."""
+    if procedure is Procedure.NEW:
+        _check_password(extra.raw.get("password", ""), app, profile, extra)
+        counter = profile.procedures.registered_to_counter
+        if form is not None and counter and await holds_card(session, form):
+            extra.add("procedure", "already_registered")
+    elif procedure is Procedure.REISSUE:
+        known = patron or form
+        return parse_reissue(extra, names_of(known) if known is not None else None)
+    elif procedure is Procedure.CHANGE and _changes_nothing(form, patron):
+        extra.add("postal_code", "change_nothing")
+    return None
+
+
+def _changes_nothing(form: ApplicationForm | None, patron: Patron | None) -> bool:
+    """A change of details for a known patron whose address, phone and basis stay as they
+    are. Without login the patron is not known yet: the reviewer compares."""
+    return patron is not None and form is not None and not changed_details(form, patron)
+
+
+def _with_patron(
+    raw: Mapping[str, str], app: Application, patron: Patron | None
+) -> Mapping[str, str]:
+    """For a linked draft: its own procedure, and the patron's name and birth date."""
+    if patron is None:
+        return raw
+    fixed = {name: getattr(patron, name) for name in NAME_FIELDS}
+    fixed["birth_date"] = patron.birth_date.isoformat()
+    fixed["procedure"] = app.procedure
+    return {**raw, **fixed}
+
+
+def _posted_procedure(raw: Mapping[str, str]) -> Procedure | None:
+    try:
+        return Procedure(raw.get("procedure", "").strip())
+    except ValueError:
+        return None
+
+
+def _check_password(password: str, app: Application, profile: Profile, form: Collector) -> None:
+    try:
+        passwords.check_password(profile.password, password, email=app.email)
+    except passwords.PasswordRejected as exc:
+        texts = {lang: passwords.message(exc.code, lang, profile.password) for lang in ("ja", "en")}
+        form.errors.append(FieldError("password", exc.code, texts["ja"], texts["en"]))
+
+
+def _fill(
+    app: Application, form: ApplicationForm, password_hash: str | None, now: datetime
+) -> None:
     app.procedure = form.procedure.value
     for name in (
         "family_name", "given_name", "family_kana", "given_kana", "birth_date", "postal_code",
@@ -190,7 +357,7 @@ def _fill(app: Application, form: ApplicationForm, password_hash: str, now: date
     ):  # fmt: skip
         setattr(app, name, getattr(form, name))
     app.basis = form.basis.value
-    app.notifications = dataclasses.asdict(form.notifications)
+    app.notifications = dataclasses.asdict(form.notifications) if password_hash else {}
     app.password_hash = password_hash
     app.updated_at = now
 
@@ -228,9 +395,11 @@ async def remove_document(session: AsyncSession, app: Application, document_id: 
     await session.flush()
 
 
-def needs_extra_document(app: Application, profile: Profile) -> bool:
-    working = app.basis in {Basis.WORKS, Basis.STUDIES}
-    return working and profile.documents.extra_for_work_or_study
+async def documents_needed(
+    session: AsyncSession, app: Application, profile: Profile
+) -> DocumentNeeds:
+    """Which documents the draft needs (``procedure_details.document_needs``)."""
+    return document_needs(app, await linked_patron(session, app), profile)
 
 
 async def missing_parts(session: AsyncSession, app: Application, profile: Profile) -> list[str]:
@@ -239,11 +408,13 @@ async def missing_parts(session: AsyncSession, app: Application, profile: Profil
     missing = []
     if app.consent_version != profile.registration.notes_version:
         missing.append("consent")
-    if not app.has_form:
+    if not form_saved(app):
         missing.append("form")
     rows = await list_documents(session, app)
-    needs_extra = needs_extra_document(app, profile)
-    return missing + missing_documents(rows, profile.documents, needs_extra=needs_extra)
+    needs = await documents_needed(session, app, profile)
+    return missing + missing_documents(
+        rows, profile.documents, needs_extra=needs.extra, needs_identity=needs.identity
+    )
 
 
 async def submit(
@@ -263,6 +434,9 @@ async def submit(
         raise ApplicationIncomplete(missing=missing)
     calendar = OpeningCalendar.from_profile(profile.calendar)
     today = local_today(ZoneInfo(profile.library.timezone), now)
+    patron = await linked_patron(session, app)
+    if patron is not None:  # still open: no other application of it went in meanwhile
+        await require_open(session, patron, Procedure(app.procedure), profile, today)
     due_on = calendar.add_opening_days(today, profile.review.deadline_opening_days)
     changed = await session.scalar(
         update(Application)
@@ -274,9 +448,12 @@ async def submit(
     await session.refresh(app)
     if changed is None:
         return False
+    if patron is not None:
+        await record_submission(session, app, patron, now=now)
     language = _language(app)
     context = {
         "name": app.display_name,
+        "procedure": app.procedure,
         "ready_on": due_on,
         "library_name": profile.library.name.get(language),
     }

@@ -64,8 +64,8 @@ MESSAGES: Messages = {
     },
     "procedure_invalid": {"ja": "申請内容を選んでください。", "en": "Choose a procedure."},
     "procedure_unavailable": {
-        "ja": "この手続きはまだオンラインで受け付けていません。図書館の窓口でお申し込みください。",
-        "en": "This procedure is not yet available online. Please apply at a library counter.",
+        "ja": "この手続きはオンラインでは受け付けていません。図書館の窓口でお申し込みください。",
+        "en": "This procedure is not available online. Please apply at a library counter.",
     },
     "birth_date_invalid": {
         "ja": "生年月日を正しい日付で入力してください（例：1990-04-01）。",
@@ -106,8 +106,9 @@ class Procedure(StrEnum):
     CHANGE = "change"  # 登録内容変更
 
 
-# Only new registration is built so far; the others are refused until their flows exist.
-ONLINE_PROCEDURES = frozenset({Procedure.NEW})
+# Procedures on an existing card: no password (the patron keeps theirs), no notification
+# choices (My Library edits those).
+CARD_PROCEDURES = frozenset({Procedure.REISSUE, Procedure.RENEWAL, Procedure.CHANGE})
 
 
 class Basis(StrEnum):
@@ -174,10 +175,15 @@ class FieldInvalid(InvalidInput):
 
 @dataclass(frozen=True, slots=True)
 class FieldError:
+    """One field's error. Codes of the registration convention carry their ``ja`` and ``en``
+    texts; newer codes leave them empty and carry ``params``, and the page words them from
+    its catalog (architecture, "Page text has two mechanisms")."""
+
     field: str
     code: str
-    ja: str
-    en: str
+    ja: str = ""
+    en: str = ""
+    params: Mapping[str, object] = dataclasses.field(default_factory=dict)
 
     def as_dict(self) -> dict[str, str]:
         return {"field": self.field, "code": self.code, "ja": self.ja, "en": self.en}
@@ -204,13 +210,13 @@ def parse_application(
     ``today`` is the library's local date (default: now, in the profile's time zone).
     """
     today = today or local_today(ZoneInfo(profile.library.timezone))
-    form = _Collector(raw)
+    form = Collector(raw)
     values: dict[str, Any] = {
-        "procedure": form.take("procedure", _procedure),
-        "family_name": form.take("family_name", _text(NAME_MAX)),
-        "given_name": form.take("given_name", _text(NAME_MAX)),
-        "family_kana": form.take("family_kana", _kana),
-        "given_kana": form.take("given_kana", _kana),
+        "procedure": form.take("procedure", lambda v, f: _procedure(v, f, profile)),
+        "family_name": form.take("family_name", parse_name),
+        "given_name": form.take("given_name", parse_name),
+        "family_kana": form.take("family_kana", parse_kana),
+        "given_kana": form.take("given_kana", parse_kana),
         "birth_date": form.take("birth_date", lambda v, f: _birth_date(v, f, today)),
         "postal_code": form.take("postal_code", _required(normalise_postal_code)),
         "prefecture": form.take("prefecture", _required(normalise_prefecture)),
@@ -221,9 +227,9 @@ def parse_application(
         "basis": form.take("basis", lambda v, f: _basis(v, f, profile)),
     }
     values["workplace_or_school"] = _workplace(form, values["basis"])
-    flags: dict[str, Any] = {
-        name: form.take(key, _flag) for key, name in NOTIFICATION_FIELDS.items()
-    }
+    flags: dict[str, Any] = {}
+    if values["procedure"] is Procedure.NEW:  # the others keep the patron's choices
+        flags = {name: form.take(key, _flag) for key, name in NOTIFICATION_FIELDS.items()}
     form.raise_if_invalid()
     return ApplicationForm(
         **values,
@@ -233,7 +239,7 @@ def parse_application(
     )
 
 
-class _Collector:
+class Collector:
     """Runs each field's parser and keeps its error instead of stopping at the first."""
 
     def __init__(self, raw: Mapping[str, str]) -> None:
@@ -244,9 +250,16 @@ class _Collector:
         try:
             return parse(self.raw.get(name, ""), name)
         except InvalidInput as exc:
-            texts = localise(FIELD_MESSAGES, exc.code, **exc.detail)
-            self.errors.append(FieldError(name, exc.code, texts["ja"], texts["en"]))
+            self.add(name, exc.code, **exc.detail)
             return None
+
+    def add(self, name: str, code: str, **params: object) -> None:
+        """An error of ``name``; worded here if this module knows the code, else by the page."""
+        if code in FIELD_MESSAGES:
+            texts = localise(FIELD_MESSAGES, code, **params)
+            self.errors.append(FieldError(name, code, texts["ja"], texts["en"]))
+        else:
+            self.errors.append(FieldError(name, code, params=params))
 
     def raise_if_invalid(self) -> None:
         if self.errors:
@@ -281,19 +294,25 @@ def _required(parse: Callable[..., str]) -> Callable[[str, str], str]:
     return parse_present
 
 
-def _kana(raw: str, field: str) -> str:
-    return normalise_kana(clean_text(raw, field, max_length=NAME_MAX), field=field)
-
-
-def _procedure(raw: str, field: str) -> Procedure:
+def _procedure(raw: str, field: str, profile: Profile) -> Procedure:
+    """One of the procedures the library takes online (``procedures.online``)."""
     text = clean_text(raw, field, max_length=16)
     try:
         procedure = Procedure(text)
     except ValueError:
         raise FieldInvalid(code="procedure_invalid", field=field) from None
-    if procedure not in ONLINE_PROCEDURES:
+    if procedure.value not in profile.procedures.online:
         raise FieldInvalid(code="procedure_unavailable", field=field)
     return procedure
+
+
+def parse_kana(raw: str, field: str) -> str:
+    """A reading: NFKC, checked, then hiragana and half-width katakana as full-width katakana."""
+    return normalise_kana(clean_text(raw, field, max_length=NAME_MAX), field=field)
+
+
+def parse_name(raw: str, field: str) -> str:
+    return clean_text(raw, field, max_length=NAME_MAX)
 
 
 def _birth_date(raw: str, field: str, today: date) -> date:
@@ -319,7 +338,7 @@ def _basis(raw: str, field: str, profile: Profile) -> Basis:
     return Basis(text)
 
 
-def _workplace(form: _Collector, basis: Basis | None) -> str:
+def _workplace(form: Collector, basis: Basis | None) -> str:
     """Required when the basis is work or study; dropped for "lives", as it is not needed."""
     if basis is None or basis is Basis.LIVES:
         return ""

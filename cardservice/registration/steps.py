@@ -15,10 +15,17 @@ from datetime import date
 from babel.dates import format_date
 
 from cardservice.errors import DomainError
+from cardservice.patrons.models import Patron
 from cardservice.registration import Messages, documents, eligibility, errors, localise, storage
-from cardservice.registration.form import FIELD_MESSAGES, NOTIFICATION_FIELDS, FormErrors
+from cardservice.registration.form import (
+    FIELD_MESSAGES,
+    NOTIFICATION_FIELDS,
+    FieldError,
+    FormErrors,
+)
 from cardservice.registration.japan import format_phone, format_postal_code
 from cardservice.registration.models import Application
+from cardservice.registration.procedure_details import NAME_FIELDS, NEW_NAME_FIELDS
 
 # The application form's text fields, in the order the page shows them.
 TEXT_FIELDS = (
@@ -35,11 +42,16 @@ TEXT_FIELDS = (
     "phone",
     "workplace_or_school",
 )
+# A reissue's own fields (procedure_details.parse_reissue); the checkbox is "on" or "".
+REISSUE_FIELDS = ("reissue_reason", "eloan_acknowledged", *NEW_NAME_FIELDS)
 CHECKBOX_ON = "on"
 
-# Eligibility answers that mean "not online; come to the counter": shown at the top of the
-# form, not only next to their field, since no change to the form would fix them.
-COUNTER_CODES = frozenset({"counter_adjacent_city", "not_resident", "postal_code_unknown"})
+# Answers that mean "not online; come to the counter": shown at the top of the form, not
+# only next to their field, since no change to the form would fix them. The last one is a
+# card holder's new registration under procedures.registered_to_counter.
+COUNTER_CODES = frozenset(
+    {"counter_adjacent_city", "not_resident", "postal_code_unknown", "already_registered"}
+)
 
 MESSAGES: Messages = {
     "email_invalid": {
@@ -112,40 +124,82 @@ def error_field(exc: DomainError, default: str) -> str:
     return field if isinstance(field, str) and field else default
 
 
-def field_errors(exc: FormErrors, lang: str) -> dict[str, str]:
-    """Each field's message (the first, if a field has more than one)."""
+def field_errors(
+    exc: FormErrors, lang: str, words: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Each field's message (the first, if a field has more than one). ``words`` holds the
+    page catalog's text, in ``lang``, of the codes that carry no texts of their own."""
     found: dict[str, str] = {}
     for error in exc.errors:
-        found.setdefault(error.field, error.en if lang == "en" else error.ja)
+        found.setdefault(error.field, _worded(error, lang, words or {}))
     return found
 
 
-def counter_messages(exc: FormErrors, lang: str) -> list[str]:
+def counter_messages(
+    exc: FormErrors, lang: str, words: Mapping[str, str] | None = None
+) -> list[str]:
     """The "apply at the counter" answers among the errors, for the top of the page."""
-    return [e.en if lang == "en" else e.ja for e in exc.errors if e.code in COUNTER_CODES]
+    return [_worded(e, lang, words or {}) for e in exc.errors if e.code in COUNTER_CODES]
 
 
-def blank_form(email: str) -> dict[str, str]:
-    values = dict.fromkeys((*TEXT_FIELDS, *NOTIFICATION_FIELDS), "")
-    return {**values, "procedure": "new", "basis": "", "email": email}
+def _worded(error: FieldError, lang: str, words: Mapping[str, str]) -> str:
+    if error.code in words:
+        return words[error.code] % dict(error.params)
+    return error.en if lang == "en" else error.ja
 
 
-def form_values(app: Application) -> dict[str, str]:
-    """The form as saved on the draft, ready to fill in again (never the password)."""
-    values = blank_form(app.email)
-    if not app.has_form:
-        return values
+def blank_form(email: str, procedure: str = "new") -> dict[str, str]:
+    values = dict.fromkeys((*TEXT_FIELDS, *NOTIFICATION_FIELDS, *REISSUE_FIELDS), "")
+    return {**values, "procedure": procedure, "basis": "", "email": email}
+
+
+def form_values(app: Application, patron: Patron | None = None) -> dict[str, str]:
+    """The form as saved on the draft, ready to fill in again (never the password); for a
+    draft a logged-in patron started and has not saved yet, the patron's details."""
+    values = blank_form(app.email, app.procedure or "new")
+    if app.birth_date is None:
+        return values if patron is None else patron_values(values, patron)
     for name in TEXT_FIELDS:
         values[name] = str(getattr(app, name) or "")
-    values["procedure"] = app.procedure
     values["basis"] = app.basis
-    values["birth_date"] = app.birth_date.isoformat() if app.birth_date else ""
+    values["birth_date"] = app.birth_date.isoformat()
     values["postal_code"] = format_postal_code(app.postal_code) if app.postal_code else ""
     values["phone"] = format_phone(app.phone) if app.phone else ""
     chosen = app.notifications or {}
     for key, name in NOTIFICATION_FIELDS.items():
         values[key] = CHECKBOX_ON if chosen.get(name) else ""
+    if app.reissue_reason:
+        values.update(_reissue_values(app))
     return values
+
+
+def _reissue_values(app: Application) -> dict[str, str]:
+    """A saved reissue: for a name change the application's name is the new one (the
+    ``new_*`` fields), and the name as registered is the patron's or, without login,
+    ``previous["former_name"]``."""
+    values = {
+        "reissue_reason": app.reissue_reason or "",
+        "eloan_acknowledged": CHECKBOX_ON if app.eloan_acknowledged_at else "",
+    }
+    if app.reissue_reason == "name_changed":
+        former = (app.previous or {}).get("former_name") or {}
+        for key, name in NEW_NAME_FIELDS.items():
+            values[key] = str(getattr(app, name) or "")
+            if former:
+                values[name] = str(former.get(name, ""))
+    return values
+
+
+def patron_values(values: dict[str, str], patron: Patron) -> dict[str, str]:
+    """``values`` with the patron's name, birth date, address, phone and basis."""
+    filled = dict(values)
+    for name in (*NAME_FIELDS, "prefecture", "city", "street", "building", "workplace_or_school"):
+        filled[name] = str(getattr(patron, name) or "")
+    filled["birth_date"] = patron.birth_date.isoformat()
+    filled["postal_code"] = format_postal_code(patron.postal_code) if patron.postal_code else ""
+    filled["phone"] = format_phone(patron.phone) if patron.phone else ""
+    filled["basis"] = patron.eligibility_basis or ""
+    return filled
 
 
 def typed_values(raw: Mapping[str, str], email: str) -> dict[str, str]:
@@ -160,3 +214,8 @@ def typed_values(raw: Mapping[str, str], email: str) -> dict[str, str]:
 def long_date(day: date, lang: str) -> str:
     """2026年4月5日日曜日 / Sunday, 5 April 2026."""
     return format_date(day, format="full", locale="en_GB" if lang == "en" else "ja_JP")
+
+
+def day_text(day: date, lang: str) -> str:
+    """2027年3月1日 / 1 March 2027: a day named in a sentence."""
+    return format_date(day, format="long", locale="en_GB" if lang == "en" else "ja_JP")

@@ -126,16 +126,21 @@ def decrypt_document(app: Application, row: ApplicationDocument, keys: bytes) ->
 
 
 def missing_documents(
-    rows: Iterable[ApplicationDocument], documents: DocumentsSection, *, needs_extra: bool
+    rows: Iterable[ApplicationDocument],
+    documents: DocumentsSection,
+    *,
+    needs_extra: bool,
+    needs_identity: bool = True,
 ) -> list[str]:
-    """What is still missing: "identity_document" (no type has every side it needs) and
-    "extra_document" (work or study without the second document)."""
+    """What is still missing: "identity_document" (no type has every side it needs, when
+    the procedure needs one) and "extra_document" (work or study without the second
+    document)."""
     slots = {(row.doc_type, row.side) for row in rows}
     missing = []
     complete = any(
         all((t.id, side) in slots for side in required_sides(t)) for t in documents.types
     )
-    if not complete:
+    if needs_identity and not complete:
         missing.append("identity_document")
     if needs_extra and (EXTRA_DOCUMENT, "front") not in slots:
         missing.append("extra_document")

@@ -1,10 +1,11 @@
-"""The applicant's pages: email link, notes and consent, form, documents, submission.
+"""The applicant's pages: email link, notes and consent, form,
+documents, submission; for a new registration and for the procedures on a card.
 
     GET  /apply                          email form                 POST /apply (email)
     GET  /apply/sent                     "check your email" (the same for anyone)
     GET  /apply/verify/{token}           "Continue" (peeks only)    POST: opens the draft
     GET  /apply/notes                    notes and consent          POST (version, agree)
-    GET  /apply/form                     the application form       POST (fields, or lookup)
+    GET  /apply/form?procedure=          the form of a procedure    POST (fields, or lookup)
     GET  /apply/postal?code=             {prefecture, city} as JSON, for apply.js
     GET  /apply/documents                rules, attached files      POST multipart
     POST /apply/documents/{id}/delete
@@ -14,9 +15,10 @@
     GET  /apply/answer/{token}           a staff question           POST multipart answer
     GET  /apply/answered                 thanks
 
-The email link puts the draft's public id in the session (``session["apply"]``); the step
-pages find the draft through it. Without it they send the applicant back to the start, and
-once the application is submitted its editing pages show the "received" page instead.
+The email link puts the draft's public id in the session
+(``session["apply"]``); the step pages find the draft through it. Without it they send the
+applicant back to the start, and once the application is submitted its editing pages show
+the "received" page instead.
 Each POST redirects (303) after it succeeds; a refused input shows the page again with the
 reason next to its field (400), and nothing of the application changes.
 """
@@ -29,6 +31,7 @@ from litestar import Router
 
 from cardservice.registration.routes.answer import answer_page, answered, send_answer
 from cardservice.registration.routes.common import NoApplication, NotDraft, to_done, to_start
+from cardservice.registration.routes.details import application_form, postal, save_form
 from cardservice.registration.routes.documents import (
     add_document,
     documents_page,
@@ -38,12 +41,9 @@ from cardservice.registration.routes.documents import (
     submit,
 )
 from cardservice.registration.routes.start import (
-    application_form,
     consent,
     notes,
     open_application,
-    postal,
-    save_form,
     send_link,
     sent,
     start,

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from litestar import get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
-from litestar.status_codes import (
-    HTTP_400_BAD_REQUEST,
-)
+from litestar.status_codes import HTTP_400_BAD_REQUEST
 
 from cardservice.errors import InvalidInput
+from cardservice.patrons.card_view import current_card
 from cardservice.registration import applicant, steps
 from cardservice.registration.documents import MY_NUMBER_BACK_WARNING, SIDE_NAMES, upload_guides
 from cardservice.registration.errors import (
     ApplicationIncomplete,
 )
-from cardservice.registration.models import ApplicationStatus
+from cardservice.registration.japan import format_phone, format_postal_code
+from cardservice.registration.models import Application, ApplicationStatus
+from cardservice.registration.procedure_details import snapshot
 from cardservice.registration.routes.common import (
     UPLOAD_BODY_LIMIT,
     UPLOAD_ERRORS,
@@ -50,7 +53,8 @@ async def _documents_page(
     async with services(request).db.transaction() as session:
         app = await draft_application(request, session)
         attached = await list_documents(session, app)
-        extra = applicant.needs_extra_document(app, profile)
+        needs = await applicant.documents_needed(session, app, profile)
+        procedure = app.procedure
     limits = profile.documents
     return render(
         request,
@@ -61,7 +65,10 @@ async def _documents_page(
         type_names={t.id: t.name.get(lang) for t in limits.types},
         side_names={side: names[lang] for side, names in SIDE_NAMES.items()},
         extra_type=EXTRA_DOCUMENT,
-        extra_needed=extra,
+        extra_needed=needs.extra,
+        identity_needed=needs.identity,
+        name_changed=needs.name_changed,
+        procedure=procedure,
         attached=attached,
         limits=limits,
         max_mb=megabytes(limits.max_bytes),
@@ -133,7 +140,11 @@ async def remove_document(request: AnyRequest, document_id: FromPath[int]) -> Re
 
 
 async def _review_page(
-    request: AnyRequest, *, missing: list[str] | None = None, status_code: int = 200
+    request: AnyRequest,
+    *,
+    missing: list[str] | None = None,
+    closed: str = "",
+    status_code: int = 200,
 ) -> Template:
     profile = services(request).settings.profile
     lang = language(request)
@@ -142,20 +153,42 @@ async def _review_page(
         attached = await list_documents(session, app)
         if missing is None:
             missing = await applicant.missing_parts(session, app, profile)
+        patron = await applicant.linked_patron(session, app)
+        # Before and after, for a procedure on a known card: what the review will compare.
+        before = snapshot(patron, await current_card(session, patron.id)) if patron else {}
+        saved = applicant.form_saved(app)
+    values = steps.form_values(app)
     return render(
         request,
         "pages/apply/review.html",
         status_code=status_code,
         step=5,
         app=app,
-        values=steps.form_values(app),
+        saved=saved,
+        values=values,
+        before=_shown_before(before, app),
         birth_date=steps.long_date(app.birth_date, lang) if app.birth_date else "",
         attached=attached,
         type_names={t.id: t.name.get(lang) for t in profile.documents.types},
         side_names={side: names[lang] for side, names in SIDE_NAMES.items()},
         extra_type=EXTRA_DOCUMENT,
         missing=missing,
+        closed=closed,
     )
+
+
+def _shown_before(before: dict[str, Any], app: Application) -> dict[str, Any]:
+    """The registered values beside the application's (postal code and phone written as
+    the form writes them); without login, the former name the applicant gave."""
+    shown = dict(before)
+    if shown.get("postal_code"):
+        shown["postal_code"] = format_postal_code(shown["postal_code"])
+    if shown.get("phone"):
+        shown["phone"] = format_phone(shown["phone"])
+    former = (app.previous or {}).get("former_name")
+    if not before and isinstance(former, dict):
+        shown.update(former)
+    return shown
 
 
 @get("/apply/review", name="apply_review")
@@ -189,4 +222,16 @@ async def done(request: AnyRequest) -> Template | Redirect:
         "pages/apply/done.html",
         app=app,
         ready_on=steps.long_date(app.due_on, lang) if app.due_on else "",
+        lost_suspended=_suspended_on_submit(app),
     )
+
+
+def _suspended_on_submit(app: Application) -> str:
+    """The number of the card a "lost" reissue suspended when it was submitted (an active
+    card in the snapshot of a logged-in patron: ``applicant.submit`` suspends it), or ""."""
+    before = app.previous or {}
+    lost = app.procedure == "reissue" and app.reissue_reason == "lost"
+    linked_at_start = app.patron_id is not None and app.patron_linked_by is None
+    if lost and linked_at_start and before.get("card_status") == "active":
+        return str(before.get("user_number") or "")
+    return ""

@@ -1,30 +1,21 @@
-"""Steps 1 to 3: the email link, the notes and consent, the application form."""
+"""Steps 1 and 2: the email link, the notes and consent (the form is ``details.py``)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-import anyio.to_thread
 import msgspec
-from litestar import Response, get, post
-from litestar.params import FromPath, FromQuery, URLEncodedBody
+from litestar import get, post
+from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Redirect, Template
 from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
-    HTTP_404_NOT_FOUND,
 )
 
 from cardservice.mail.errors import InvalidRecipient
 from cardservice.registration import applicant, steps
 from cardservice.registration.errors import (
     ConsentVersionInvalid,
-)
-from cardservice.registration.form import FormErrors
-from cardservice.registration.japan import (
-    PREFECTURES,
-    PREFECTURES_EN,
-    InvalidPostalCode,
-    lookup_postal_code,
 )
 from cardservice.registration.models import Application
 from cardservice.registration.routes.common import (
@@ -175,144 +166,3 @@ async def consent(request: AnyRequest, data: URLEncodedBody[NotesForm]) -> Templ
             error = steps.error_text(exc, lang)
             return _notes_page(request, app, error=error, status_code=HTTP_400_BAD_REQUEST)
     return see_other("/apply/form")
-
-
-# --- 3. the form ------------------------------------------------------------------------
-
-
-class ApplicationFormBody(msgspec.Struct):
-    procedure: Text = ""
-    family_name: Text = ""
-    given_name: Text = ""
-    family_kana: Text = ""
-    given_kana: Text = ""
-    birth_date: Text = ""
-    postal_code: Text = ""
-    prefecture: Text = ""
-    city: Text = ""
-    street: Text = ""
-    building: Text = ""
-    phone: Text = ""
-    basis: Text = ""
-    workplace_or_school: Text = ""
-    notify_reservation_ready: Flag = ""
-    notify_expiry_near: Flag = ""
-    notify_overdue: Flag = ""
-    notify_new_arrivals: Flag = ""
-    notify_emergency_closure: Flag = ""
-    password: Annotated[str, msgspec.Meta(max_length=1024)] = ""
-    # The no-script postal code button: fill in the address, save nothing.
-    lookup: Flag = ""
-
-    def raw(self) -> dict[str, str]:
-        fields = msgspec.structs.asdict(self)
-        fields.pop("lookup")
-        return fields
-
-
-def _form_page(
-    request: AnyRequest,
-    values: dict[str, str],
-    *,
-    saved: bool,
-    errors: dict[str, str] | None = None,
-    counter: list[str] | None = None,
-    looked_up: bool = False,
-    status_code: int = 200,
-) -> Template:
-    profile = services(request).settings.profile
-    lang = language(request)
-    names = PREFECTURES_EN if lang == "en" else PREFECTURES
-    return render(
-        request,
-        "pages/apply/form.html",
-        status_code=status_code,
-        step=3,
-        values=values,
-        errors=errors or {},
-        counter=counter or [],
-        looked_up=looked_up,
-        saved=saved,
-        policy=profile.password,
-        bases=profile.registration.bases,
-        library_city=profile.library.city.get(lang),
-        extra_document=profile.documents.extra_for_work_or_study,
-        prefectures=list(zip(PREFECTURES, names, strict=True)),
-    )
-
-
-@get("/apply/form", name="apply_form")
-async def application_form(request: AnyRequest) -> Template:
-    async with services(request).db.transaction() as session:
-        app = await draft_application(request, session)
-    return _form_page(request, steps.form_values(app), saved=app.has_form)
-
-
-@post("/apply/form", name="apply_save_form")
-async def save_form(
-    request: AnyRequest, data: URLEncodedBody[ApplicationFormBody]
-) -> Template | Redirect:
-    lang = language(request)
-    raw = data.raw()
-    if data.lookup:
-        return await _fill_from_postal_code(request, raw)
-    try:
-        async with services(request).db.transaction() as session:
-            app = await draft_application(request, session)
-            # Read now: a rollback expires the loaded application.
-            email, saved = app.email, app.has_form
-            await applicant.save_form(session, app, raw, profile=services(request).settings.profile)
-    except FormErrors as exc:  # raised before anything changed; rolled back all the same
-        return _form_page(
-            request,
-            steps.typed_values(raw, email),
-            saved=saved,
-            errors=steps.field_errors(exc, lang),
-            counter=steps.counter_messages(exc, lang),
-            status_code=HTTP_400_BAD_REQUEST,
-        )
-    return see_other("/apply/documents")
-
-
-async def _fill_from_postal_code(request: AnyRequest, raw: dict[str, str]) -> Template:
-    async with services(request).db.transaction() as session:
-        app = await draft_application(request, session)
-    values = steps.typed_values(raw, app.email)
-    lang = language(request)
-    try:
-        address = await anyio.to_thread.run_sync(lookup_postal_code, raw["postal_code"])
-    except InvalidPostalCode as exc:
-        error = steps.error_text(exc, lang)
-    else:
-        if address is not None:
-            values["prefecture"], values["city"] = address.prefecture, address.city
-            return _form_page(request, values, saved=app.has_form, looked_up=True)
-        error = _unknown_postal_code(request, raw["postal_code"])
-    return _form_page(
-        request,
-        values,
-        saved=app.has_form,
-        errors={"postal_code": error},
-        status_code=HTTP_400_BAD_REQUEST,
-    )
-
-
-def _unknown_postal_code(request: AnyRequest, code: str) -> str:
-    lang = language(request)
-    library = services(request).settings.profile.library.name.get(lang)
-    return steps.text("postal_code_unknown", lang, postal_code=code, library=library)
-
-
-@get("/apply/postal", name="apply_postal")
-async def postal(request: AnyRequest, code: FromQuery[str] = "") -> Response[dict[str, Any]]:
-    """The address for a postal code, for the form's script to fill in."""
-    try:
-        address = await anyio.to_thread.run_sync(lookup_postal_code, code[:32])
-    except InvalidPostalCode as exc:
-        error = {"code": exc.code, "message": steps.error_text(exc, language(request))}
-        return Response({"error": error}, status_code=HTTP_400_BAD_REQUEST)
-    if address is None:
-        message = _unknown_postal_code(request, code[:32])
-        error = {"code": "postal_code_unknown", "message": message}
-        return Response({"error": error}, status_code=HTTP_404_NOT_FOUND)
-    return Response({"prefecture": address.prefecture, "city": address.city})

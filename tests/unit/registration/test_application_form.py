@@ -158,10 +158,18 @@ def test_postal_code_and_prefecture(yokohama: Profile) -> None:
     assert _error(yokohama, prefecture="神奈川") == "prefecture_invalid"
 
 
-def test_only_new_registration_is_offered_online_for_now(yokohama: Profile) -> None:
+def test_the_procedures_the_profile_takes_online(yokohama: Profile) -> None:
     assert {p.value for p in Procedure} == {"new", "reissue", "renewal", "change"}
+    for procedure in ("reissue", "renewal", "change"):
+        form = _parse(yokohama, procedure=procedure, notify_overdue="on")
+        assert form.procedure == procedure
+        # Notification choices belong to the patron's record, edited in My Library.
+        assert form.notifications == Notifications()
+    counter_only = msgspec.structs.replace(
+        yokohama, procedures=msgspec.structs.replace(yokohama.procedures, online=["new"])
+    )
     for later in ("reissue", "renewal", "change"):
-        assert _error(yokohama, procedure=later) == "procedure_unavailable"
+        assert _error(counter_only, procedure=later) == "procedure_unavailable"
     assert _error(yokohama, procedure="delete") == "procedure_invalid"
 
 

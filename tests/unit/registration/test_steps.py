@@ -3,10 +3,11 @@ again from a saved draft, and nothing that would echo a password."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
+from cardservice.patrons.models import Patron
 from cardservice.registration import steps
 from cardservice.registration.documents import DocumentRejected
 from cardservice.registration.form import FieldError, FormErrors
@@ -99,3 +100,74 @@ def test_typed_values_never_carry_the_password_or_another_email() -> None:
 def test_long_dates_in_both_languages() -> None:
     assert steps.long_date(date(2026, 4, 5), "ja") == "2026年4月5日日曜日"
     assert steps.long_date(date(2026, 4, 5), "en") == "Sunday, 5 April 2026"
+
+
+def test_codes_without_texts_are_worded_by_the_page() -> None:
+    errors = FormErrors(
+        [
+            FieldError("postal_code", "change_nothing"),
+            FieldError("procedure", "already_registered"),
+        ]
+    )
+    words = {"change_nothing": "変更なし", "already_registered": "登録済み（%(x)s）"}
+    with pytest.raises(KeyError):  # a placeholder the error does not fill is a bug
+        steps.field_errors(errors, "ja", words)
+    words["already_registered"] = "登録済み"
+    assert steps.field_errors(errors, "ja", words) == {
+        "postal_code": "変更なし",
+        "procedure": "登録済み",
+    }
+    assert steps.counter_messages(errors, "ja", words) == ["登録済み"]
+
+
+def _patron() -> Patron:
+    return Patron(
+        family_name="山田",
+        given_name="花子",
+        family_kana="ヤマダ",
+        given_kana="ハナコ",
+        birth_date=date(1990, 4, 1),
+        email="hanako@example.org",
+        phone="+81452627334",
+        postal_code="2310005",
+        prefecture="神奈川県",
+        city="横浜市中区",
+        street="本町1-1",
+        building="",
+        eligibility_basis="works",
+        workplace_or_school="横浜市立大学",
+    )
+
+
+def test_a_draft_started_logged_in_is_filled_in_from_the_patron() -> None:
+    app = Application(email="hanako@example.org", procedure="renewal", patron_id=7)
+    values = steps.form_values(app, _patron())
+    assert values["procedure"] == "renewal"
+    assert values["postal_code"] == "231-0005"
+    assert values["phone"] == "045-262-7334"
+    assert (values["basis"], values["workplace_or_school"]) == ("works", "横浜市立大学")
+    assert values["birth_date"] == "1990-04-01"
+
+
+def test_a_saved_name_change_shows_the_new_name_apart_from_the_former() -> None:
+    app = Application(
+        email="hanako@example.org",
+        procedure="reissue",
+        family_name="佐藤",
+        given_name="花子",
+        family_kana="サトウ",
+        given_kana="ハナコ",
+        birth_date=date(1990, 4, 1),
+        reissue_reason="name_changed",
+        eloan_acknowledged_at=datetime(2026, 4, 3, tzinfo=UTC),
+        previous={"former_name": {"family_name": "山田", "family_kana": "ヤマダ"}},
+    )
+    values = steps.form_values(app)
+    assert (values["new_family_name"], values["new_family_kana"]) == ("佐藤", "サトウ")
+    assert (values["family_name"], values["family_kana"]) == ("山田", "ヤマダ")
+    assert (values["reissue_reason"], values["eloan_acknowledged"]) == ("name_changed", "on")
+
+
+def test_days_in_a_sentence() -> None:
+    assert steps.day_text(date(2027, 3, 1), "ja") == "2027年3月1日"
+    assert steps.day_text(date(2027, 3, 1), "en") == "1 March 2027"
