@@ -75,7 +75,7 @@ async def post_login(
 async def log_in(client: Client, login: str, password: str = PASSWORD) -> None:
     response = await post_login(client, login, password)
     assert response.status_code == 303, response.text
-    assert response.headers["location"] == "/card"
+    assert response.headers["location"] == "/my"
 
 
 def decode_svg(svg: str, scale: int = 3) -> list[tuple[str, zxingcpp.BarcodeFormat]]:
@@ -223,12 +223,14 @@ async def test_too_many_attempts_get_429_for_known_and_unknown_alike(
     assert (await client.get("/card")).status_code == 303
 
 
-async def test_login_returns_only_to_the_card(client: Client, services: Services) -> None:
+async def test_login_returns_only_to_the_patron_pages(client: Client, services: Services) -> None:
     card = await make_patron(services)
-    outside = await post_login(client, card.user_number, next_path="https://evil.example/")
-    assert outside.headers["location"] == "/card"
-    english = await post_login(client, card.user_number, next_path="/card?lang=en")
-    assert english.headers["location"] == "/card?lang=en"
+    for outside in ("https://evil.example/", "//evil.example/card", "/card/../staff", "/staff"):
+        answer = await post_login(client, card.user_number, next_path=outside)
+        assert answer.headers["location"] == "/my", outside
+    for inside in ("/card?lang=en", "/card", "/my/password", "/my?lang=en"):
+        answer = await post_login(client, card.user_number, next_path=inside)
+        assert answer.headers["location"] == inside
 
 
 async def test_logout_clears_the_session_and_the_saved_copy(

@@ -1,80 +1,93 @@
-"""The patron's pages: login and the card page, with its offline service worker.
+"""Login and logout, the card page with its offline service worker.
 
-The session holds the patron id, the login time and a fingerprint of the password hash;
-every request reloads the patron, so a changed password or an old login ends the session.
-The texts of these pages live in their templates (the page catalogs are extracted from
-``cardservice/web`` and the templates); errors reach the templates as their stable codes.
+Login goes to My Library (``/my``) unless it was asked for from the card page or another
+patron page. The texts of these pages live in their templates; errors reach the templates
+as their stable codes.
 """
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Final
-from urllib.parse import urlencode
 
 import msgspec
-from litestar import Request, Response, get, post
+from litestar import Response, get, post
 from litestar.params import URLEncodedBody
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from cardservice.errors import DomainError
+from cardservice.patrons import devices
 from cardservice.patrons.card_view import CardIssuer, card_face, current_card
 from cardservice.patrons.login import (
     PatronBadCredentials,
     PatronLoginLimited,
     authenticate_patron,
-    session_patron,
 )
-from cardservice.patrons.models import Patron
-from cardservice.security.passwords import password_fingerprint
+from cardservice.patrons.paths import CARD_PATH, LOGIN_PATH, LOGOUT_PATH, MY_PATH
+from cardservice.patrons.routes.common import (
+    CHECKBOX_ON,
+    AnyRequest,
+    Flag,
+    current_patron,
+    device_token,
+    forget_device,
+    full_name,
+    remember_device,
+    see_other,
+    start_session,
+    to_login,
+    with_device_cookie,
+)
 from cardservice.web.errors import STATUS_OF_KIND
-from cardservice.web.pages import render, this_page
-from cardservice.web.security import login_fresh, rate_limit_key
+from cardservice.web.pages import render
+from cardservice.web.security import rate_limit_key
 from cardservice.web.state import client_address, secrets, services
 
-LOGIN_PATH: Final = "/login"
-LOGOUT_PATH: Final = "/logout"
-CARD_PATH: Final = "/card"
 SERVICE_WORKER_PATH: Final = "/sw.js"
-SERVICE_WORKER_FILE: Final = Path(__file__).resolve().parents[1] / "web" / "static" / "sw.js"
+SERVICE_WORKER_FILE: Final = Path(__file__).resolve().parents[2] / "web" / "static" / "sw.js"
 # Logging out removes the offline copy of the card from the phone as well.
 CLEAR_SITE_DATA: Final = '"cache", "storage"'
-_SESSION_ID: Final = "patron_id"
-_SESSION_AT: Final = "patron_at"
-_SESSION_PW: Final = "patron_pw"
-
-AnyRequest = Request[Any, Any, Any]
+# Where a login may return to: the patron's own pages, with their query (the language).
+_RETURN_PATHS: Final = (CARD_PATH, MY_PATH)
 
 
 class LoginForm(msgspec.Struct):
     login: Annotated[str, msgspec.Meta(max_length=256)] = ""
     password: Annotated[str, msgspec.Meta(max_length=1024)] = ""
     next: Annotated[str, msgspec.Meta(max_length=2048)] = ""
+    keep: Flag = ""
 
 
 def safe_next(target: str) -> str:
-    """Where to go after login: the card page (in any language), never elsewhere."""
-    if target == CARD_PATH or target.startswith(CARD_PATH + "?"):
-        return target
-    return CARD_PATH
+    """Where to go after login: My Library, or the card page or a My Library page when the
+    login was asked for from there; never anywhere else."""
+    if "\\" in target or "//" in target or ".." in target:
+        return MY_PATH
+    for path in _RETURN_PATHS:
+        if target == path or target.startswith((path + "?", path + "/")):
+            return target
+    return MY_PATH
 
 
 def _login_page(
     request: AnyRequest,
     *,
     login: str = "",
+    keep: bool = False,
     error: DomainError | None = None,
     next_path: str = "",
 ) -> Template:
+    profile = services(request).settings.profile
     return render(
         request,
         "pages/card/login.html",
         status_code=STATUS_OF_KIND[error.kind] if error else 200,
         login=login,
+        keep=keep,
+        keep_days=profile.patrons.keep_signed_in_days,
         error=error.code if error else "",
         next_path=safe_next(next_path),
     )
@@ -88,6 +101,7 @@ async def login_form(request: AnyRequest) -> Template:
 @post(LOGIN_PATH, name="patron_login")
 async def login(request: AnyRequest, data: URLEncodedBody[LoginForm]) -> Template | Redirect:
     svc = services(request)
+    keep = data.keep == CHECKBOX_ON
     try:
         patron = await authenticate_patron(
             svc.db,
@@ -98,52 +112,42 @@ async def login(request: AnyRequest, data: URLEncodedBody[LoginForm]) -> Templat
             secret=rate_limit_key(secrets(request)),
         )
     except (PatronBadCredentials, PatronLoginLimited) as exc:
-        return _login_page(request, login=data.login, error=exc, next_path=data.next)
-    # A fresh session on login: nothing from before carries over.
-    request.set_session(
-        {
-            _SESSION_ID: patron.id,
-            _SESSION_AT: int(time.time()),
-            _SESSION_PW: password_fingerprint(patron.password_hash),
-        }
-    )
-    return Redirect(safe_next(data.next), status_code=HTTP_303_SEE_OTHER)
+        return _login_page(request, login=data.login, keep=keep, error=exc, next_path=data.next)
+    start_session(request, patron)
+    if keep:
+        async with svc.db.transaction() as session:
+            remembered = await devices.remember(
+                session, patron, days=svc.settings.profile.patrons.keep_signed_in_days
+            )
+        remember_device(request, remembered)
+    return with_device_cookie(request, see_other(safe_next(data.next)))
 
 
 @post(LOGOUT_PATH, name="patron_logout")
 async def logout(request: AnyRequest) -> Redirect:
+    """Ends the session and, on a remembered device, that device (other devices stay)."""
+    token = device_token(request)
+    if token:
+        async with services(request).db.transaction() as session:
+            await devices.forget(session, token)
+        forget_device(request)
     request.clear_session()
-    return Redirect(
+    response = Redirect(
         LOGIN_PATH,
         status_code=HTTP_303_SEE_OTHER,
         headers={"Clear-Site-Data": CLEAR_SITE_DATA},
     )
-
-
-def _to_login(request: AnyRequest) -> Redirect:
-    next_path = urlencode({"next": this_page(request)}, safe="/")
-    return Redirect(f"{LOGIN_PATH}?{next_path}", status_code=HTTP_303_SEE_OTHER)
-
-
-def _full_name(patron: Patron) -> str:
-    return f"{patron.family_name} {patron.given_name}"
+    return with_device_cookie(request, response)
 
 
 @get(CARD_PATH, name="patron_card")
 async def card_page(request: AnyRequest) -> Template | Redirect:
     svc = services(request)
-    session = request.session
-    patron, card = None, None
-    if login_fresh(session.get(_SESSION_AT)):
-        async with svc.db.transaction() as db_session:
-            patron = await session_patron(
-                db_session, session.get(_SESSION_ID), session.get(_SESSION_PW)
-            )
-            card = await current_card(db_session, patron.id) if patron else None
+    async with svc.db.transaction() as db_session:
+        patron = await current_patron(request, db_session)
+        card = await current_card(db_session, patron.id) if patron else None
     if patron is None:
-        if session.get(_SESSION_ID) is not None:  # a patron session that no longer holds
-            request.clear_session()
-        return _to_login(request)
+        return to_login(request)
     now = datetime.now(UTC)
     face = None
     if card is not None:
@@ -159,13 +163,14 @@ async def card_page(request: AnyRequest) -> Template | Redirect:
             ),
             now=now,
         )
-    return render(
+    page = render(
         request,
         "pages/card/card.html",
-        patron_name=_full_name(patron),
+        patron_name=full_name(patron),
         face=face,
         shown_at=now,
     )
+    return with_device_cookie(request, page)
 
 
 @cache
