@@ -169,6 +169,8 @@ def _show_card(phone: Phone, context: BrowserContext, user_number: str) -> None:
     page.locator("[name=login]").fill(user_number)
     page.locator("[name=password]").fill(FORM["password"])
     _submit(page, "/login")
+    expect(page).to_have_url(f"{phone.server.url}/my")  # My Library links to the card
+    page.locator("main a[href='/card']").first.click()
     expect(page).to_have_url(f"{phone.server.url}/card")
     expect(page.get_by_text(user_number).first).to_be_visible()
     barcode = page.locator("svg, img").filter(has=page.locator("rect")).first

@@ -190,7 +190,7 @@ async def _approve(
 async def _show_card(client: Client, services: Services, card: Card, password: str) -> None:
     """The patron logs in with the number from the email; the card scans and verifies."""
     login_data = {"login": card.user_number, "password": password}
-    assert await post_form(client, "/login", "/login", login_data) == "/card"
+    assert await post_form(client, "/login", "/login", login_data) == "/my"
     page = await client.get("/card")
     assert page.status_code == 200
     symbols = decoded_symbols(page.text)
