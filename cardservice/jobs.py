@@ -4,7 +4,8 @@
   application is cancelled and the applicant told (``registration/inquiries.py``);
 - ID images go once their application was decided more than the retention period ago
   (``registration/retention.py``);
-- expired one-time links and spent rate-limit counters are deleted;
+- expired one-time links, spent rate-limit counters and expired "keep me signed in"
+  devices are deleted;
 - expiry reminders go to opted-in patrons whose card expires soon
   (``notices/reminders.py``; it needs the service's base URL for the renewal link);
 - emergency-closure notices that are not finished are queued on in batches
@@ -30,6 +31,7 @@ from cardservice.db.base import utcnow
 from cardservice.db.engine import Database
 from cardservice.notices.closures import deliver_pending_notices
 from cardservice.notices.reminders import send_expiry_reminders
+from cardservice.patrons.devices import purge_devices
 from cardservice.profiles.schema import Profile
 from cardservice.registration.inquiries import expire_inquiries
 from cardservice.registration.retention import purge_documents
@@ -51,6 +53,7 @@ class JobReport:
     documents_purged: int = 0
     links_purged: int = 0
     rate_counters_purged: int = 0
+    devices_purged: int = 0
     expiry_reminders: int | None = 0  # None: not run (no base URL for the renewal link)
     notice_emails: int = 0
     failed: list[str] = field(default_factory=list)  # names of jobs that raised
@@ -62,6 +65,7 @@ class JobReport:
             f"ID images deleted: {self.documents_purged}",
             f"expired links deleted: {self.links_purged}",
             f"rate-limit counters deleted: {self.rate_counters_purged}",
+            f"expired signed-in devices deleted: {self.devices_purged}",
             "expiry reminders queued: "
             + (
                 "not run (no base URL)"
@@ -110,6 +114,7 @@ async def run_jobs(
         async with db.transaction() as session:
             report.links_purged = await purge_links(session, older_than=LINK_KEEP, now=now)
             report.rate_counters_purged = await purge_rate_counters(session, now)
+            report.devices_purged = await purge_devices(session, now=now)
     except Exception:
         log.exception("job failed: link and counter cleanup")
         report.failed.append("link and counter cleanup")

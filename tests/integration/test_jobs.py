@@ -17,6 +17,8 @@ from cardservice.cli import main
 from cardservice.db.base import utcnow
 from cardservice.jobs import run_jobs
 from cardservice.notices import closures
+from cardservice.patrons.devices import remember
+from cardservice.patrons.models import Patron, PatronDevice
 from cardservice.patrons.service import NewPatron, create_patron_with_card
 from cardservice.registration import applicant, review
 from cardservice.registration.models import ApplicationDocument, ApplicationStatus
@@ -112,6 +114,33 @@ async def test_expired_links_are_deleted_a_week_after_expiry(services: Services)
     assert gone.links_purged == 1
     async with services.db.transaction() as session:
         assert list(await session.scalars(select(LinkToken))) == []
+
+
+async def test_expired_signed_in_devices_are_deleted(services: Services) -> None:
+    now = utcnow()
+    async with services.db.transaction() as session:
+        card = await create_patron_with_card(
+            session,
+            NewPatron(
+                family_name="山田",
+                given_name="花子",
+                family_kana="ヤマダ",
+                given_kana="ハナコ",
+                birth_date=date(1990, 4, 1),
+                email="device@example.org",
+                password_hash="$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA",
+            ),
+            services.policy,
+        )
+        patron = await session.get(Patron, card.patron_id)
+        assert patron is not None
+        await remember(session, patron, days=90, now=now)
+    kept = await run_jobs(services.db, services.settings.profile, now=now + timedelta(days=89))
+    assert kept.devices_purged == 0
+    gone = await run_jobs(services.db, services.settings.profile, now=now + timedelta(days=91))
+    assert gone.devices_purged == 1
+    async with services.db.transaction() as session:
+        assert list(await session.scalars(select(PatronDevice))) == []
 
 
 async def test_the_app_runs_the_jobs_in_the_background(services: Services) -> None:
