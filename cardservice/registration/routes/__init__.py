@@ -1,9 +1,10 @@
-"""The applicant's pages: email link, notes and consent, form,
+"""The applicant's pages: email link (or a logged-in start), notes and consent, form,
 documents, submission; for a new registration and for the procedures on a card.
 
     GET  /apply                          email form                 POST /apply (email)
     GET  /apply/sent                     "check your email" (the same for anyone)
     GET  /apply/verify/{token}           "Continue" (peeks only)    POST: opens the draft
+    POST /apply/procedure/{procedure}    a logged-in patron starts reissue, renewal, change
     GET  /apply/notes                    notes and consent          POST (version, agree)
     GET  /apply/form?procedure=          the form of a procedure    POST (fields, or lookup)
     GET  /apply/postal?code=             {prefecture, city} as JSON, for apply.js
@@ -15,7 +16,7 @@ documents, submission; for a new registration and for the procedures on a card.
     GET  /apply/answer/{token}           a staff question           POST multipart answer
     GET  /apply/answered                 thanks
 
-The email link puts the draft's public id in the session
+The email link, or the logged-in start, puts the draft's public id in the session
 (``session["apply"]``); the step pages find the draft through it. Without it they send the
 applicant back to the start, and once the application is submitted its editing pages show
 the "received" page instead.
@@ -40,6 +41,7 @@ from cardservice.registration.routes.documents import (
     review,
     submit,
 )
+from cardservice.registration.routes.procedure import start_procedure
 from cardservice.registration.routes.start import (
     consent,
     notes,
@@ -59,6 +61,7 @@ ROUTES: list[Any] = [
             sent,
             verify,
             open_application,
+            start_procedure,
             notes,
             consent,
             application_form,

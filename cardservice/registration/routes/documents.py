@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from litestar import get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
-from litestar.status_codes import HTTP_400_BAD_REQUEST
+from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_409_CONFLICT
 
 from cardservice.errors import InvalidInput
 from cardservice.patrons.card_view import current_card
@@ -19,6 +20,8 @@ from cardservice.registration.errors import (
 from cardservice.registration.japan import format_phone, format_postal_code
 from cardservice.registration.models import Application, ApplicationStatus
 from cardservice.registration.procedure_details import snapshot
+from cardservice.registration.procedures import ProcedureClosed
+from cardservice.registration.routes import texts
 from cardservice.registration.routes.common import (
     UPLOAD_BODY_LIMIT,
     UPLOAD_ERRORS,
@@ -207,6 +210,12 @@ async def submit(request: AnyRequest) -> Template | Redirect:
     except ApplicationIncomplete as exc:
         missing = [str(part) for part in exc.detail.get("missing", [])]
         return await _review_page(request, missing=missing, status_code=HTTP_400_BAD_REQUEST)
+    except ProcedureClosed as exc:  # another application of it went in meanwhile
+        lang = language(request)
+        opens_on = exc.detail.get("opens_on")
+        day = steps.day_text(date.fromisoformat(opens_on), lang) if opens_on else ""
+        message = texts.closed_text(lang, str(exc.detail.get("closed") or ""), day)
+        return await _review_page(request, closed=message, status_code=HTTP_409_CONFLICT)
     return see_other("/apply/done")
 
 
