@@ -34,7 +34,6 @@ from cardservice.registration.errors import (
     ConsentVersionInvalid,
 )
 from cardservice.registration.form import (
-    CARD_PROCEDURES,
     ApplicationForm,
     Collector,
     FieldError,
@@ -70,7 +69,6 @@ __all__ = [
     "DocumentNeeds",
     "add_document",
     "documents_needed",
-    "form_saved",
     "get_application",
     "linked_patron",
     "missing_parts",
@@ -200,14 +198,6 @@ async def start_procedure(
 async def linked_patron(session: AsyncSession, app: Application) -> Patron | None:
     """The patron the application was started by (logged in), or picked for; else None."""
     return await session.get(Patron, app.patron_id) if app.patron_id else None
-
-
-def form_saved(app: Application) -> bool:
-    """Whether the form was saved: a birth date, and for a new registration the password's
-    hash (the other procedures keep the patron's password)."""
-    if app.birth_date is None:
-        return False
-    return app.procedure in CARD_PROCEDURES or app.password_hash is not None
 
 
 async def get_application(session: AsyncSession, public_id: str) -> Application:
@@ -408,7 +398,7 @@ async def missing_parts(session: AsyncSession, app: Application, profile: Profil
     missing = []
     if app.consent_version != profile.registration.notes_version:
         missing.append("consent")
-    if not form_saved(app):
+    if not app.has_form:
         missing.append("form")
     rows = await list_documents(session, app)
     needs = await documents_needed(session, app, profile)

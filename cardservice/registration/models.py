@@ -115,7 +115,11 @@ class Application(Base):
 
     @property
     def has_form(self) -> bool:
-        return self.birth_date is not None and self.password_hash is not None
+        """Whether the form was saved: a birth date, and for a new registration the
+        password's hash (the other procedures keep the patron's password)."""
+        if self.birth_date is None:
+            return False
+        return self.procedure != "new" or self.password_hash is not None
 
     @property
     def display_name(self) -> str:

@@ -138,7 +138,7 @@ async def test_a_logged_in_start_links_the_patron_and_resumes_the_same_draft(
     app = await load(services, first)
     assert (app.procedure, app.patron_id, app.patron_linked_by) == ("change", card.patron_id, None)
     assert (app.email, app.language, app.status) == (EMAIL, "ja", ApplicationStatus.DRAFT)
-    assert not applicant.form_saved(app)  # filled in from the patron only when shown
+    assert not app.has_form  # filled in from the patron only when shown
     assert await start(services, card, Procedure.CHANGE) == first
     assert await start(services, card, Procedure.REISSUE) != first
 
@@ -208,7 +208,7 @@ async def test_renewal_takes_the_patrons_name_and_birth_date_and_no_password(
     assert (app.procedure, app.family_name, app.birth_date) == ("renewal", "山田", date(1990, 4, 1))
     assert app.password_hash is None
     assert app.notifications == {}
-    assert applicant.form_saved(app)
+    assert app.has_form
 
 
 async def test_a_change_that_changes_nothing_is_refused(services: Services) -> None:
@@ -217,7 +217,7 @@ async def test_a_change_that_changes_nothing_is_refused(services: Services) -> N
     # Full-width digits normalise to what is registered: still nothing changes.
     same = form_of(services, Procedure.CHANGE, street=FORMS[services.settings.profile.id]["street"])
     assert await save_errors(services, public_id, same) == {"postal_code": "change_nothing"}
-    assert not applicant.form_saved(await load(services, public_id))
+    assert not (await load(services, public_id)).has_form
 
 
 async def test_a_move_out_of_the_area_is_refused_on_the_address(services: Services) -> None:
@@ -314,7 +314,7 @@ async def test_a_card_holders_new_registration(services: Services) -> None:
         assert await save_errors(services, public_id, form) == {"procedure": "already_registered"}
     else:
         await save(services, public_id, form)
-        assert applicant.form_saved(await load(services, public_id))
+        assert (await load(services, public_id)).has_form
 
 
 async def test_a_revoked_card_is_no_registration(services: Services) -> None:

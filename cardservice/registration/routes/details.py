@@ -100,7 +100,7 @@ async def _draft(request: AnyRequest, session: AsyncSession) -> Draft:
         identity["birth_date"] = steps.long_date(patron.birth_date, language(request))
     return Draft(
         email=app.email,
-        saved=applicant.form_saved(app),
+        saved=app.has_form,
         fixed=app.procedure if patron is not None else None,
         procedure=app.procedure,
         identity=identity,

@@ -159,7 +159,7 @@ async def _review_page(
         patron = await applicant.linked_patron(session, app)
         # Before and after, for a procedure on a known card: what the review will compare.
         before = snapshot(patron, await current_card(session, patron.id)) if patron else {}
-        saved = applicant.form_saved(app)
+        saved = app.has_form
     values = steps.form_values(app)
     return render(
         request,
