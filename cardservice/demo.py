@@ -1,5 +1,6 @@
 """Sample data for ``cardservice demo``: one patron with a card, a counter API key and a
-reviewer account, so a newcomer can walk the whole registration flow locally.
+reviewer account, so a newcomer can walk the whole registration flow locally, and the card's
+life after it: the sample card expires within the renewal window, so renewal is open.
 
 Made once per data directory; the key and the reviewer's password are kept (0600) in the data
 directory so that every start can print them again.
@@ -9,11 +10,12 @@ from __future__ import annotations
 
 import os
 import secrets
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
 
+from cardservice.calendar import local_today
 from cardservice.cards.models import Card
 from cardservice.cards.numbers import barcode_value
 from cardservice.patrons.models import Patron
@@ -28,6 +30,8 @@ from cardservice.staff.service import create_staff
 DEMO_EMAIL = "demo.patron@example.org"
 DEMO_PATRON_PASSWORD = "demo-card-2026"  # noqa: S105  # the sample patron's, printed for trying
 DEMO_REVIEWER = "reviewer"
+# The sample card expires this soon, inside every shipped profile's renewal window.
+DEMO_DAYS_LEFT = 20
 
 
 def _private_file(path: Path, content: str) -> None:
@@ -57,6 +61,7 @@ async def prepare_demo(settings: Settings) -> list[str]:
                     ),
                     svc.policy,
                 )
+                card.expires_on = local_today(svc.policy.timezone) + timedelta(days=DEMO_DAYS_LEFT)
             key_file = settings.data_dir / "demo-api-key"
             if not key_file.exists():
                 _, plain = await create_api_key(session, "demo counter")
@@ -86,6 +91,10 @@ async def prepare_demo(settings: Settings) -> list[str]:
         "  3. fill in the form (a Yokohama address, e.g. postal code 231-0005), upload a photo",
         f"  4. approve it in the queue ({base}/staff/queue); the email carries the card link",
         f"sample patron: log in at {base}/login with {DEMO_EMAIL} / {DEMO_PATRON_PASSWORD}",
+        f"  My Library ({base}/my): renew the card (it expires soon), report it lost,",
+        "  change the address or phone, the email or the password; the login page has",
+        "  'forgotten user number' and 'forgotten password' (the emails are in the catcher)",
+        f"staff card desk: {base}/staff/patrons (search, suspend, reissue at the counter)",
         f"demo card: user number {card.user_number}, valid through {card.expires_on}",
         f"demo API key: {key}",
         "try:",

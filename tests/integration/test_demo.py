@@ -7,8 +7,11 @@ import stat
 
 from sqlalchemy import select
 
+from cardservice.calendar import local_today
 from cardservice.demo import DEMO_EMAIL, DEMO_PATRON_PASSWORD, DEMO_REVIEWER, prepare_demo
 from cardservice.patrons.models import Patron
+from cardservice.registration.form import Procedure
+from cardservice.registration.procedures import availability
 from cardservice.security.passwords import verify_password
 from cardservice.services import Services
 from cardservice.staff.service import authenticate
@@ -34,3 +37,17 @@ async def test_demo_data_is_made_once_and_works(services: Services) -> None:
     assert (await verify_password(patrons[0].password_hash, DEMO_PATRON_PASSWORD)).ok
     assert "/apply" in first
     assert "/staff/mail" in first
+
+
+async def test_the_sample_card_can_be_renewed_at_once(services: Services) -> None:
+    await prepare_demo(services.settings)
+    async with services.db.transaction() as session:
+        patron = await session.scalar(select(Patron).where(Patron.email == DEMO_EMAIL))
+        assert patron is not None
+        today = local_today(services.policy.timezone)
+        (renewal,) = [
+            found
+            for found in await availability(session, patron, services.settings.profile, today)
+            if found.procedure == Procedure.RENEWAL
+        ]
+    assert renewal.open
