@@ -1,0 +1,59 @@
+"""``cardservice apikey``: the API keys of scanners, kiosks and the library system."""
+
+from __future__ import annotations
+
+import click
+
+from cardservice.cli.common import one_session, run
+from cardservice.settings import Settings
+
+
+@click.group()
+def apikey() -> None:
+    """API keys for scanners, kiosks and the library system."""
+
+
+@apikey.command("create")
+@click.argument("name")
+def apikey_create(name: str) -> None:
+    """Create a key; it is shown once, store it in the scanner's settings."""
+    from cardservice.security.apikeys import create_api_key  # noqa: PLC0415
+
+    async def work(settings: Settings) -> tuple[int, str]:
+        async with one_session(settings) as session:
+            row, plain = await create_api_key(session, name)
+            return row.id, plain
+
+    key_id, plain = run(work)
+    click.echo(f"key {key_id} ({name}): {plain}")
+
+
+@apikey.command("list")
+def apikey_list() -> None:
+    """List keys (never the keys themselves)."""
+    from cardservice.security.apikeys import list_api_keys  # noqa: PLC0415
+
+    async def work(settings: Settings) -> list[str]:
+        async with one_session(settings) as session:
+            return [
+                f"{k.id}\t{k.prefix}…\t{k.name}\t"
+                f"{'revoked ' + k.revoked_at.isoformat() if k.revoked_at else 'active'}"
+                for k in await list_api_keys(session)
+            ]
+
+    for line in run(work):
+        click.echo(line)
+
+
+@apikey.command("revoke")
+@click.argument("key_id", type=int)
+def apikey_revoke(key_id: int) -> None:
+    """Revoke a key; it stops working on the next request."""
+    from cardservice.security.apikeys import revoke_api_key  # noqa: PLC0415
+
+    async def work(settings: Settings) -> None:
+        async with one_session(settings) as session:
+            await revoke_api_key(session, key_id)
+
+    run(work)
+    click.echo(f"key {key_id} revoked")

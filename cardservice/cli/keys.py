@@ -1,0 +1,69 @@
+"""``cardservice keys``: the card-token signing keys in the data directory."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import click
+
+from cardservice.cli.common import settings_from_env
+
+
+@click.group()
+def keys() -> None:
+    """Card-token signing keys."""
+
+
+@keys.command("list")
+def keys_list() -> None:
+    """Show each key, when it signs from and until when it verifies."""
+    from cardservice.services import load_keyring  # noqa: PLC0415
+
+    settings = settings_from_env()
+    ring = load_keyring(settings)
+    now = datetime.now(UTC)
+    signing = ring.signing_key(now).kid
+    for key in ring.keys:
+        until = key.verify_until.isoformat() if key.verify_until else "-"
+        mark = "signing" if key.kid == signing else "published"
+        click.echo(f"{key.kid}\t{mark}\tsigns from {key.sign_from.isoformat()}\tuntil {until}")
+
+
+@keys.command("rotate")
+@click.option(
+    "--overlap-hours",
+    type=int,
+    help="Hours the new key is published before it signs (CARDSERVICE_KEY_OVERLAP_HOURS).",
+)
+def keys_rotate(overlap_hours: int | None) -> None:
+    """Create a new signing key: published now, used after the overlap."""
+    from cardservice.cards.keys import Keyring  # noqa: PLC0415
+
+    settings = settings_from_env()
+    if settings.signing_key_files:
+        raise click.ClickException(
+            "keys come from CARDSERVICE_SIGNING_KEY_FILES; rotate them there"
+        )
+    directory = settings.data_dir / "keys"
+    now = datetime.now(UTC)
+    ring = Keyring.load_or_create(directory, now=now)
+    overlap = timedelta(hours=overlap_hours or settings.key_overlap_hours)
+    # A token lives at most as long as a card: validity plus the renewal window.
+    card = settings.profile.card
+    lifetime = timedelta(
+        days=366 * card.validity_years + card.renewal_window_days + 31 * card.renewal_window_months
+    )
+    new = ring.rotate(directory, now=now, overlap=overlap, max_token_lifetime=lifetime)
+    click.echo(f"new key {new.kid} published now, signs from {new.sign_from.isoformat()}")
+
+
+@keys.command("prune")
+def keys_prune() -> None:
+    """Delete keys whose last token has expired."""
+    from cardservice.cards.keys import Keyring  # noqa: PLC0415
+
+    settings = settings_from_env()
+    directory = settings.data_dir / "keys"
+    now = datetime.now(UTC)
+    removed = Keyring.load_or_create(directory, now=now).prune(directory, now=now)
+    click.echo("removed: " + (", ".join(removed) if removed else "none"))

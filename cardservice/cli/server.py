@@ -1,0 +1,92 @@
+"""Running the service: ``serve``, ``demo``, ``migrate`` and ``jobs`` (once, for cron)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import click
+
+from cardservice.cli.common import run, settings_from_env
+from cardservice.settings import Settings
+
+
+@click.command()
+def migrate() -> None:
+    """Bring the database schema up to date."""
+    _migrate(settings_from_env())
+    click.echo("database is up to date")
+
+
+@click.command()
+@click.option("--host", help="Address to listen on (CARDSERVICE_HOST).")
+@click.option("--port", type=int, help="Port (CARDSERVICE_PORT).")
+@click.option("--workers", type=int, help="Worker processes (CARDSERVICE_WORKERS).")
+@click.option("--no-migrate", is_flag=True, help="Do not migrate the database first.")
+def serve(host: str | None, port: int | None, workers: int | None, no_migrate: bool) -> None:
+    """Run the service with uvicorn."""
+    # Workers read settings from the environment, so options become environment too.
+    for name, value in (("HOST", host), ("PORT", port), ("WORKERS", workers)):
+        if value is not None:
+            os.environ[f"CARDSERVICE_{name}"] = str(value)
+    settings = settings_from_env()
+    if not no_migrate:
+        _migrate(settings)
+    _serve(settings)
+
+
+@click.command()
+def demo() -> None:
+    """Start on the embedded defaults with a sample card and API key, ready to try."""
+    from cardservice.demo import prepare_demo  # noqa: PLC0415
+
+    settings = settings_from_env()
+    _migrate(settings)
+    lines = asyncio.run(prepare_demo(settings))
+    click.echo("\n".join(lines))
+    _serve(settings)
+
+
+def _migrate(settings: Settings) -> None:
+    from cardservice.db.migrate import upgrade  # noqa: PLC0415  # keep `--help` fast
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    asyncio.run(upgrade(settings.async_database_url))
+
+
+def _serve(settings: Settings) -> None:
+    import uvicorn  # noqa: PLC0415
+
+    click.echo(
+        f"cardservice ({settings.mode}, profile {settings.profile.id}) on "
+        f"http://{settings.host}:{settings.port}  API docs: /api/docs"
+    )
+    uvicorn.run(
+        "cardservice.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level.lower(),
+        proxy_headers=settings.production,
+        server_header=False,
+    )
+
+
+@click.command()
+def jobs() -> None:
+    """Run the scheduled jobs once (for cron; every app process also runs them every 10 min)."""
+    from cardservice.db.engine import Database  # noqa: PLC0415
+    from cardservice.jobs import run_jobs  # noqa: PLC0415
+
+    async def work(settings: Settings) -> list[str]:
+        db = Database(settings.async_database_url)
+        try:
+            report = await run_jobs(db, settings.profile, base_url=settings.base_url)
+        finally:
+            await db.dispose()
+        if report.failed:
+            raise click.ClickException("; ".join(report.lines()))
+        return report.lines()
+
+    click.echo("\n".join(run(work)))
