@@ -28,7 +28,7 @@ from cardservice.jobs import jobs_background
 from cardservice.mail.background import mail_background
 from cardservice.mail.render import template_dir
 from cardservice.notices.routes import ROUTES as NOTICE_ROUTES
-from cardservice.patrons.desk_routes import ROUTES as DESK_ROUTES
+from cardservice.patrons.desk.routes import ROUTES as DESK_ROUTES
 from cardservice.patrons.routes import ROUTES as PATRON_ROUTES
 from cardservice.registration.history_routes import ROUTES as HISTORY_ROUTES
 from cardservice.registration.routes import ROUTES as APPLY_ROUTES

@@ -35,7 +35,7 @@ async def _card_action(
 ) -> T:
     """Find the card (scanner-style input accepted), then ``act(session, card, services)``
     in one transaction, as the system (the audit log says so)."""
-    from cardservice.patrons.desk import card_by_number  # noqa: PLC0415
+    from cardservice.patrons.desk.record import card_by_number  # noqa: PLC0415
     from cardservice.services import Services  # noqa: PLC0415
 
     svc = Services.build(settings)
@@ -66,7 +66,7 @@ def card_reissue(
     """Issue a new card with a NEW user number now; the old number is revoked (reissued).
 
     Prints the new number. The patron is emailed it when they have an email address."""
-    from cardservice.patrons import desk  # noqa: PLC0415
+    from cardservice.patrons.desk import actions  # noqa: PLC0415
 
     names = (family_name, given_name, family_kana, given_kana)
     new_name = None
@@ -77,8 +77,8 @@ def card_reissue(
                 "and --given-kana"
             )
         try:
-            new_name = desk.parse_new_name(*(value or "" for value in names))
-        except desk.NameInvalid as exc:
+            new_name = actions.parse_new_name(*(value or "" for value in names))
+        except actions.NameInvalid as exc:
             fields = ", ".join(f"{name}: {code}" for name, code in exc.fields.items())
             raise click.ClickException(f"{exc.code}: {fields}") from exc
     elif any(names):
@@ -86,7 +86,7 @@ def card_reissue(
 
     async def act(session: AsyncSession, found: Card, svc: Services) -> tuple[str, str, date]:
         old = found.user_number
-        new = await desk.reissue(
+        new = await actions.reissue(
             session,
             found,
             reason,
@@ -110,10 +110,10 @@ def card_reissue(
 @click.option("--reason", type=click.Choice(_REASONS), required=True)
 def card_revoke(user_number: str, reason: str) -> None:
     """Revoke a card for good; its number is never handed out again."""
-    from cardservice.patrons import desk  # noqa: PLC0415
+    from cardservice.patrons.desk import actions  # noqa: PLC0415
 
     async def act(session: AsyncSession, found: Card, svc: Services) -> None:
-        await desk.revoke(session, found, reason, svc.policy, staff=None)
+        await actions.revoke(session, found, reason, svc.policy, staff=None)
 
     run(lambda settings: _card_action(settings, user_number, act))
     click.echo(f"revoked ({reason})")
@@ -126,10 +126,10 @@ def card_revoke(user_number: str, reason: str) -> None:
 )
 def card_suspend(user_number: str, reason: str) -> None:
     """Suspend a card until it is reinstated."""
-    from cardservice.patrons import desk  # noqa: PLC0415
+    from cardservice.patrons.desk import actions  # noqa: PLC0415
 
     async def act(session: AsyncSession, found: Card, _svc: Services) -> None:
-        await desk.suspend(session, found, reason, staff=None)
+        await actions.suspend(session, found, reason, staff=None)
 
     run(lambda settings: _card_action(settings, user_number, act))
     click.echo("suspended")
@@ -139,10 +139,10 @@ def card_suspend(user_number: str, reason: str) -> None:
 @click.argument("user_number")
 def card_reinstate(user_number: str) -> None:
     """Lift a suspension."""
-    from cardservice.patrons import desk  # noqa: PLC0415
+    from cardservice.patrons.desk import actions  # noqa: PLC0415
 
     async def act(session: AsyncSession, found: Card, _svc: Services) -> None:
-        await desk.reinstate(session, found, staff=None)
+        await actions.reinstate(session, found, staff=None)
 
     run(lambda settings: _card_action(settings, user_number, act))
     click.echo("active")

@@ -9,15 +9,14 @@ from typing import Final
 from cardservice.cards.lifecycle import REPORTED_LOST, CardNotSuspended, ReissueReason
 from cardservice.cards.models import CardEventKind, RevocationReason
 from cardservice.cards.service import CardAlreadyRevoked, CardNotFound
-from cardservice.patrons import desk
-from cardservice.patrons.desk import (
+from cardservice.patrons.desk.actions import (
+    REVOKE_REASONS,
     STAFF_SUSPENSION,
     CardAlreadySuspended,
     DeskAction,
-    PatronNotFound,
-    SearchEmpty,
-    SearchTooLong,
 )
+from cardservice.patrons.desk.record import PatronNotFound
+from cardservice.patrons.desk.search import SearchEmpty, SearchTooLong
 from cardservice.patrons.importer import ILS_SUSPENSION
 from cardservice.patrons.models import PatronSource
 from cardservice.web.i18n import N_
@@ -73,7 +72,7 @@ SUSPEND_REASON_LABELS: Final = {
     REPORTED_LOST: N_("Reported lost (reinstate it if the card is found)"),
     STAFF_SUSPENSION: N_("Staff decision"),
 }
-REVOKE_REASON_LABELS: Final = {reason: REASON_LABELS[reason] for reason in desk.REVOKE_REASONS}
+REVOKE_REASON_LABELS: Final = {reason: REASON_LABELS[reason] for reason in REVOKE_REASONS}
 
 # Why an action was refused, or a search could not run; each keyed by its error code.
 REFUSALS: Final = {

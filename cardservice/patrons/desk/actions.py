@@ -1,52 +1,39 @@
-"""The staff card desk: find a patron, read their record, and act on their cards at once.
+"""The staff card desk's actions on a card: suspend, reinstate, revoke, and reissue with a
+new number for a patron standing at the desk.
 
-A clerk finds a patron by user number (typed or scanned: start/stop characters, full-width
-digits and hyphens are accepted), by name in kanji or in kana (hiragana and half-width kana
-fold to katakana; part of a name is enough), or by email address. A patron's record holds
-every card with its status, the card events and the patron's applications.
-
-The actions (suspend, reinstate, revoke, and reissue with a new number for a patron standing
-at the desk) go through ``cards.lifecycle``, so a desk reissue has the same effects as an
-approved online one (PRODUCT.md, "Procedures"; issue 7, items 4 and 9), and each is audited
-in the same transaction. The desk pages and the CLI both call these functions; the CLI acts
-as the system (``staff=None``). Reviewers and administrators may act; counter staff only
-read (``require_role``).
+They go through ``cards.lifecycle``, so a desk reissue has the same effects as an approved
+online one (PRODUCT.md, "Procedures"; issue 7, items 4 and 9), and each is audited in the
+same transaction. The desk pages and the CLI both call these functions; the CLI acts as the
+system (``staff=None``). Reviewers and administrators may act; counter staff only read
+(``require_role``).
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Final
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cardservice.cards import lifecycle
 from cardservice.cards.lifecycle import REPORTED_LOST, ReissueReason
-from cardservice.cards.models import Card, CardEvent, CardEventKind, CardStatus, RevocationReason
-from cardservice.cards.numbers import NumberFormat, normalise
-from cardservice.cards.service import CardAlreadyRevoked, CardNotFound, CardPolicy, revoke_card
+from cardservice.cards.models import Card, CardEventKind, CardStatus, RevocationReason
+from cardservice.cards.service import CardAlreadyRevoked, CardPolicy, revoke_card
 from cardservice.db.base import utcnow
-from cardservice.errors import Conflict, InvalidInput, NotFound
+from cardservice.errors import Conflict, InvalidInput
 from cardservice.mail.outbox import OutgoingMail, enqueue
 from cardservice.mail.render import Language
-from cardservice.patrons.card_view import CardState, card_state
+from cardservice.patrons.desk.record import get_patron
 from cardservice.patrons.models import Patron
 from cardservice.patrons.names import InvalidKana, normalise_kana
 from cardservice.profiles.schema import Profile
 from cardservice.registration.form import NAME_MAX, FieldInvalid, clean_text
-from cardservice.registration.models import Application
 from cardservice.staff import audit
 from cardservice.staff.models import Role, StaffUser
 from cardservice.staff.service import require_role
 
-SEARCH_MAX: Final = 128
-RESULTS_MAX: Final = 50
-EVENTS_MAX: Final = 200
 AUDIT_TARGET: Final = "card"
 
 # Why staff suspend a card at the desk: the patron reports it lost (and may find it again),
@@ -57,40 +44,12 @@ SUSPEND_REASONS: Final = (REPORTED_LOST, STAFF_SUSPENSION)
 # reason, as it always has.
 REVOKE_REASONS: Final = (RevocationReason.LOST, RevocationReason.WITHDRAWN, RevocationReason.STAFF)
 
-# A user number, possibly with a Codabar start character in front: names never start so.
-_NUMBER_START = re.compile(r"^[A-Da-d]?\s*[0-9]")
-
-
-class SearchKind(StrEnum):
-    NUMBER = "number"
-    EMAIL = "email"
-    KANA = "kana"
-    NAME = "name"
-
 
 class DeskAction(StrEnum):
     SUSPEND = "suspend"
     REINSTATE = "reinstate"
     REVOKE = "revoke"
     REISSUE = "reissue"
-
-
-class SearchEmpty(InvalidInput):
-    """Type a user number, a name or an email address."""
-
-    code = "desk_search_empty"
-
-
-class SearchTooLong(InvalidInput):
-    """The search text is too long."""
-
-    code = "desk_search_too_long"
-
-
-class PatronNotFound(NotFound):
-    """No patron has this id."""
-
-    code = "patron_not_found"
 
 
 class CardAlreadySuspended(Conflict):
@@ -116,174 +75,11 @@ class NameInvalid(InvalidInput):
 
 
 @dataclass(frozen=True, slots=True)
-class PatronQuery:
-    """What the clerk typed, understood: one canonical number, an email fragment, or name
-    fragments (kana normalised to katakana)."""
-
-    kind: SearchKind
-    terms: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class PatronHit:
-    patron: Patron
-    cards: list[Card]
-
-
-@dataclass(frozen=True, slots=True)
-class SearchResult:
-    query: PatronQuery
-    hits: list[PatronHit]
-    more: bool  # more patrons matched than are listed
-
-
-@dataclass(frozen=True, slots=True)
-class CardLine:
-    card: Card
-    state: CardState
-    replaced_by: str | None  # the new number, for a card revoked by a reissue
-
-
-@dataclass(frozen=True, slots=True)
-class PatronRecord:
-    patron: Patron
-    cards: list[CardLine]  # newest first
-    events: list[CardEvent]  # newest first
-    applications: list[Application]  # newest first
-
-
-@dataclass(frozen=True, slots=True)
 class NewName:
     family_name: str
     given_name: str
     family_kana: str
     given_kana: str
-
-
-# ---------------------------------------------------------------------------------- search
-
-
-def parse_query(raw: str, fmt: NumberFormat) -> PatronQuery:
-    """Understand the search box: an email when it holds ``@``, a user number when it starts
-    with a digit (or a Codabar start character and a digit), kana when every word is kana,
-    else a name. Raises ``SearchEmpty``, ``SearchTooLong`` or ``InvalidNumber`` (with its
-    ``number_*`` code: a misread or mistyped number is said so, never searched as a name)."""
-    if len(raw) > SEARCH_MAX:
-        raise SearchTooLong(max=SEARCH_MAX)
-    text = " ".join(unicodedata.normalize("NFKC", raw).split())
-    if not text:
-        raise SearchEmpty
-    if "@" in text:
-        return PatronQuery(SearchKind.EMAIL, (text.lower(),))
-    if _NUMBER_START.match(text):
-        return PatronQuery(SearchKind.NUMBER, (normalise(fmt, raw),))
-    words = tuple(text.split(" "))
-    try:
-        kana = tuple(normalise_kana(word) for word in words)
-    except InvalidKana:
-        return PatronQuery(SearchKind.NAME, words)
-    return PatronQuery(SearchKind.KANA, kana)
-
-
-async def search(
-    session: AsyncSession, query: PatronQuery, *, limit: int = RESULTS_MAX
-) -> SearchResult:
-    """Patrons matching ``query``, by kana order, with their cards (oldest first). A name
-    matches when the family and given name written together contain every word typed."""
-    statement = select(Patron)
-    if query.kind is SearchKind.NUMBER:
-        statement = statement.join(Card, Card.patron_id == Patron.id).where(
-            Card.user_number == query.terms[0]
-        )
-    elif query.kind is SearchKind.EMAIL:
-        statement = statement.where(Patron.email.icontains(query.terms[0], autoescape=True))
-    elif query.kind is SearchKind.KANA:
-        kana = Patron.family_kana + Patron.given_kana
-        for word in query.terms:
-            statement = statement.where(kana.contains(word, autoescape=True))
-    else:
-        name = Patron.family_name + Patron.given_name
-        for word in query.terms:
-            statement = statement.where(name.icontains(word, autoescape=True))
-    patrons = list(
-        await session.scalars(
-            statement.order_by(Patron.family_kana, Patron.given_kana, Patron.id).limit(limit + 1)
-        )
-    )
-    shown = patrons[:limit]
-    cards: dict[int, list[Card]] = {patron.id: [] for patron in shown}
-    if shown:
-        for card in await session.scalars(
-            select(Card).where(Card.patron_id.in_(list(cards))).order_by(Card.id)
-        ):
-            cards[card.patron_id].append(card)
-    hits = [PatronHit(patron, cards[patron.id]) for patron in shown]
-    return SearchResult(query=query, hits=hits, more=len(patrons) > limit)
-
-
-# ---------------------------------------------------------------------------------- record
-
-
-async def get_patron(session: AsyncSession, patron_id: int) -> Patron:
-    patron = await session.get(Patron, patron_id)
-    if patron is None:
-        raise PatronNotFound(patron_id=patron_id)
-    return patron
-
-
-async def patron_record(session: AsyncSession, patron_id: int, today: date) -> PatronRecord:
-    """One patron with their cards (state as of ``today``), card events and applications."""
-    patron = await get_patron(session, patron_id)
-    cards = list(
-        await session.scalars(
-            select(Card).where(Card.patron_id == patron_id).order_by(Card.id.desc())
-        )
-    )
-    numbers = {card.id: card.user_number for card in cards}
-    events = await session.scalars(
-        select(CardEvent)
-        .where(CardEvent.patron_id == patron_id)
-        .order_by(CardEvent.id.desc())
-        .limit(EVENTS_MAX)
-    )
-    applications = await session.scalars(
-        select(Application)
-        .where(Application.patron_id == patron_id)
-        .order_by(Application.id.desc())
-    )
-    lines = [
-        CardLine(
-            card=card,
-            state=card_state(card, today),
-            replaced_by=numbers.get(card.replaced_by_id) if card.replaced_by_id else None,
-        )
-        for card in cards
-    ]
-    return PatronRecord(
-        patron=patron, cards=lines, events=list(events), applications=list(applications)
-    )
-
-
-async def patron_card(session: AsyncSession, patron_id: int, card_id: int) -> Card:
-    """One of the patron's cards, locked for a change (``CardNotFound`` if not theirs)."""
-    card = await session.scalar(
-        select(Card).where(Card.id == card_id, Card.patron_id == patron_id).with_for_update()
-    )
-    if card is None:
-        raise CardNotFound(card_id=card_id)
-    return card
-
-
-async def card_by_number(session: AsyncSession, fmt: NumberFormat, raw: str) -> Card:
-    """The card with this (typed or scanned) number, locked for a change."""
-    number = normalise(fmt, raw)
-    card = await session.scalar(select(Card).where(Card.user_number == number).with_for_update())
-    if card is None:
-        raise CardNotFound(user_number=number)
-    return card
-
-
-# --------------------------------------------------------------------------------- actions
 
 
 def available_actions(card: Card) -> tuple[DeskAction, ...]:
