@@ -97,7 +97,7 @@ async def _draft(request: AnyRequest, session: AsyncSession) -> Draft:
     identity = None
     if patron is not None:
         identity = steps.patron_values(steps.blank_form(app.email), patron)
-        identity["birth_date"] = steps.long_date(patron.birth_date, language(request))
+        identity["birth_date"] = steps.day_text(patron.birth_date, language(request))
     return Draft(
         email=app.email,
         saved=app.has_form,

@@ -170,7 +170,7 @@ async def _review_page(
         saved=saved,
         values=values,
         before=_shown_before(before, app),
-        birth_date=steps.long_date(app.birth_date, lang) if app.birth_date else "",
+        birth_date=steps.day_text(app.birth_date, lang) if app.birth_date else "",
         attached=attached,
         type_names={t.id: t.name.get(lang) for t in profile.documents.types},
         side_names={side: names[lang] for side, names in SIDE_NAMES.items()},
