@@ -31,6 +31,7 @@ from cardservice.notices.routes import ROUTES as NOTICE_ROUTES
 from cardservice.patrons.desk.routes import ROUTES as DESK_ROUTES
 from cardservice.patrons.routes import ROUTES as PATRON_ROUTES
 from cardservice.registration.history_routes import ROUTES as HISTORY_ROUTES
+from cardservice.registration.review_routes import ROUTES as REVIEW_ROUTES
 from cardservice.registration.routes import ROUTES as APPLY_ROUTES
 from cardservice.security.secrets import app_secrets
 from cardservice.services import Services
@@ -38,7 +39,6 @@ from cardservice.settings import Settings
 from cardservice.web.health import health, ready
 from cardservice.web.home import ROUTES as HOME_ROUTES
 from cardservice.web.pages import EXCEPTION_HANDLERS, PAGE_OPT, template_engine
-from cardservice.web.review import ROUTES as REVIEW_ROUTES
 from cardservice.web.security import csrf_config, security_headers, session_config
 from cardservice.web.staff import ROUTES as STAFF_ROUTES
 from cardservice.web.staff_mail import ROUTES as STAFF_MAIL_ROUTES

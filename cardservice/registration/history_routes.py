@@ -12,10 +12,10 @@ from litestar.status_codes import HTTP_400_BAD_REQUEST
 
 from cardservice.registration import history
 from cardservice.registration.history import PAGE_SIZE, FilterInvalid
+from cardservice.registration.review_routes.view import PROCEDURE_LABELS, STATUS_LABELS
 from cardservice.staff.models import Role
 from cardservice.web.i18n import N_
 from cardservice.web.pages import render, translate
-from cardservice.web.review_view import PROCEDURE_LABELS, STATUS_LABELS
 from cardservice.web.staff import current_staff
 from cardservice.web.state import services
 

@@ -29,9 +29,9 @@ from cardservice.registration.candidates import (
 )
 from cardservice.registration.decisions import ApplicationNoCard
 from cardservice.registration.models import ApplicationStatus
+from cardservice.registration.review_routes.texts import ERROR_MESSAGES
 from cardservice.security.apikeys import create_api_key
 from cardservice.services import Services
-from cardservice.web import review as review_pages
 from cardservice.web.i18n import translations
 from tests.integration.test_pipeline import decoded_symbols
 from tests.integration.test_review_procedures import (
@@ -486,6 +486,6 @@ def test_the_domains_messages_are_in_the_catalog() -> None:
         PatronNotNeeded,
         ApplicationNoCard,
     ]
-    assert [error().message for error in errors] == list(review_pages.ERROR_MESSAGES)
-    for message in review_pages.ERROR_MESSAGES:
+    assert [error().message for error in errors] == list(ERROR_MESSAGES)
+    for message in ERROR_MESSAGES:
         assert translations("ja").gettext(message) != message

@@ -52,9 +52,9 @@ from cardservice.patrons.desk.texts import (
     SUSPEND_REASON_LABELS,
 )
 from cardservice.patrons.models import Patron
+from cardservice.registration.review_routes.admin import row_id
 from cardservice.staff.models import Role, StaffUser
 from cardservice.web.pages import render, translate
-from cardservice.web.review_admin import row_id
 from cardservice.web.staff import current_staff
 from cardservice.web.state import services
 

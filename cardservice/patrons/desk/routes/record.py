@@ -29,10 +29,10 @@ from cardservice.patrons.desk.texts import (
 )
 from cardservice.patrons.models import Patron
 from cardservice.registration.japan import format_phone, format_postal_code
+from cardservice.registration.review_routes.admin import row_id
+from cardservice.registration.review_routes.view import PROCEDURE_LABELS, STATUS_LABELS
 from cardservice.staff.models import Role
 from cardservice.web.pages import render, translate
-from cardservice.web.review_admin import row_id
-from cardservice.web.review_view import PROCEDURE_LABELS, STATUS_LABELS
 from cardservice.web.staff import current_staff
 from cardservice.web.state import services
 
