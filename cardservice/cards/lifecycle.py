@@ -103,7 +103,9 @@ async def reissue_card(
     now: datetime | None = None,
 ) -> Card:
     """A new card with a **new** user number for the same patron; the old card is revoked
-    with reason ``reissued`` and points to the new one, and its token is revoked.
+    with reason ``reissued`` and points to the new one, and its token is revoked. The new
+    card is valid for the profile's full validity from today, or until the old card's
+    expiry if that is later (a card renewed just before it was lost keeps its renewal).
 
     Raises :class:`CardAlreadyRevoked` if the old card is revoked, also when another
     transaction revoked it first (the revocation is a guarded UPDATE, so of two concurrent
@@ -113,6 +115,7 @@ async def reissue_card(
         raise CardAlreadyRevoked(user_number=old.user_number)
     now = now or datetime.now(UTC)
     new = await issue_card(session, old.patron_id, policy, now=now)
+    new.expires_on = max(new.expires_on, old.expires_on)
     revoked = await session.scalar(
         update(Card)
         .where(Card.id == old.id, Card.status != CardStatus.REVOKED)

@@ -85,12 +85,16 @@ class Approval:
 
 async def subject_card(session: AsyncSession, app: Application) -> Card | None:
     """The card the application is about: the one in its snapshot (so a card reissued at the
-    desk meanwhile is not reissued again), else the patron's current card."""
+    desk meanwhile is not reissued again), else the patron's current card. A renewal or a
+    change follows a reissue made meanwhile to the new card, which it then renews or
+    updates; a reissue does not (its card is gone, so it is refused)."""
     number = app.previous.get("user_number") if app.previous else None
     if number:
         card = await session.scalar(
             select(Card).where(Card.user_number == number, Card.patron_id == app.patron_id)
         )
+        while card is not None and app.procedure != "reissue" and card.replaced_by_id:
+            card = await session.get(Card, card.replaced_by_id)
         if card is not None:
             return card
     return await current_card(session, app.patron_id) if app.patron_id else None

@@ -365,6 +365,30 @@ async def test_renewal_keeps_the_number_with_the_profiles_new_expiry(
     assert entry.detail["changed"] == ["phone"]
 
 
+async def test_a_renewal_waiting_when_the_card_is_lost_renews_the_new_card(
+    services: Services, clock: time_machine.Traveller, profile_name: str
+) -> None:
+    card = await registered_patron(services)
+    clock.move_to(IN_WINDOW)
+    renewal = await procedure_application(services, "renewal", patron_id=card.patron_id)
+    renewed = await approve(services, renewal, await make_reviewer(services, "renewer"))
+    # Then the card is lost before the renewal takes effect; a second renewal waits.
+    second = await procedure_application(services, "renewal", patron_id=card.patron_id)
+    lost = await procedure_application(
+        services, "reissue", patron_id=card.patron_id, reason="lost", email="x@example.org"
+    )
+    staff = await make_reviewer(services)
+
+    new = await approve(services, lost, staff)
+    # The new card keeps the renewed expiry rather than starting a shorter term today.
+    assert new.expires_on == renewed.expires_on
+    # The waiting renewal follows the reissue to the new card.
+    again = await approve(services, second, staff)
+    assert again.id == new.id
+    assert again.user_number == new.user_number
+    assert (await card_of(services, card.user_number)).status == CardStatus.REVOKED
+
+
 # ---------------------------------------------------------------------------- change
 
 
