@@ -7,9 +7,20 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import holidays
+from babel.dates import format_date
 
 from cardservice.errors import ConfigurationError
 from cardservice.profiles.schema import CalendarSection
+
+# Babel's locales for the two languages: 2026年11月24日 / 24 November 2026 (British English).
+_DATE_LOCALES = {"ja": "ja_JP", "en": "en_GB"}
+
+
+def written_date(day: date, lang: str, *, weekday: bool = False) -> str:
+    """``day`` as people write it in ``lang`` ("ja" or "en"; anything else reads as "ja"):
+    2027年3月1日 / 1 March 2027, or with ``weekday`` 2027年3月1日月曜日 / Monday, 1 March 2027."""
+    locale = _DATE_LOCALES.get(lang, "ja_JP")
+    return format_date(day, format="full" if weekday else "long", locale=locale)
 
 
 def local_today(tz: ZoneInfo, now: datetime | None = None) -> date:

@@ -16,10 +16,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from babel.dates import format_date
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
 from jinja2.runtime import Context
 
+from cardservice.calendar import written_date
 from cardservice.mail.errors import MissingContext, UnknownTemplate
 
 Language = Literal["ja", "en"]
@@ -52,9 +52,6 @@ TEMPLATES: Mapping[str, frozenset[str]] = {
     "emergency_closure": frozenset({"notice_subject", "notice_body", "library_name"}),
 }
 
-# Babel's long date: 2026年11月24日 in Japanese, 24 November 2026 in (British) English.
-_DATE_LOCALES: Mapping[str, str] = {"ja": "ja_JP", "en": "en_GB"}
-
 
 @dataclass(frozen=True, slots=True)
 class RenderedMail:
@@ -74,7 +71,7 @@ def template_dir() -> Path:
 @pass_context
 def long_date(context: Context, value: date) -> str:
     """A date as people write it in the mail's language (the ``longdate`` filter)."""
-    return format_date(value, format="long", locale=_DATE_LOCALES[context["lang"]])
+    return written_date(value, context["lang"])
 
 
 @lru_cache(maxsize=4)

@@ -12,8 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date
 
-from babel.dates import format_date
-
+from cardservice.calendar import written_date
 from cardservice.errors import DomainError
 from cardservice.patrons.models import Patron
 from cardservice.registration import Messages, documents, eligibility, errors, localise, storage
@@ -213,9 +212,9 @@ def typed_values(raw: Mapping[str, str], email: str) -> dict[str, str]:
 
 def long_date(day: date, lang: str) -> str:
     """2026年4月5日日曜日 / Sunday, 5 April 2026."""
-    return format_date(day, format="full", locale="en_GB" if lang == "en" else "ja_JP")
+    return written_date(day, lang, weekday=True)
 
 
 def day_text(day: date, lang: str) -> str:
     """2027年3月1日 / 1 March 2027: a day named in a sentence."""
-    return format_date(day, format="long", locale="en_GB" if lang == "en" else "ja_JP")
+    return written_date(day, lang)

@@ -11,7 +11,7 @@ clients that do not ask for HTML keep the JSON errors of ``web/errors.py``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Final, TypeVar
 from urllib.parse import urlencode
@@ -32,6 +32,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_400_BAD_REQUEST
 
+from cardservice.calendar import written_date
 from cardservice.errors import DomainError
 from cardservice.registration.steps import PAGE_MESSAGES, error_text
 from cardservice.web.errors import (
@@ -75,7 +76,14 @@ def page_environment(root: Path) -> Environment:
     )
     install(env)
     env.filters["localtime"] = local_time
+    env.filters["longdate"] = page_long_date
     return env
+
+
+@pass_context
+def page_long_date(context: Context, value: date) -> str:
+    """A date as people write it in the page's language (the ``longdate`` filter)."""
+    return written_date(value, context.get("lang", "ja"))
 
 
 @pass_context

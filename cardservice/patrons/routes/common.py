@@ -18,19 +18,19 @@ from typing import Annotated, Any, Final, TypeVar
 from urllib.parse import urlencode
 
 import msgspec
-from babel.dates import format_date
 from litestar import Request, Response
 from litestar.response import Redirect
 from litestar.status_codes import HTTP_303_SEE_OTHER
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cardservice.calendar import written_date
 from cardservice.patrons import devices
 from cardservice.patrons.login import session_patron
 from cardservice.patrons.models import Patron
 from cardservice.patrons.paths import LOGIN_PATH
 from cardservice.security.passwords import password_fingerprint
 from cardservice.settings import Settings
-from cardservice.web.i18n import Lang, language
+from cardservice.web.i18n import language
 from cardservice.web.pages import this_page
 from cardservice.web.security import login_fresh
 from cardservice.web.state import services
@@ -42,7 +42,6 @@ _SESSION_PW: Final = "patron_pw"
 _DEVICE_SET: Final = "patron_device_set"
 _DEVICE_DROP: Final = "patron_device_drop"
 # Babel's long date, as the emails write it: 2027年3月1日, 1 March 2027.
-_DATE_LOCALES: Final = {"ja": "ja_JP", "en": "en_GB"}
 
 AnyRequest = Request[Any, Any, Any]
 R = TypeVar("R", bound=Response[Any])
@@ -56,13 +55,9 @@ def see_other(path: str) -> Redirect:
     return Redirect(path, status_code=HTTP_303_SEE_OTHER)
 
 
-def long_date(lang: Lang, day: date) -> str:
-    return format_date(day, format="long", locale=_DATE_LOCALES[lang])
-
-
 def page_date(request: AnyRequest, day: date) -> str:
     """``day`` written for the page's language."""
-    return long_date(language(request), day)
+    return written_date(day, language(request))
 
 
 def device_cookie_name(settings: Settings) -> str:
