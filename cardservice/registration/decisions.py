@@ -125,6 +125,13 @@ async def _reissue(
     reason = ReissueReason(app.reissue_reason or ReissueReason.LOST)
     new = await reissue_card(session, old, reason, ctx.policy, now=ctx.now)
     renamed = reason == ReissueReason.NAME_CHANGED and _rename(patron, app)
+    # The form asked for the current address and phone: a corrected one is taken over.
+    changed = _update_details(patron, app)
+    if renamed or changed:
+        fields = [*(["name"] if renamed else []), *changed]
+        await record_event(
+            session, CardEventKind.DETAILS_CHANGED, new, detail={"fields": fields}, now=ctx.now
+        )
     app.card_id = new.id
     lang = language_of(app)
     await _mail(
@@ -150,6 +157,7 @@ async def _reissue(
         old_user_number=old.user_number,
         user_number=new.user_number,
         renamed=renamed,
+        changed=changed,
     )
     return new
 

@@ -365,6 +365,21 @@ async def test_renewal_keeps_the_number_with_the_profiles_new_expiry(
     assert entry.detail["changed"] == ["phone"]
 
 
+async def test_a_reissue_takes_over_a_corrected_phone_and_tells_the_library_system(
+    services: Services, clock: time_machine.Traveller
+) -> None:
+    old = await registered_patron(services)
+    public_id = await procedure_application(
+        services, "reissue", patron_id=old.patron_id, reason="lost", phone=NEW_PHONE
+    )
+    new = await approve(services, public_id, await make_reviewer(services))
+    assert (await patron_of(services, old.patron_id)).phone == NEW_PHONE
+    changed = [e for e in await events(services) if e.kind == "details_changed"]
+    assert [(e.user_number, e.detail) for e in changed] == [
+        (new.user_number, {"fields": ["phone"]})
+    ]
+
+
 async def test_a_renewal_waiting_when_the_card_is_lost_renews_the_new_card(
     services: Services, clock: time_machine.Traveller, profile_name: str
 ) -> None:
