@@ -67,6 +67,10 @@ def patron_create(
     click.echo(f"user number {number}, valid through {expires_on.isoformat()}")
 
 
+# The exit status of an import that refused some rows (1 and 2 are click's own errors).
+REFUSED_ROWS_EXIT = 3
+
+
 @patron.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Check and compare every row; write nothing.")
@@ -74,7 +78,9 @@ def patron_import(file: Path, dry_run: bool) -> None:
     """Load the library system's patron export (CSV, columns per the profile's [import]).
 
     Idempotent by user number; prints each row it could not take with its line number, then
-    the counts of created, updated, unchanged and refused rows."""
+    the counts of created, updated, unchanged and refused rows. Exits 0 when every row was
+    taken, and REFUSED_ROWS_EXIT (3) when some were refused (the others are taken all the
+    same), so a scheduled import can tell."""
     from cardservice.patrons.importer import import_patrons  # noqa: PLC0415
     from cardservice.services import Services  # noqa: PLC0415
 
@@ -91,3 +97,5 @@ def patron_import(file: Path, dry_run: bool) -> None:
     for refusal in report.refusals:
         click.echo(refusal.text)
     click.echo(report.summary())
+    if report.refusals:
+        raise SystemExit(REFUSED_ROWS_EXIT)

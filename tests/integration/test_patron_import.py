@@ -19,6 +19,7 @@ from cardservice.cards.models import Card, CardEvent
 from cardservice.cards.numbers import compose
 from cardservice.cards.service import CardPolicy, new_jti
 from cardservice.cards.verification import Status
+from cardservice.cli.patron import REFUSED_ROWS_EXIT
 from cardservice.patrons.models import Patron
 from cardservice.services import Services
 from cardservice.settings import Settings
@@ -93,11 +94,13 @@ def test_import_reports_bad_rows_by_line_and_is_idempotent(
     ]
     path = export(tmp_path / "ils.csv", rows)
 
-    dry = cardservice(env, "patron", "import", str(path), "--dry-run").out
+    dry_run = cardservice(env, "patron", "import", str(path), "--dry-run", ok=False)
+    assert dry_run.code == REFUSED_ROWS_EXIT  # some rows were refused: a cron job can tell
+    dry = dry_run.out
     assert "dry run, nothing written: created 3, updated 0, unchanged 0, refused 8" in dry
     assert read(empty_db, _counts) == (0, 0, 0)
 
-    first = cardservice(env, "patron", "import", str(path)).out.splitlines()
+    first = cardservice(env, "patron", "import", str(path), ok=False).out.splitlines()
     assert first == [
         "line 4: the user number's check digit is wrong (user_number)",
         "line 5: a name is missing (family_name)",
@@ -112,7 +115,7 @@ def test_import_reports_bad_rows_by_line_and_is_idempotent(
     counts = read(empty_db, _counts)
     assert counts == (3, 3, 3)
 
-    second = cardservice(env, "patron", "import", str(path)).out.splitlines()
+    second = cardservice(env, "patron", "import", str(path), ok=False).out.splitlines()
     assert second[-1] == "created 0, updated 0, unchanged 3, refused 8; nothing changed"
     assert read(empty_db, _counts) == counts
 
@@ -192,7 +195,7 @@ def test_changed_rows_are_updated_and_a_number_here_is_never_taken_over(
         *later,
         row.format(n=online_number, email="x@example.org", expires="2030/01/01", status="有効"),
     ]
-    out = cardservice(env, "patron", "import", str(export(tmp_path / "3.csv", third))).out
+    out = cardservice(env, "patron", "import", str(export(tmp_path / "3.csv", third)), ok=False).out
     assert out.splitlines() == [
         f"line 2: the card was revoked here (reissued or withdrawn); it stays revoked ({n1})",
         f"line 4: the number belongs to a patron registered in this service ({online_number})",
