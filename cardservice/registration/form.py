@@ -32,6 +32,7 @@ from cardservice.registration.japan import (
     normalise_postal_code,
     normalise_prefecture,
 )
+from cardservice.text import INVISIBLE_CATEGORIES
 
 NAME_MAX = 64
 ADDRESS_MAX = 64
@@ -42,7 +43,7 @@ T = TypeVar("T")
 
 # Control, format (bidi overrides, zero-width characters) and surrogate code points: none
 # belongs in a name or an address, and format characters can make two names look alike.
-_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
+_FORBIDDEN_CATEGORIES = INVISIBLE_CATEGORIES
 _SPACES = re.compile(r"\s+")
 _DATE = re.compile(r"([0-9]{4})[-/.年]([0-9]{1,2})[-/.月]([0-9]{1,2})日?")
 _TRUE = frozenset({"1", "on", "true", "yes"})  # "on" is what a checked checkbox sends

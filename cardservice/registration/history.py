@@ -25,6 +25,7 @@ from cardservice.errors import InvalidInput
 from cardservice.patrons.names import InvalidKana, normalise_kana
 from cardservice.registration.form import Procedure
 from cardservice.registration.models import Application, ApplicationStatus
+from cardservice.text import search_text
 
 PAGE_SIZE: Final = 50
 TEXT_MAX: Final = 128
@@ -95,7 +96,7 @@ def parse_filter(params: Mapping[str, str]) -> HistoryFilter:
     date_to = _date(params.get("to", ""), "to", errors)
     if date_from and date_to and date_from > date_to:
         errors["to"] = "date_range_invalid"
-    text = " ".join(unicodedata.normalize("NFKC", params.get("q", "")).split())
+    text = search_text(params.get("q", ""))
     if len(text) > TEXT_MAX:
         errors["q"] = "too_long"
     if errors:

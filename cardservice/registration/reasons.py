@@ -24,13 +24,14 @@ from cardservice.registration.review import REASON_MAX
 from cardservice.staff import audit
 from cardservice.staff.models import Role, StaffUser
 from cardservice.staff.service import require_role
+from cardservice.text import INVISIBLE_CATEGORIES
 
 CODE_MAX = 64
 ID_MAX = 2**31 - 1
 TARGET = "rejection_template"
 _CODE = re.compile(r"^[a-z][a-z0-9_]*$")
 # Control and format characters have no place in a letter to an applicant; a line break does.
-_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
+_FORBIDDEN_CATEGORIES = INVISIBLE_CATEGORIES
 _LINE_BREAKS = frozenset({"\n"})
 
 MESSAGES: Messages = {

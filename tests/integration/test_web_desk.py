@@ -18,13 +18,12 @@ from sqlalchemy import select
 from cardservice.cards.barcodes import Symbology
 from cardservice.cards.models import Card, CardEvent
 from cardservice.cards.numbers import barcode_value
-from cardservice.cards.service import card_token
 from cardservice.patrons.models import Patron
 from cardservice.patrons.service import NewPatron, create_patron_with_card
 from cardservice.registration.models import Application, ApplicationStatus
-from cardservice.security.apikeys import create_api_key
 from cardservice.services import Services
 from cardservice.staff.models import AuditEntry, Role
+from tests.card_support import card_token_of, counter_api_key, verify
 from tests.registration_flow import outbox
 from tests.web_support import Client, csrf_from, login, make_staff, web_client
 
@@ -135,6 +134,12 @@ async def test_search_errors_keep_what_was_typed(client: Client, services: Servi
     empty = await client.get("/staff/patrons", params={"q": "  ", "lang": "ja"})
     assert empty.status_code == 400
     assert "利用者番号、氏名またはメールアドレスを入力してください。" in empty.text
+    # Control and format characters are no part of a search (PostgreSQL refuses NUL).
+    nul = await client.get("/staff/patrons", params={"q": "\x00"})
+    assert nul.status_code == 400
+    assert "利用者番号、氏名またはメールアドレスを入力してください。" in nul.text
+    hidden = await client.get("/staff/patrons", params={"q": "山\x00田\u200b"})
+    assert names_listed(hidden.text) == ["山田 花子"]
 
 
 async def test_staff_home_links_the_desk(client: Client, services: Services) -> None:
@@ -277,11 +282,10 @@ async def test_counter_role_reads_but_may_not_act(client: Client, services: Serv
 # --------------------------------------------------------------------------------- reissue
 
 
-async def verify(client: Client, key: str, **body: str) -> tuple[str, str | None]:
-    response = await client.post("/api/v1/verify", json=body, headers={"X-API-Key": key})
-    assert response.status_code == 200, response.text
-    verdict = response.json()
-    return verdict["status"], verdict["reason"]
+async def verdict(client: Client, key: str, **body: str) -> tuple[str, str | None]:
+    """The counter API's status and reason."""
+    answer = await verify(client, key, **body)
+    return answer["status"], answer["reason"]
 
 
 def decode_png(png: bytes) -> list[tuple[str, zxingcpp.BarcodeFormat]]:
@@ -294,16 +298,8 @@ async def test_reissue_at_the_desk_gives_a_new_number_at_once(
     client: Client, services: Services
 ) -> None:
     card = await make_patron(services)
-    settings = services.settings
-    old_token = card_token(
-        card,
-        services.keyring,
-        services.policy,
-        issuer=settings.issuer,
-        audience=settings.token_audience,
-    )
-    async with services.db.transaction() as session:
-        _, key = await create_api_key(session, "counter")
+    old_token = card_token_of(services, card)
+    key = await counter_api_key(services)
     await reviewer(client, services)
 
     done = await act(client, card, "reissue", reason="lost", confirm="yes")
@@ -317,9 +313,9 @@ async def test_reissue_at_the_desk_gives_a_new_number_at_once(
     assert new_number != card.user_number
     assert "新しい番号を利用者に伝えてください。メールでもお知らせしました。" in page.text
 
-    assert await verify(client, key, barcode=card.user_number) == ("revoked", "reissued")
-    assert await verify(client, key, token=old_token) == ("revoked", "reissued")
-    assert await verify(client, key, barcode=new_number) == ("valid", None)
+    assert await verdict(client, key, barcode=card.user_number) == ("revoked", "reissued")
+    assert await verdict(client, key, token=old_token) == ("revoked", "reissued")
+    assert await verdict(client, key, barcode=new_number) == ("valid", None)
 
     codabar = barcode_value(Symbology.CODABAR, services.policy.number_format, new_number)
     png = await client.get("/api/v1/barcodes/codabar/png", params={"data": codabar})

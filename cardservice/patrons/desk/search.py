@@ -9,7 +9,6 @@ fold to katakana; part of a name is enough), or by email address.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
@@ -22,6 +21,7 @@ from cardservice.cards.numbers import NumberFormat, normalise
 from cardservice.errors import InvalidInput
 from cardservice.patrons.models import Patron
 from cardservice.patrons.names import InvalidKana, normalise_kana
+from cardservice.text import search_text
 
 SEARCH_MAX: Final = 128
 RESULTS_MAX: Final = 50
@@ -78,13 +78,13 @@ def parse_query(raw: str, fmt: NumberFormat) -> PatronQuery:
     ``number_*`` code: a misread or mistyped number is said so, never searched as a name)."""
     if len(raw) > SEARCH_MAX:
         raise SearchTooLong(max=SEARCH_MAX)
-    text = " ".join(unicodedata.normalize("NFKC", raw).split())
+    text = search_text(raw)
     if not text:
         raise SearchEmpty
     if "@" in text:
         return PatronQuery(SearchKind.EMAIL, (text.lower(),))
     if _NUMBER_START.match(text):
-        return PatronQuery(SearchKind.NUMBER, (normalise(fmt, raw),))
+        return PatronQuery(SearchKind.NUMBER, (normalise(fmt, text),))
     words = tuple(text.split(" "))
     try:
         kana = tuple(normalise_kana(word) for word in words)
