@@ -24,6 +24,7 @@ from cardservice.db.migrate import upgrade
 from cardservice.profiles import load_profile
 from cardservice.services import Services
 from cardservice.settings import Settings
+from tests.card_support import counter_api_key
 
 PG_ADMIN = os.environ.get("CARDSERVICE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 PG_REQUIRED = os.environ.get("CARDSERVICE_TEST_POSTGRES") == "required"
@@ -147,3 +148,9 @@ async def client(services: Services) -> AsyncIterator[AsyncTestClient[object]]:
     app = create_app(services.settings)
     async with AsyncTestClient(app=app, base_url="https://cards.example.org") as test_client:
         yield test_client  # type: ignore[misc]  # the test client is generic over the app
+
+
+@pytest.fixture
+async def api_key(services: Services) -> str:
+    """An API key for the counter's ``/api/v1/verify`` (``tests.card_support``)."""
+    return await counter_api_key(services)

@@ -20,20 +20,11 @@ from cardservice.cards.lifecycle import (
     suspend_card,
 )
 from cardservice.cards.models import Card, CardEvent, CardStatus
-from cardservice.cards.service import CardAlreadyRevoked, card_token, get_card
+from cardservice.cards.service import CardAlreadyRevoked, get_card
 from cardservice.cards.verification import Status
 from cardservice.services import Services
+from tests.card_support import card_token_of
 from tests.factories import make_card
-
-
-def _token(services: Services, card: Card) -> str:
-    return card_token(
-        card,
-        services.keyring,
-        services.policy,
-        issuer=services.settings.issuer,
-        audience=services.settings.token_audience,
-    )
 
 
 async def _events(services: Services) -> list[tuple[Any, ...]]:
@@ -48,7 +39,7 @@ async def _events(services: Services) -> list[tuple[Any, ...]]:
 
 async def test_reissue_revokes_the_old_number_and_token(services: Services) -> None:
     old = await make_card(services)
-    old_token = _token(services, old)
+    old_token = card_token_of(services, old)
     async with services.db.transaction() as session:
         card = await get_card(session, old.user_number)
         new = await reissue_card(session, card, ReissueReason.LOST, services.policy)
@@ -60,7 +51,7 @@ async def test_reissue_revokes_the_old_number_and_token(services: Services) -> N
     by_token = await services.verifier.by_token(old_token)
     assert by_token.status == Status.REVOKED
     assert (await services.verifier.by_barcode(new.user_number)).status == Status.VALID
-    assert (await services.verifier.by_token(_token(services, new))).status == Status.VALID
+    assert (await services.verifier.by_token(card_token_of(services, new))).status == Status.VALID
 
     async with services.db.transaction() as session:
         reloaded = await get_card(session, old.user_number)
@@ -93,7 +84,7 @@ async def test_two_reissues_at_once_give_one_new_number(services: Services) -> N
 
 async def test_renewal_keeps_the_number_and_replaces_the_token(services: Services) -> None:
     card = await make_card(services)
-    old_token = _token(services, card)
+    old_token = card_token_of(services, card)
     async with services.db.transaction() as session:
         loaded = await get_card(session, card.user_number)
         old_expiry = loaded.expires_on
@@ -104,7 +95,7 @@ async def test_renewal_keeps_the_number_and_replaces_the_token(services: Service
             services.policy,
             now=datetime.now(UTC),
         )
-        new_token = _token(services, loaded)
+        new_token = card_token_of(services, loaded)
     today = local_today(services.policy.timezone)
     assert new_expiry == renewed_expiry(old_expiry, services.settings.profile.card, today)
     verdict = await services.verifier.by_barcode(card.user_number)

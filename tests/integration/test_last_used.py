@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
 import pytest
 import time_machine
@@ -17,9 +16,9 @@ from cardservice.calendar import add_years
 from cardservice.cards.lifecycle import RenewalBasis, renewal_opening
 from cardservice.cards.models import Card, RevocationReason
 from cardservice.cards.numbers import barcode_text
-from cardservice.cards.service import card_token, revoke_card, set_suspended
-from cardservice.security.apikeys import create_api_key
+from cardservice.cards.service import revoke_card, set_suspended
 from cardservice.services import Services
+from tests.card_support import card_token_of, verify
 from tests.factories import make_card
 from tests.web_support import Client, web_client, with_free_catcher_port
 
@@ -38,20 +37,6 @@ async def client(services: Services) -> AsyncIterator[Client]:
     settings = with_free_catcher_port(services.settings)
     async with web_client(settings, mail=False) as running:
         yield running
-
-
-@pytest.fixture
-async def api_key(services: Services) -> str:
-    async with services.db.transaction() as session:
-        _, plain = await create_api_key(session, "counter")
-    return plain
-
-
-async def _verify(client: Client, key: str, **body: str) -> dict[str, Any]:
-    response = await client.post("/api/v1/verify", json=body, headers={"X-API-Key": key})
-    assert response.status_code == 200, response.text
-    result: dict[str, Any] = response.json()
-    return result
 
 
 async def _card(services: Services, card_id: int) -> Card:
@@ -75,17 +60,6 @@ async def _wait_for_last_use(services: Services, card_id: int) -> date:
     raise AssertionError("the last use was never recorded")
 
 
-def _token(services: Services, card: Card) -> str:
-    settings = services.settings
-    return card_token(
-        card,
-        services.keyring,
-        services.policy,
-        issuer=settings.issuer,
-        audience=settings.token_audience,
-    )
-
-
 async def test_a_valid_scan_records_the_library_date(
     client: Client, services: Services, api_key: str
 ) -> None:
@@ -94,8 +68,8 @@ async def test_a_valid_scan_records_the_library_date(
     assert by_barcode.last_used_on is None
     with time_machine.travel(EVENING_UTC, tick=False):
         scanned = barcode_text(services.policy.number_format, by_barcode.user_number)
-        assert (await _verify(client, api_key, barcode=scanned))["status"] == "valid"
-        assert (await _verify(client, api_key, token=_token(services, by_token)))[
+        assert (await verify(client, api_key, barcode=scanned))["status"] == "valid"
+        assert (await verify(client, api_key, token=card_token_of(services, by_token)))[
             "status"
         ] == "valid"
     assert await _wait_for_last_use(services, by_barcode.id) == LIBRARY_DAY
@@ -111,7 +85,7 @@ async def test_scans_that_are_not_valid_record_nothing(
     revoked = await make_card(services, email="revoked@example.org")
     suspended = await make_card(services, email="suspended@example.org")
     control = await make_card(services, email="control@example.org")
-    revoked_token = _token(services, revoked)
+    revoked_token = card_token_of(services, revoked)
     async with services.db.transaction() as session:
         row = await session.get(Card, revoked.id)
         assert row is not None
@@ -123,17 +97,17 @@ async def test_scans_that_are_not_valid_record_nothing(
 
     after_expiry = datetime.combine(expired.expires_on, datetime.min.time(), tzinfo=UTC)
     with time_machine.travel(after_expiry + timedelta(days=2), tick=False):
-        verdict = await _verify(client, api_key, barcode=expired.user_number)
+        verdict = await verify(client, api_key, barcode=expired.user_number)
         assert verdict["status"] == "expired"
     answers = [
-        await _verify(client, api_key, barcode=revoked.user_number),
-        await _verify(client, api_key, token=revoked_token),
-        await _verify(client, api_key, barcode=suspended.user_number),
-        await _verify(client, api_key, barcode=wrong_digit),
+        await verify(client, api_key, barcode=revoked.user_number),
+        await verify(client, api_key, token=revoked_token),
+        await verify(client, api_key, barcode=suspended.user_number),
+        await verify(client, api_key, barcode=wrong_digit),
     ]
     assert [a["status"] for a in answers] == ["revoked", "revoked", "suspended", "invalid"]
     # The writer did run: the valid scan after them is recorded, and only it.
-    assert (await _verify(client, api_key, barcode=control.user_number))["status"] == "valid"
+    assert (await verify(client, api_key, barcode=control.user_number))["status"] == "valid"
     await _wait_for_last_use(services, control.id)
     for card in (expired, revoked, suspended):
         assert await _last_used(services, card.id) is None
@@ -193,7 +167,7 @@ async def test_renewal_opens_for_a_card_unused_for_the_dormant_period(
     # Scanned at the counter a year in: dormancy counts from that day instead.
     used = issued + timedelta(days=365)
     with time_machine.travel(used, tick=False):
-        assert (await _verify(client, api_key, barcode=card.user_number))["status"] == "valid"
+        assert (await verify(client, api_key, barcode=card.user_number))["status"] == "valid"
     used_on = await _wait_for_last_use(services, card.id)
     assert used_on == used.date()
     stored = await _card(services, card.id)

@@ -13,13 +13,12 @@ from sqlalchemy import select
 
 from cardservice.cards.models import Card, CardEvent, CardEventKind, CardStatus
 from cardservice.patrons.models import Patron
-from cardservice.patrons.service import NewPatron, create_patron_with_card
 from cardservice.registration import applicant
-from cardservice.registration.form import FormErrors, Procedure, parse_application
+from cardservice.registration.form import FormErrors, Procedure
 from cardservice.registration.models import Application, ApplicationStatus
 from cardservice.registration.procedures import ProcedureClosed
-from cardservice.security import passwords
 from cardservice.services import Services
+from tests.card_support import PATRON_PASSWORD, sample_patron
 from tests.registration_flow import (
     BOTH_SIDES,
     EMAIL,
@@ -33,7 +32,6 @@ from tests.registration_flow import (
     submit,
 )
 
-PASSWORD = "Shiori-2024!"
 # Cards issued on FRIDAY expire three years later, on 3 April 2029; the renewal window opens
 # 30 days before (Yokohama) or one month before (Kashiwa).
 RENEWAL_OPENS = {"yokohama": date(2029, 3, 4), "kashiwa": date(2029, 3, 3)}
@@ -51,33 +49,6 @@ def profile_name(request: pytest.FixtureRequest) -> str:
 def friday() -> Iterator[time_machine.Traveller]:
     with time_machine.travel(FRIDAY, tick=False) as traveller:
         yield traveller
-
-
-async def make_patron(services: Services, *, email: str = EMAIL) -> Card:
-    """A patron living at the profile's sample address, with a card issued today."""
-    profile = services.settings.profile
-    form = parse_application(FORMS[profile.id], profile=profile, email=email)
-    hashed = await passwords.hash_password(PASSWORD)
-    async with services.db.transaction() as session:
-        return await create_patron_with_card(
-            session,
-            NewPatron(
-                family_name=form.family_name,
-                given_name=form.given_name,
-                family_kana=form.family_kana,
-                given_kana=form.given_kana,
-                birth_date=form.birth_date,
-                email=email,
-                phone=form.phone,
-                postal_code=form.postal_code,
-                prefecture=form.prefecture,
-                city=form.city,
-                street=form.street,
-                building=form.building,
-                password_hash=hashed,
-            ),
-            services.policy,
-        )
 
 
 async def start(services: Services, card: Card, procedure: Procedure) -> str:
@@ -133,7 +104,7 @@ async def card_of(services: Services, number: str) -> Card:
 async def test_a_logged_in_start_links_the_patron_and_resumes_the_same_draft(
     services: Services,
 ) -> None:
-    card = await make_patron(services)
+    card = await sample_patron(services)
     first = await start(services, card, Procedure.CHANGE)
     app = await load(services, first)
     assert (app.procedure, app.patron_id, app.patron_linked_by) == ("change", card.patron_id, None)
@@ -146,7 +117,7 @@ async def test_a_logged_in_start_links_the_patron_and_resumes_the_same_draft(
 async def test_renewal_before_its_window_is_closed_with_the_day_it_opens(
     services: Services, friday: time_machine.Traveller
 ) -> None:
-    card = await make_patron(services)
+    card = await sample_patron(services)
     with pytest.raises(ProcedureClosed) as caught:
         await start(services, card, Procedure.RENEWAL)
     opens = RENEWAL_OPENS[services.settings.profile.id]
@@ -156,7 +127,7 @@ async def test_renewal_before_its_window_is_closed_with_the_day_it_opens(
 
 
 async def test_a_second_application_of_the_same_procedure_is_refused(services: Services) -> None:
-    card = await make_patron(services)
+    card = await sample_patron(services)
     public_id = await start(services, card, Procedure.CHANGE)
     await save(services, public_id, form_of(services, Procedure.CHANGE, phone=NEW_PHONE))
     assert await submit(services, public_id)
@@ -168,7 +139,7 @@ async def test_a_second_application_of_the_same_procedure_is_refused(services: S
 
 async def test_two_drafts_of_one_procedure_submit_once(services: Services) -> None:
     """A draft started before the other was submitted cannot go in as a second one."""
-    card = await make_patron(services)
+    card = await sample_patron(services)
     first = await start(services, card, Procedure.CHANGE)
     await save(services, first, form_of(services, Procedure.CHANGE, phone=NEW_PHONE))
     async with services.db.transaction() as session:  # a second draft, as from another device
@@ -186,7 +157,7 @@ async def test_two_drafts_of_one_procedure_submit_once(services: Services) -> No
 
 
 async def test_the_email_link_never_resumes_a_draft_started_logged_in(services: Services) -> None:
-    card = await make_patron(services)
+    card = await sample_patron(services)
     linked = await start(services, card, Procedure.CHANGE)
     opened = await request_and_open(services)
     assert opened != linked
@@ -199,11 +170,11 @@ async def test_the_email_link_never_resumes_a_draft_started_logged_in(services: 
 async def test_renewal_takes_the_patrons_name_and_birth_date_and_no_password(
     services: Services, friday: time_machine.Traveller
 ) -> None:
-    card = await make_patron(services)
+    card = await sample_patron(services)
     friday.move_to(IN_WINDOW)
     public_id = await start(services, card, Procedure.RENEWAL)
     posted = form_of(services, Procedure.RENEWAL, family_name="偽名", birth_date="1970-01-01")
-    await save(services, public_id, {**posted, "procedure": "new", "password": PASSWORD})
+    await save(services, public_id, {**posted, "procedure": "new", "password": PATRON_PASSWORD})
     app = await load(services, public_id)
     assert (app.procedure, app.family_name, app.birth_date) == ("renewal", "山田", date(1990, 4, 1))
     assert app.password_hash is None
@@ -212,7 +183,7 @@ async def test_renewal_takes_the_patrons_name_and_birth_date_and_no_password(
 
 
 async def test_a_change_that_changes_nothing_is_refused(services: Services) -> None:
-    card = await make_patron(services)
+    card = await sample_patron(services)
     public_id = await start(services, card, Procedure.CHANGE)
     # Full-width digits normalise to what is registered: still nothing changes.
     same = form_of(services, Procedure.CHANGE, street=FORMS[services.settings.profile.id]["street"])
@@ -221,7 +192,7 @@ async def test_a_change_that_changes_nothing_is_refused(services: Services) -> N
 
 
 async def test_a_move_out_of_the_area_is_refused_on_the_address(services: Services) -> None:
-    card = await make_patron(services)
+    card = await sample_patron(services)
     public_id = await start(services, card, Procedure.CHANGE)
     tokyo = {"postal_code": "100-0001", "prefecture": "東京都", "city": "千代田区"}
     errors = await save_errors(services, public_id, form_of(services, Procedure.CHANGE, **tokyo))
@@ -229,7 +200,7 @@ async def test_a_move_out_of_the_area_is_refused_on_the_address(services: Servic
 
 
 async def test_reissue_needs_a_reason_and_the_acknowledgement(services: Services) -> None:
-    card = await make_patron(services)
+    card = await sample_patron(services)
     public_id = await start(services, card, Procedure.REISSUE)
     errors = await save_errors(services, public_id, form_of(services, Procedure.REISSUE))
     assert errors == {
@@ -250,7 +221,7 @@ async def test_reissue_needs_a_reason_and_the_acknowledgement(services: Services
 async def test_a_name_change_takes_the_new_name_with_its_kana_normalised(
     services: Services,
 ) -> None:
-    card = await make_patron(services)
+    card = await sample_patron(services)
     public_id = await start(services, card, Procedure.REISSUE)
     renamed = form_of(
         services, Procedure.REISSUE, reissue_reason="name_changed", eloan_acknowledged="on"
@@ -307,7 +278,7 @@ async def test_without_login_a_name_change_keeps_the_former_name_for_the_reviewe
 async def test_a_card_holders_new_registration(services: Services) -> None:
     """Yokohama sends someone already registered to the counter; Kashiwa takes the
     application, and its reviewers are warned (the review side)."""
-    await make_patron(services, email="other@example.org")
+    await sample_patron(services, email="other@example.org")
     public_id = await request_and_open(services)
     form = FORMS[services.settings.profile.id]
     if services.settings.profile.procedures.registered_to_counter:
@@ -318,7 +289,7 @@ async def test_a_card_holders_new_registration(services: Services) -> None:
 
 
 async def test_a_revoked_card_is_no_registration(services: Services) -> None:
-    card = await make_patron(services, email="other@example.org")
+    card = await sample_patron(services, email="other@example.org")
     async with services.db.transaction() as session:
         stored = await session.get(Card, card.id)
         assert stored is not None
@@ -333,7 +304,7 @@ async def test_a_revoked_card_is_no_registration(services: Services) -> None:
 async def test_which_documents_each_procedure_needs(
     services: Services, friday: time_machine.Traveller
 ) -> None:
-    card = await make_patron(services)
+    card = await sample_patron(services)
     friday.move_to(IN_WINDOW)
     phone_only = await start(services, card, Procedure.CHANGE)
     await save(services, phone_only, form_of(services, Procedure.CHANGE, phone=NEW_PHONE))
@@ -358,7 +329,7 @@ async def test_which_documents_each_procedure_needs(
 
 
 async def test_a_lost_reissue_suspends_the_card_at_submission(services: Services) -> None:
-    card = await make_patron(services)
+    card = await sample_patron(services)
     public_id = await start(services, card, Procedure.REISSUE)
     lost = form_of(services, Procedure.REISSUE, reissue_reason="lost", eloan_acknowledged="on")
     await save(services, public_id, lost)
@@ -383,7 +354,7 @@ async def test_a_lost_reissue_suspends_the_card_at_submission(services: Services
 
 
 async def test_a_name_change_or_an_unknown_patron_suspends_nothing(services: Services) -> None:
-    card = await make_patron(services)
+    card = await sample_patron(services)
     renamed = await start(services, card, Procedure.REISSUE)
     form = form_of(services, Procedure.REISSUE, reissue_reason="name_changed")
     await save(
@@ -413,7 +384,7 @@ async def test_a_name_change_or_an_unknown_patron_suspends_nothing(services: Ser
 
 
 async def test_a_change_keeps_the_details_as_they_were(services: Services) -> None:
-    card = await make_patron(services)
+    card = await sample_patron(services)
     public_id = await start(services, card, Procedure.CHANGE)
     await save(services, public_id, form_of(services, Procedure.CHANGE, phone=NEW_PHONE))
     assert await submit(services, public_id)

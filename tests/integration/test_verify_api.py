@@ -11,37 +11,13 @@ from litestar.testing import AsyncTestClient
 
 from cardservice.cards.models import Card, RevocationReason
 from cardservice.cards.numbers import barcode_text
-from cardservice.cards.service import card_token, revoke_card, set_suspended
+from cardservice.cards.service import revoke_card, set_suspended
 from cardservice.security.apikeys import create_api_key, revoke_api_key
 from cardservice.services import Services
+from tests.card_support import card_token_of, verify
 from tests.factories import make_card
 
 Client = AsyncTestClient[Any]
-
-
-@pytest.fixture
-async def api_key(services: Services) -> str:
-    async with services.db.transaction() as session:
-        _, plain = await create_api_key(session, "counter")
-    return plain
-
-
-async def _verify(client: Client, key: str, **body: str) -> dict[str, Any]:
-    response = await client.post("/api/v1/verify", json=body, headers={"X-API-Key": key})
-    assert response.status_code == 200, response.text
-    result: dict[str, Any] = response.json()
-    return result
-
-
-def _token(services: Services, card: Card) -> str:
-    settings = services.settings
-    return card_token(
-        card,
-        services.keyring,
-        services.policy,
-        issuer=settings.issuer,
-        audience=settings.token_audience,
-    )
 
 
 async def test_valid_card_by_barcode_and_token(
@@ -55,11 +31,11 @@ async def test_valid_card_by_barcode_and_token(
         "expires_on": card.expires_on.isoformat(),
     }
     scanned = barcode_text(services.policy.number_format, card.user_number)
-    assert await _verify(client, api_key, barcode=scanned) == expected
-    assert await _verify(client, api_key, barcode=card.user_number.lower()) == expected
+    assert await verify(client, api_key, barcode=scanned) == expected
+    assert await verify(client, api_key, barcode=card.user_number.lower()) == expected
     full_width = card.user_number.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
-    assert await _verify(client, api_key, barcode=full_width) == expected
-    assert await _verify(client, api_key, token=_token(services, card)) == expected
+    assert await verify(client, api_key, barcode=full_width) == expected
+    assert await verify(client, api_key, token=card_token_of(services, card)) == expected
 
 
 async def test_bad_check_digit_is_invalid_not_unknown(
@@ -68,7 +44,7 @@ async def test_bad_check_digit_is_invalid_not_unknown(
     card = await make_card(services)
     last = card.user_number[-1]
     wrong = card.user_number[:-1] + ("0" if last != "0" else "1")
-    verdict = await _verify(client, api_key, barcode=wrong)
+    verdict = await verify(client, api_key, barcode=wrong)
     assert verdict["status"] == "invalid"
     assert verdict["reason"] == "number_bad_check_digit"
 
@@ -80,7 +56,7 @@ async def test_unknown_number(client: Client, services: Services, api_key: str) 
 
         never_issued = await allocate_number(session, services.policy.number_format)
     assert never_issued != card.user_number
-    verdict = await _verify(client, api_key, barcode=never_issued)
+    verdict = await verify(client, api_key, barcode=never_issued)
     assert verdict == {
         "status": "unknown",
         "reason": "card_not_found",
@@ -93,13 +69,13 @@ async def test_revoked_card_says_revoked_with_reason(
     client: Client, services: Services, api_key: str
 ) -> None:
     card = await make_card(services)
-    token = _token(services, card)
+    token = card_token_of(services, card)
     async with services.db.transaction() as session:
         row = await session.get(Card, card.id)
         assert row is not None
         await revoke_card(session, row, RevocationReason.REISSUED, services.policy)
     for body in ({"barcode": card.user_number}, {"token": token}):
-        verdict = await _verify(client, api_key, **body)
+        verdict = await verify(client, api_key, **body)
         assert verdict["status"] == "revoked"
         assert verdict["reason"] == "reissued"
         assert verdict["user_number"] == card.user_number
@@ -109,7 +85,7 @@ async def test_revoked_token_of_active_card(
     client: Client, services: Services, api_key: str
 ) -> None:
     card = await make_card(services)
-    token = _token(services, card)
+    token = card_token_of(services, card)
     from cardservice.cards.models import TokenRevocation  # noqa: PLC0415
 
     async with services.db.transaction() as session:
@@ -121,9 +97,9 @@ async def test_revoked_token_of_active_card(
                 token_expires_at=datetime.now(UTC) + timedelta(days=1),
             )
         )
-    verdict = await _verify(client, api_key, token=token)
+    verdict = await verify(client, api_key, token=token)
     assert (verdict["status"], verdict["reason"]) == ("revoked", "token_revoked")
-    barcode_verdict = await _verify(client, api_key, barcode=card.user_number)
+    barcode_verdict = await verify(client, api_key, barcode=card.user_number)
     assert barcode_verdict["status"] == "valid"
 
 
@@ -133,37 +109,37 @@ async def test_suspended_and_reinstated(client: Client, services: Services, api_
         row = await session.get(Card, card.id)
         assert row is not None
         set_suspended(row, "unpaid_fees")
-    verdict = await _verify(client, api_key, barcode=card.user_number)
+    verdict = await verify(client, api_key, barcode=card.user_number)
     assert (verdict["status"], verdict["reason"]) == ("suspended", "unpaid_fees")
     async with services.db.transaction() as session:
         row = await session.get(Card, card.id)
         assert row is not None
         set_suspended(row, None)
-    assert (await _verify(client, api_key, barcode=card.user_number))["status"] == "valid"
+    assert (await verify(client, api_key, barcode=card.user_number))["status"] == "valid"
 
 
 async def test_expired_card_by_travelling_in_time(
     client: Client, services: Services, api_key: str
 ) -> None:
     card = await make_card(services)
-    token = _token(services, card)
+    token = card_token_of(services, card)
     last_day = datetime.combine(card.expires_on, datetime.min.time(), tzinfo=UTC) + timedelta(
         hours=12
     )
     with time_machine.travel(last_day - timedelta(days=1), tick=False):
-        assert (await _verify(client, api_key, barcode=card.user_number))["status"] == "valid"
+        assert (await verify(client, api_key, barcode=card.user_number))["status"] == "valid"
     with time_machine.travel(last_day + timedelta(days=2), tick=False):
-        by_number = await _verify(client, api_key, barcode=card.user_number)
+        by_number = await verify(client, api_key, barcode=card.user_number)
         assert (by_number["status"], by_number["reason"]) == ("expired", "card_expired")
-        by_token = await _verify(client, api_key, token=token)
+        by_token = await verify(client, api_key, token=token)
         assert (by_token["status"], by_token["reason"]) == ("expired", "token_expired")
 
 
 async def test_forged_token_is_invalid(client: Client, services: Services, api_key: str) -> None:
     card = await make_card(services)
-    header, payload, signature = _token(services, card).split(".")
+    header, payload, signature = card_token_of(services, card).split(".")
     tampered = f"{header}.{payload}.{signature[:-4]}AAAA"
-    verdict = await _verify(client, api_key, token=tampered)
+    verdict = await verify(client, api_key, token=tampered)
     assert (verdict["status"], verdict["reason"]) == ("invalid", "token_bad_signature")
 
 

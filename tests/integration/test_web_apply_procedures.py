@@ -16,18 +16,15 @@ import time_machine
 from sqlalchemy import select
 
 from cardservice.cards.models import Card
-from cardservice.patrons.service import NewPatron, create_patron_with_card
 from cardservice.registration.form import parse_application
 from cardservice.registration.japan import format_postal_code
 from cardservice.registration.models import Application, ApplicationStatus
-from cardservice.security import passwords
-from cardservice.security.apikeys import create_api_key
 from cardservice.services import Services
+from tests.card_support import PATRON_PASSWORD, sample_patron, verify
 from tests.registration_flow import BOTH_SIDES, EMAIL, FORMS, FRIDAY, outbox, photo
 from tests.web_apply_support import agree, applications, open_draft, post_form, upload
 from tests.web_support import Client, form_token, web_client, with_free_catcher_port
 
-PASSWORD = "Shiori-2024!"
 # Cards issued on FRIDAY (3 April 2026) expire on 3 April 2029.
 RENEWAL_OPENS = {"yokohama": "2029年3月4日", "kashiwa": "2029年3月3日"}
 RENEWAL_OPENS_EN = {"yokohama": "4 March 2029", "kashiwa": "3 March 2029"}
@@ -60,45 +57,11 @@ async def client(services: Services) -> AsyncIterator[Client]:
         yield running
 
 
-@pytest.fixture
-async def api_key(services: Services) -> str:
-    async with services.db.transaction() as session:
-        _, plain = await create_api_key(session, "counter")
-    return plain
-
-
-async def make_patron(services: Services, *, email: str = EMAIL) -> Card:
-    """A patron at the profile's sample address with a password and a card issued today."""
-    profile = services.settings.profile
-    form = parse_application(FORMS[profile.id], profile=profile, email=email)
-    hashed = await passwords.hash_password(PASSWORD)
-    async with services.db.transaction() as session:
-        return await create_patron_with_card(
-            session,
-            NewPatron(
-                family_name=form.family_name,
-                given_name=form.given_name,
-                family_kana=form.family_kana,
-                given_kana=form.given_kana,
-                birth_date=form.birth_date,
-                email=email,
-                phone=form.phone,
-                postal_code=form.postal_code,
-                prefecture=form.prefecture,
-                city=form.city,
-                street=form.street,
-                building=form.building,
-                password_hash=hashed,
-            ),
-            services.policy,
-        )
-
-
 async def log_in(client: Client, card: Card) -> None:
     token = await form_token(client, "/login")
     response = await client.post(
         "/login",
-        data={"login": card.user_number, "password": PASSWORD, "_csrf_token": token},
+        data={"login": card.user_number, "password": PATRON_PASSWORD, "_csrf_token": token},
     )
     assert response.status_code == 303, response.text
 
@@ -141,15 +104,6 @@ def marked(html: str, field: str) -> bool:
     return 'aria-invalid="true"' in found.group()
 
 
-async def verify(client: Client, key: str, number: str) -> dict[str, Any]:
-    response = await client.post(
-        "/api/v1/verify", json={"barcode": number}, headers={"X-API-Key": key}
-    )
-    assert response.status_code == 200, response.text
-    result: dict[str, Any] = response.json()
-    return result
-
-
 async def submit_from_review(client: Client) -> None:
     token = await form_token(client, "/apply/review")
     submitted = await client.post("/apply/submit", data={"_csrf_token": token})
@@ -167,7 +121,7 @@ async def only_application(services: Services) -> Application:
 async def test_renewal_from_my_library_prefilled_and_without_a_password(
     client: Client, services: Services, friday: time_machine.Traveller
 ) -> None:
-    card = await make_patron(services)
+    card = await sample_patron(services)
     friday.move_to(IN_WINDOW)
     await log_in(client, card)
     assert 'action="/apply/procedure/renewal"' in (await client.get("/my")).text
@@ -211,7 +165,7 @@ async def test_renewal_from_my_library_prefilled_and_without_a_password(
 async def test_renewal_outside_its_window_says_when_it_opens(
     client: Client, services: Services
 ) -> None:
-    card = await make_patron(services)
+    card = await sample_patron(services)
     await log_in(client, card)
     closed = await start(client, "renewal")
     assert closed.status_code == 409
@@ -226,7 +180,7 @@ async def test_renewal_outside_its_window_says_when_it_opens(
 async def test_a_phone_change_needs_no_document_and_a_second_one_is_refused(
     client: Client, services: Services
 ) -> None:
-    card = await make_patron(services)
+    card = await sample_patron(services)
     await log_in(client, card)
     await started(client, services, "change")
     saved = await post_form(client, form_of(services, "change", phone=NEW_PHONE))
@@ -250,7 +204,7 @@ async def test_a_phone_change_needs_no_document_and_a_second_one_is_refused(
 async def test_a_change_that_changes_nothing_or_leaves_the_area(
     client: Client, services: Services
 ) -> None:
-    card = await make_patron(services)
+    card = await sample_patron(services)
     await log_in(client, card)
     await started(client, services, "change")
     same = await post_form(client, form_of(services, "change", building="　"))
@@ -282,8 +236,8 @@ async def test_a_change_that_changes_nothing_or_leaves_the_area(
 async def test_a_lost_reissue_suspends_the_card_when_submitted(
     client: Client, services: Services, api_key: str
 ) -> None:
-    card = await make_patron(services)
-    assert (await verify(client, api_key, card.user_number))["status"] == "valid"
+    card = await sample_patron(services)
+    assert (await verify(client, api_key, barcode=card.user_number))["status"] == "valid"
     await log_in(client, card)
     await started(client, services, "reissue")
     page = await client.get("/apply/form")
@@ -304,7 +258,7 @@ async def test_a_lost_reissue_suspends_the_card_when_submitted(
     assert (await upload(client, "my_number", "front", photo())).status_code == 303
     await submit_from_review(client)
 
-    verdict = await verify(client, api_key, card.user_number)
+    verdict = await verify(client, api_key, barcode=card.user_number)
     assert (verdict["status"], verdict["reason"]) == ("suspended", "reported_lost")
     done = await client.get("/apply/done")
     assert 'id="card-suspended"' in done.text
@@ -317,7 +271,7 @@ async def test_a_lost_reissue_suspends_the_card_when_submitted(
 async def test_a_name_change_reissue_shows_old_and_new_names(
     client: Client, services: Services, api_key: str
 ) -> None:
-    card = await make_patron(services)
+    card = await sample_patron(services)
     await log_in(client, card)
     await started(client, services, "reissue")
     form = form_of(services, "reissue", reissue_reason="name_changed", eloan_acknowledged="on")
@@ -336,7 +290,7 @@ async def test_a_name_change_reissue_shows_old_and_new_names(
     assert "山田 花子 (ヤマダ ハナコ)" in review.text
     assert (await upload(client, "my_number", "front", photo())).status_code == 303
     await submit_from_review(client)
-    assert (await verify(client, api_key, card.user_number))["status"] == "valid"
+    assert (await verify(client, api_key, barcode=card.user_number))["status"] == "valid"
 
 
 # --- started without logging in -----------------------------------------------------------
@@ -348,7 +302,7 @@ async def test_each_procedure_from_the_email_link(
 ) -> None:
     """A plastic-card holder, or whoever lost the phone: the procedure is chosen on the form,
     and the reviewer later picks the patron; nothing happens to any card meanwhile."""
-    card = await make_patron(services)
+    card = await sample_patron(services)
     await open_draft(client, services, "plastic@example.org")
     await agree(client, services)
     chooser = await client.get("/apply/form")
@@ -372,7 +326,7 @@ async def test_each_procedure_from_the_email_link(
         None,
         ApplicationStatus.SUBMITTED,
     )
-    assert (await verify(client, api_key, card.user_number))["status"] == "valid"
+    assert (await verify(client, api_key, barcode=card.user_number))["status"] == "valid"
     (received,) = await outbox(services, "application_received")
     assert PROCEDURE_NAMES[procedure] in received.body_text
 
@@ -380,7 +334,7 @@ async def test_each_procedure_from_the_email_link(
 async def test_a_card_holder_applying_anew(client: Client, services: Services) -> None:
     """Yokohama: "Those who have already registered" apply at the counter; the answer names
     nobody. Kashiwa takes the application and warns its reviewers instead."""
-    card = await make_patron(services)
+    card = await sample_patron(services)
     await open_draft(client, services, "another@example.org")
     await agree(client, services)
     form = {**FORMS[services.settings.profile.id]}
@@ -407,7 +361,7 @@ async def test_starting_needs_a_login_and_a_known_procedure(
     token = await form_token(client, "/apply")
     logged_out = await client.post("/apply/procedure/renewal", data={"_csrf_token": token})
     assert (logged_out.status_code, logged_out.headers["location"]) == (303, "/login?next=/my")
-    card = await make_patron(services)
+    card = await sample_patron(services)
     await log_in(client, card)
     for wrong in ("new", "delete"):
         refused = await client.post(

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from cardservice.cards.lifecycle import REPORTED_LOST
 from cardservice.cards.models import Card, CardStatus, RevocationReason
 from cardservice.cards.numbers import barcode_text
-from cardservice.cards.service import card_token, revoke_card
+from cardservice.cards.service import revoke_card
 from cardservice.registration.candidates import (
     ApplicationPatronRequired,
     PatronChoiceInvalid,
@@ -30,9 +30,9 @@ from cardservice.registration.candidates import (
 from cardservice.registration.decisions import ApplicationNoCard
 from cardservice.registration.models import ApplicationStatus
 from cardservice.registration.review_routes.texts import ERROR_MESSAGES
-from cardservice.security.apikeys import create_api_key
 from cardservice.services import Services
 from cardservice.web.i18n import translations
+from tests.card_support import card_token_of, counter_api_key, verify
 from tests.integration.test_pipeline import decoded_symbols
 from tests.integration.test_review_procedures import (
     IN_WINDOW,
@@ -379,30 +379,6 @@ async def test_a_reissue_of_a_card_revoked_meanwhile_is_refused_with_nothing_cha
 # ------------------------------------------------------------- after a reissue
 
 
-async def _api_key(services: Services) -> str:
-    async with services.db.transaction() as session:
-        _, plain = await create_api_key(session, "counter")
-    return plain
-
-
-async def _verify(client: Client, key: str, **body: str) -> dict[str, Any]:
-    response = await client.post("/api/v1/verify", json=body, headers={"X-API-Key": key})
-    assert response.status_code == 200, response.text
-    result: dict[str, Any] = response.json()
-    return result
-
-
-def _token(services: Services, card: Card) -> str:
-    settings = services.settings
-    return card_token(
-        card,
-        services.keyring,
-        services.policy,
-        issuer=settings.issuer,
-        audience=settings.token_audience,
-    )
-
-
 async def test_after_a_reissue_the_counter_and_the_card_page_know_the_new_number(
     services: Services, profile_name: str
 ) -> None:
@@ -413,11 +389,11 @@ async def test_after_a_reissue_the_counter_and_the_card_page_know_the_new_number
 
 async def _reissue_and_verify(client: Client, services: Services, profile_name: str) -> None:
     old = await registered_patron(services)
-    old_token = _token(services, old)
+    old_token = card_token_of(services, old)
     public_id = await procedure_application(
         services, "reissue", patron_id=old.patron_id, reason="lost"
     )
-    key = await _api_key(services)
+    key = await counter_api_key(services)
     fmt = services.policy.number_format
     await reviewer(client, services)
     url = app_url(public_id)
@@ -432,14 +408,14 @@ async def _reissue_and_verify(client: Client, services: Services, profile_name: 
     assert new.id == app.card_id
 
     revoked = {"status": "revoked", "reason": "reissued", "user_number": old.user_number}
-    by_number = await _verify(client, key, barcode=barcode_text(fmt, old.user_number))
+    by_number = await verify(client, key, barcode=barcode_text(fmt, old.user_number))
     assert {k: by_number[k] for k in revoked} == revoked
-    by_token = await _verify(client, key, token=old_token)
+    by_token = await verify(client, key, token=old_token)
     assert {k: by_token[k] for k in revoked} == revoked
-    valid = await _verify(client, key, barcode=barcode_text(fmt, new.user_number))
+    valid = await verify(client, key, barcode=barcode_text(fmt, new.user_number))
     assert valid["status"] == "valid"
     assert valid["user_number"] == new.user_number
-    assert (await _verify(client, key, token=_token(services, new)))["status"] == "valid"
+    assert (await verify(client, key, token=card_token_of(services, new)))["status"] == "valid"
 
     # The patron signs in with the new number; the card page's barcode scans as it.
     async with web_client(with_free_catcher_port(services.settings), mail=False) as phone:
