@@ -54,10 +54,14 @@ async def open_draft(client: Client, services: Services, email: str = EMAIL) -> 
 
 
 async def agree(client: Client, services: Services) -> Any:
-    token = await form_token(client, "/apply/notes")
-    version = services.settings.profile.registration.notes_version
+    """Agree to the notes the page shows, in the version the page names."""
+    page = await client.get("/apply/notes")
+    assert page.status_code == 200, page.text
+    found = re.search(r'name="version" value="([^"]+)"', page.text)
+    assert found is not None, page.text
     return await client.post(
-        "/apply/notes", data={"version": version, "agree": "on", "_csrf_token": token}
+        "/apply/notes",
+        data={"version": found.group(1), "agree": "on", "_csrf_token": csrf_from(page.text)},
     )
 
 

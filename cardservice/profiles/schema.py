@@ -173,6 +173,17 @@ class ProceduresSection(Strict, kw_only=True, frozen=True):
         en="A reissue changes your user number, so your e-library loans and reservations "
         "are not carried over to the new number.",
     )
+    # The notes a patron agrees to before a renewal, reissue or change of details (the new
+    # registration's notes tell card holders not to apply again), and their version.
+    notes_version: ShortText = "procedures-1"
+    notes: LongLocalText = LongLocalText(
+        ja="有効期限更新・登録内容変更の場合は、利用券バーコードのほか、お手持ちの利用カードも"
+        "引き続きご利用いただけます。再発行の場合は利用者番号が変わり、以前の番号は使えなくなります。"
+        "本人確認書類は、氏名・現住所・生年月日が記載された有効なものを添付してください。",
+        en="After a renewal or a change of details, your barcode and any plastic card you hold "
+        "keep working. A reissue gives you a new user number, and the old one stops working. "
+        "Attach a valid identity document showing your name, current address and date of birth.",
+    )
     # Said on the password pages when the library's e-library uses this password too
     # (Kashiwa: 「電子図書館サービス」のパスワード).
     elibrary_password_note: LongLocalText | None = None

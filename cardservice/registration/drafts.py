@@ -30,6 +30,7 @@ from cardservice.registration.errors import (
 )
 from cardservice.registration.form import Procedure
 from cardservice.registration.models import Application, ApplicationStatus
+from cardservice.registration.notes import notes_for
 from cardservice.registration.procedures import require_open
 from cardservice.security.links import LinkPurpose, consume, issue
 from cardservice.security.ratelimit import allow_link_email
@@ -167,9 +168,10 @@ async def record_consent(
     profile: Profile,
     now: datetime | None = None,
 ) -> None:
-    """Record that the applicant agreed to the notes of ``version`` (the current one)."""
+    """Record that the applicant agreed to the notes of ``version`` (the current version of
+    the notes they read: ``notes.notes_for``)."""
     require_draft(app)
-    current = profile.registration.notes_version
+    current = notes_for(app, profile).version
     if version != current:
         raise ConsentVersionInvalid(field="consent", current=current)
     app.consent_version = version

@@ -30,6 +30,7 @@ from cardservice.registration.form import (
     parse_application,
 )
 from cardservice.registration.models import Application, ApplicationDocument, ApplicationStatus
+from cardservice.registration.notes import consent_current
 from cardservice.registration.procedure_details import (
     NAME_FIELDS,
     DocumentNeeds,
@@ -223,7 +224,7 @@ async def missing_parts(session: AsyncSession, app: Application, profile: Profil
     """What submission still needs, in order: "consent", "form", "identity_document",
     "extra_document" (the review page lists them; :func:`submit` refuses while any is left)."""
     missing = []
-    if app.consent_version != profile.registration.notes_version:
+    if not consent_current(app, profile):
         missing.append("consent")
     if not app.has_form:
         missing.append("form")

@@ -16,6 +16,7 @@ from cardservice.patrons.models import Patron
 from cardservice.registration import applicant
 from cardservice.registration.form import FormErrors, Procedure
 from cardservice.registration.models import Application, ApplicationStatus
+from cardservice.registration.notes import notes_for
 from cardservice.registration.procedures import ProcedureClosed
 from cardservice.services import Services
 from tests.card_support import PATRON_PASSWORD, sample_patron
@@ -72,9 +73,8 @@ async def save(services: Services, public_id: str, form: dict[str, str]) -> None
     profile = services.settings.profile
     async with services.db.transaction() as session:
         app = await applicant.get_application(session, public_id)
-        await applicant.record_consent(
-            session, app, profile.registration.notes_version, profile=profile
-        )
+        version = notes_for(app, profile).version  # the notes this applicant reads
+        await applicant.record_consent(session, app, version, profile=profile)
         await applicant.save_form(session, app, form, profile=profile)
 
 

@@ -18,6 +18,7 @@ from cardservice.registration.errors import (
     ConsentVersionInvalid,
 )
 from cardservice.registration.models import Application
+from cardservice.registration.notes import consent_current, notes_for
 from cardservice.registration.routes.common import (
     SESSION_KEY,
     START,
@@ -130,15 +131,19 @@ class NotesForm(msgspec.Struct):
 def _notes_page(
     request: AnyRequest, app: Application, *, error: str = "", status_code: int = 200
 ) -> Template:
-    registration = services(request).settings.profile.registration
+    profile = services(request).settings.profile
+    lang = language(request)
+    shown = notes_for(app, profile)
     return render(
         request,
         "pages/apply/notes.html",
         status_code=status_code,
         step=2,
-        notes=registration.notes.get(language(request)),
-        version=registration.notes_version,
-        agreed=app.consent_version == registration.notes_version,
+        procedure=app.procedure if app.patron_id is not None else "",
+        notes=shown.text.get(lang),
+        also=shown.also.get(lang) if shown.also else "",
+        version=shown.version,
+        agreed=consent_current(app, profile),
         error=error,
     )
 
