@@ -8,6 +8,7 @@ directory so that every start can print them again.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 from datetime import date, timedelta
@@ -20,6 +21,7 @@ from cardservice.cards.models import Card
 from cardservice.cards.numbers import barcode_value
 from cardservice.patrons.models import Patron
 from cardservice.patrons.service import NewPatron, create_patron_with_card
+from cardservice.registration.japan import lookup_postal_code, normalise_postal_code
 from cardservice.security.apikeys import create_api_key
 from cardservice.security.passwords import hash_password
 from cardservice.services import Services
@@ -40,6 +42,23 @@ def _private_file(path: Path, content: str) -> None:
         handle.write(content)
 
 
+def _at_sample_address(new: NewPatron, settings: Settings) -> NewPatron:
+    """``new`` living at the profile's sample postal code, so that a change of details can
+    change just one thing; as it is if Japan Post does not know the code."""
+    code = settings.profile.library.sample_postal_code
+    found = lookup_postal_code(code)
+    if found is None:
+        return new
+    return dataclasses.replace(
+        new,
+        postal_code=normalise_postal_code(code),
+        prefecture=found.prefecture,
+        city=found.city,
+        street=f"{found.town}1-1" if found.town else "1-1",
+        phone="+81312345678",
+    )
+
+
 async def prepare_demo(settings: Settings) -> list[str]:
     svc = Services.build(settings)
     try:
@@ -50,14 +69,17 @@ async def prepare_demo(settings: Settings) -> list[str]:
             if card is None:
                 card = await create_patron_with_card(
                     session,
-                    NewPatron(
-                        family_name="図書",
-                        given_name="太郎",
-                        family_kana="トショ",
-                        given_kana="タロウ",
-                        birth_date=date(1990, 4, 1),
-                        email=DEMO_EMAIL,
-                        password_hash=await hash_password(DEMO_PATRON_PASSWORD),
+                    _at_sample_address(
+                        NewPatron(
+                            family_name="図書",
+                            given_name="太郎",
+                            family_kana="トショ",
+                            given_kana="タロウ",
+                            birth_date=date(1990, 4, 1),
+                            email=DEMO_EMAIL,
+                            password_hash=await hash_password(DEMO_PATRON_PASSWORD),
+                        ),
+                        settings,
                     ),
                     svc.policy,
                 )
@@ -88,7 +110,8 @@ async def prepare_demo(settings: Settings) -> list[str]:
         f"  1. open {base}/apply and enter any email address",
         f"  2. log in at {base}/staff/login as {DEMO_REVIEWER} / {reviewer_password}",
         f"     and open the mail catcher ({base}/staff/mail) to follow the link in the email",
-        "  3. fill in the form (a Yokohama address, e.g. postal code 231-0005), upload a photo",
+        f"  3. fill in the form (an address in {settings.profile.library.city.en}, e.g. postal code"
+        f" {settings.profile.library.sample_postal_code}), upload a photo",
         f"  4. approve it in the queue ({base}/staff/queue); the email carries the card link",
         f"sample patron: log in at {base}/login with {DEMO_EMAIL} / {DEMO_PATRON_PASSWORD}",
         f"  My Library ({base}/my): renew the card (it expires soon), report it lost,",

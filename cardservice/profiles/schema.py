@@ -59,6 +59,8 @@ class LibrarySection(Strict, kw_only=True, frozen=True):
     sender_email: Annotated[str, Meta(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
     phone: str = ""
     timezone: str = "Asia/Tokyo"
+    # A postal code in the library's own city, shown as the example on forms (NNN-NNNN).
+    sample_postal_code: Annotated[str, Meta(pattern=r"^[0-9]{3}-[0-9]{4}$")] = "231-0005"
 
 
 class CardSection(Strict, kw_only=True, frozen=True):

@@ -34,6 +34,8 @@ async def test_demo_data_is_made_once_and_works(services: Services) -> None:
         patrons = list(await session.scalars(select(Patron).where(Patron.email == DEMO_EMAIL)))
     assert len(patrons) == 1
     assert patrons[0].password_hash is not None
+    # At the profile's sample address, so a change of details can change one thing.
+    assert (patrons[0].postal_code, patrons[0].city) == ("2310005", "横浜市中区")
     assert (await verify_password(patrons[0].password_hash, DEMO_PATRON_PASSWORD)).ok
     assert "/apply" in first
     assert "/staff/mail" in first

@@ -67,3 +67,16 @@ async def test_an_applicant_through_the_email_link_reads_both(
     start_page = await client.get("/apply?lang=en")
     assert "You do not need to register again" in start_page.text
     assert (await agree(client, services)).headers["location"] == "/apply/form"
+
+
+async def test_the_form_gives_a_postal_code_of_the_librarys_own_city(
+    client: Client, services: Services
+) -> None:
+    await open_draft(client, services)
+    await agree(client, services)
+    form = await client.get("/apply/form")
+    example = services.settings.profile.library.sample_postal_code
+    assert f"例：{example}" in form.text
+    assert {"yokohama": "231-0005", "kashiwa": "277-0005"}[services.settings.profile.id] == (
+        example
+    )

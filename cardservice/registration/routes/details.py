@@ -157,6 +157,7 @@ def _form_page(  # the page's state, each part shown by the template
         policy=profile.password,
         bases=profile.registration.bases,
         library_city=profile.library.city.get(lang),
+        postal_example=profile.library.sample_postal_code,
         extra_document=profile.documents.extra_for_work_or_study,
         eloan_notice=profile.procedures.eloan_notice.get(lang),
         prefectures=list(zip(PREFECTURES, names, strict=True)),
