@@ -34,30 +34,15 @@ def catalog_path(lang: Lang) -> Path:
     return LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
 
 
-def catalog_paths(lang: Lang) -> list[Path]:
-    """``messages.po`` first, then each area's own catalog (``my.po``, ``desk.po``, ...)."""
-    folder = catalog_path(lang).parent
-    extra = sorted(path for path in folder.glob("*.po") if path.name != f"{DOMAIN}.po")
-    return [catalog_path(lang), *extra]
-
-
-def _compiled(path: Path, lang: Lang) -> Translations:
-    with path.open("rb") as source:
+@lru_cache(maxsize=len(LANGUAGES))
+def translations(lang: Lang) -> Translations:
+    """The compiled catalog of ``lang``; fuzzy entries are left out, as msgfmt does."""
+    with catalog_path(lang).open("rb") as source:
         catalog = read_po(source, locale=lang, domain=DOMAIN)
     compiled = BytesIO()
     write_mo(compiled, catalog, use_fuzzy=False)
     compiled.seek(0)
     return Translations(compiled, domain=DOMAIN)
-
-
-@lru_cache(maxsize=len(LANGUAGES))
-def translations(lang: Lang) -> Translations:
-    """The compiled catalogs of ``lang``, merged; fuzzy entries are left out, as msgfmt does."""
-    paths = catalog_paths(lang)
-    merged = _compiled(paths[0], lang)
-    for path in paths[1:]:
-        merged.merge(_compiled(path, lang))
-    return merged
 
 
 def as_language(value: str | None) -> Lang | None:
