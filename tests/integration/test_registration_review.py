@@ -223,9 +223,10 @@ async def test_reject_with_written_reason_and_bad_reasons(services: Services) ->
 
 
 async def test_detail_lists_documents_and_possible_duplicates(services: Services) -> None:
-    existing = await make_card(services, email="other@example.org")  # ヤマダ ハナコ 1990-04-01
     first = await submitted_application(services, "first@example.org")
     second = await submitted_application(services, "second@example.org")
+    # Registered meanwhile at the counter (Yokohama turns away a card holder's application).
+    existing = await make_card(services, email="other@example.org")  # ヤマダ ハナコ 1990-04-01
     async with services.db.transaction() as session:
         detail = await review.application_detail(session, second)
     assert detail.application.public_id == second
