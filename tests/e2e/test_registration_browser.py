@@ -84,7 +84,8 @@ class Reviewer:
 
 
 def _submit(page: Page, action: str) -> None:
-    page.locator(f"form[action='{action}'] button[type=submit]").first.click()
+    # The POST form: the form page also has a GET form choosing the procedure.
+    page.locator(f"form[method=post][action='{action}'] button[type=submit]").first.click()
 
 
 def _apply(phone: Phone, reviewer: Reviewer) -> None:
@@ -151,7 +152,7 @@ def _approve(reviewer: Reviewer) -> str:
     page = reviewer.page
     page.goto(f"{reviewer.server.url}/staff/queue")
     page.screenshot(path=str(ARTIFACTS / "flow-review-queue.png"), full_page=True)
-    page.locator("a[href^='/staff/applications/']").first.click()
+    page.locator(".queue a.subject").first.click()
     expect(page.locator("img[src*='/documents/']").first).to_be_visible()
     page.screenshot(path=str(ARTIFACTS / "flow-review-application.png"), full_page=True)
     page.locator("form[action$='/approve'] input[name=confirm]").check()
