@@ -34,7 +34,9 @@ TEMPLATES: Mapping[str, frozenset[str]] = {
     "verify_email": frozenset({"link", "expires_hours", "library_name", "sender_email"}),
     "application_received": frozenset({"name", "procedure", "ready_on", "library_name"}),
     "registration_completed": frozenset({"name", "user_number", "card_link", "expires_on"}),
-    "application_rejected": frozenset({"name", "reason", "library_name"}),
+    "application_rejected": frozenset(
+        {"name", "procedure", "reason", "reinstated_number", "library_name"}
+    ),
     "inquiry": frozenset({"name", "question", "answer_link", "answer_by"}),
     "application_cancelled": frozenset({"name", "why"}),
     # After registration: recovery, password, procedures, notices.

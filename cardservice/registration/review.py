@@ -227,7 +227,9 @@ async def reject(
     reinstated = await release_lost_card(session, app, now=now)
     context = {
         "name": app.display_name,
+        "procedure": app.procedure,
         "reason": reason,
+        "reinstated_number": reinstated or "",  # a lost card that works again
         "library_name": profile.library.name.get(language),
     }
     mail = OutgoingMail(app.email, "application_rejected", language, context)

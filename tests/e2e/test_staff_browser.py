@@ -31,7 +31,13 @@ async def _prepare(database_url: str) -> None:
         "hanako@example.org",
         "application_rejected",
         "ja",
-        {"name": "山田 花子", "reason": "書類が不鮮明です", "library_name": "みなと市立図書館"},
+        {
+            "name": "山田 花子",
+            "procedure": "new",
+            "reason": "書類が不鮮明です",
+            "reinstated_number": "",
+            "library_name": "みなと市立図書館",
+        },
     )
     try:
         async with db.transaction() as session:

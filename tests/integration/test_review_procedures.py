@@ -459,7 +459,10 @@ async def test_rejecting_a_lost_reissue_reinstates_the_card(
     assert len(await all_cards(services)) == 1  # no new number
     (entry,) = [e for e in await audit_of(services, lost) if e.action == "application.reject"]
     assert entry.detail["reinstated"] == card.user_number
-    assert len(await outbox(services, "application_rejected")) == 1
+    (mail,) = await outbox(services, "application_rejected")
+    # The email names the procedure and says the card works again.
+    assert "利用カード再発行のお申し込みについて" in mail.subject
+    assert f"利用者番号 {card.user_number} は、再びご利用いただけます" in mail.body_text
 
 
 async def test_rejection_leaves_a_card_suspended_for_another_reason(

@@ -119,7 +119,13 @@ async def _failed_mail(services: Services) -> int:
         "hanako@example.org",
         "application_rejected",
         "ja",
-        {"name": "山田 花子", "reason": "書類が不鮮明です", "library_name": "みなと市立図書館"},
+        {
+            "name": "山田 花子",
+            "procedure": "new",
+            "reason": "書類が不鮮明です",
+            "reinstated_number": "",
+            "library_name": "みなと市立図書館",
+        },
     )
     async with services.db.transaction() as session:
         row = await enqueue(session, mail)

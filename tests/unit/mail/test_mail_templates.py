@@ -28,6 +28,7 @@ SAMPLE: dict[str, Any] = {
     "sender_email": "library@example.org",
     "name": "山田 花子",
     "procedure": "new",
+    "reinstated_number": "110000000014",
     "ready_on": date(2026, 11, 24),
     "user_number": "12345678",
     "card_link": "https://cards.example.org/card/XyZ",
