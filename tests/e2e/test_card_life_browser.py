@@ -308,7 +308,7 @@ def _lost_card(phone: Phone, staff: Phone, seeded: Seeded) -> tuple[str, str]:
     expect(page.locator(".card-state-value")).to_have_text("利用停止中")
     expect(page.get_by_role("alert")).to_contain_text("紛失の届け出があったため")
     phone.shot("life-reissue-5b-card-suspended")
-    ((old_token, _),) = _scanned(phone, ".card-qr-code")
+    ((old_token, _),) = _scanned(phone, ".card-qr-code", zxingcpp.BarcodeFormat.QRCode)
     assert _verify(phone, seeded.api_key, token=old_token)["status"] == "suspended"
 
     assert "再発行のお申し込みを受け付けました" in _mail(staff, "本人確認書類受付", count=2)
@@ -344,12 +344,19 @@ def _new_card_shown(phone: Phone, seeded: Seeded, new_number: str, old_token: st
         assert (answer["status"], answer["reason"]) == ("revoked", "reissued"), old
 
 
-def _scanned(phone: Phone, where: str) -> list[tuple[str, zxingcpp.BarcodeFormat]]:
-    """What a scanner reads off the screen where ``where`` (a CSS selector) is drawn."""
+def _scanned(
+    phone: Phone, where: str, formats: zxingcpp.BarcodeFormat | None = None
+) -> list[tuple[str, zxingcpp.BarcodeFormat]]:
+    """What a scanner reads off the screen where ``where`` (a CSS selector) is drawn, in
+    ``formats`` only if given (a QR code's modules can now and then read as a Codabar)."""
     png = phone.page.locator(where).screenshot()
     with Image.open(io.BytesIO(png)) as image:
         image.load()
-        found = zxingcpp.read_barcodes(image)
+        found = (
+            zxingcpp.read_barcodes(image)
+            if formats is None
+            else zxingcpp.read_barcodes(image, formats=formats)
+        )
     return [(symbol.text, symbol.format) for symbol in found]
 
 
