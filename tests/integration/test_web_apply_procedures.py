@@ -327,6 +327,9 @@ async def test_each_procedure_from_the_email_link(
         ApplicationStatus.SUBMITTED,
     )
     assert (await verify(client, api_key, barcode=card.user_number))["status"] == "valid"
+    done = await client.get("/apply/done")
+    # Nothing names the card yet: the page says when it stops, and how to stop it sooner.
+    assert ('id="card-suspended-later"' in done.text) == (procedure == "reissue")
     (received,) = await outbox(services, "application_received")
     assert PROCEDURE_NAMES[procedure] in received.body_text
 
