@@ -19,3 +19,11 @@ def search_text(raw: str) -> str:
         if ch.isspace() or unicodedata.category(ch) not in INVISIBLE_CATEGORIES
     )
     return " ".join(visible.split())
+
+
+def has_invisible(text: str, *, allowed: str = "\n\t") -> bool:
+    """Whether ``text`` holds a control or format character other than ``allowed`` (a NUL,
+    which PostgreSQL refuses in text, a bidi override, a zero-width space...)."""
+    return any(
+        unicodedata.category(char) in INVISIBLE_CATEGORIES and char not in allowed for char in text
+    )

@@ -24,15 +24,14 @@ from cardservice.registration.review import REASON_MAX
 from cardservice.staff import audit
 from cardservice.staff.models import Role, StaffUser
 from cardservice.staff.service import require_role
-from cardservice.text import INVISIBLE_CATEGORIES
+from cardservice.text import has_invisible
 
 CODE_MAX = 64
 ID_MAX = 2**31 - 1
 TARGET = "rejection_template"
 _CODE = re.compile(r"^[a-z][a-z0-9_]*$")
 # Control and format characters have no place in a letter to an applicant; a line break does.
-_FORBIDDEN_CATEGORIES = INVISIBLE_CATEGORIES
-_LINE_BREAKS = frozenset({"\n"})
+_LINE_BREAKS = "\n"
 
 MESSAGES: Messages = {
     "required": {"ja": "必須項目です。", "en": "This field is required."},
@@ -168,10 +167,7 @@ def _text(raw: str, field: str, errors: list[FieldError]) -> str:
         errors.append(_error(field, "required"))
     elif len(text) > REASON_MAX:
         errors.append(_error(field, "too_long", max=REASON_MAX))
-    elif any(
-        unicodedata.category(char) in _FORBIDDEN_CATEGORIES and char not in _LINE_BREAKS
-        for char in text
-    ):
+    elif has_invisible(text, allowed=_LINE_BREAKS):
         errors.append(_error(field, "control_characters"))
     return text
 

@@ -44,6 +44,7 @@ from cardservice.registration.storage import decrypt_document, get_document
 from cardservice.staff import audit
 from cardservice.staff.models import Role, StaffUser
 from cardservice.staff.service import require_role
+from cardservice.text import has_invisible
 
 __all__ = [
     "TARGET",
@@ -255,6 +256,6 @@ async def _reason(
             raise RejectionReasonInvalid(field="template_id")
         return template.text(language), template.code
     written = (text or "").strip()
-    if not written or len(written) > REASON_MAX:
+    if not written or len(written) > REASON_MAX or has_invisible(written):
         raise RejectionReasonInvalid(field="text", max=REASON_MAX)
     return written, None

@@ -381,6 +381,12 @@ async def test_reject_without_a_reason_shows_the_message_by_the_field(
     assert too_long.status_code == 400
     assert long_text in too_long.text  # what was typed is kept
 
+    # A NUL (which PostgreSQL refuses) or another control character: the field's message.
+    for hidden in ("住所が\x00違います", "住所が\u202e違います"):
+        refused = await post_form(client, f"{url}/reject", page=url, text=hidden)
+        assert refused.status_code == 400
+        assert '<p class="error" id="text-error">' in refused.text
+
     assert (await load(services, public_id)).status == ApplicationStatus.SUBMITTED
     assert await outbox(services, "application_rejected") == []
 
@@ -422,12 +428,13 @@ async def test_an_empty_question_shows_the_message_by_the_field(
     public_id = await submitted_application(services)
     await log_in_as(client, services)
     url = app_url(public_id)
-    response = await post_form(client, f"{url}/inquiry?lang=en", page=url, question=" ")
-    assert response.status_code == 400
-    assert (
-        '<p class="error" id="question-error">Write the text (at most 2000 characters).'
-        in response.text
-    )
+    for question in (" ", "住所を\x00教えてください"):
+        response = await post_form(client, f"{url}/inquiry?lang=en", page=url, question=question)
+        assert response.status_code == 400
+        assert (
+            '<p class="error" id="question-error">Write the text (at most 2000 characters).'
+            in response.text
+        )
     assert await outbox(services, "inquiry") == []
 
 
