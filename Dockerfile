@@ -14,8 +14,6 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY cardservice ./cardservice
 COPY passes ./passes
-COPY templates ./templates
-ENV CARDSERVICE_TEMPLATE_DIR=/app/templates
 RUN pip install . \
  && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin cardservice \
  && mkdir -p /data && chown cardservice /data

@@ -63,11 +63,11 @@ class RenderedMail:
 
 
 def template_dir() -> Path:
-    """The ``templates`` folder: ``CARDSERVICE_TEMPLATE_DIR`` or the one beside the package."""
+    """The ``templates`` folder: ``CARDSERVICE_TEMPLATE_DIR`` or the one inside the package."""
     configured = os.environ.get(TEMPLATE_DIR_ENV, "").strip()
     if configured:
         return Path(configured).expanduser().resolve()
-    return Path(__file__).resolve().parents[2] / "templates"
+    return Path(__file__).resolve().parents[1] / "templates"
 
 
 @pass_context

@@ -77,7 +77,7 @@ async def test_error_pages_are_localized(client: Client) -> None:
 
 def _source_messages() -> set[str]:
     found: set[str] = set()
-    for folder, method in (("cardservice", "python"), ("templates/pages", "jinja2")):
+    for folder, method in (("cardservice", "python"), ("cardservice/templates/pages", "jinja2")):
         mapping = [("**.py" if method == "python" else "**.html", method)]
         options = {"**.html": {"extensions": "jinja2.ext.i18n"}}
         for _, _, message, _, _ in extract_from_dir(
