@@ -28,6 +28,8 @@ SQLITE_PRAGMAS = (
     "PRAGMA synchronous=FULL",
     "PRAGMA foreign_keys=ON",
     f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
+    # Deleted content is overwritten, so a purged ID image leaves no trace in free pages.
+    "PRAGMA secure_delete=ON",
 )
 
 
