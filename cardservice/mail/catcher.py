@@ -102,6 +102,8 @@ class MailCatcher:
         return cls(db, port=settings.mail_catcher_port)
 
     async def start(self) -> None:
+        # aiosmtpd logs every SMTP command at INFO, recipients included: keep them out of logs.
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
         handler = _Handler(self._store, asyncio.get_running_loop())
         # A fixed server name: the default looks up the host's FQDN, which can stall on DNS.
         controller = Controller(
