@@ -27,6 +27,8 @@ from cardservice.web.staff import current_staff
 from cardservice.web.state import services
 
 FAILED_MAIL: Final = "/staff/outbox/failed"
+# Mail holds applicants' links and personal data: for reviewers and admins, not the counter.
+MAIL_ROLES: Final = (Role.REVIEWER,)
 # Inline styles are what HTML mail uses; images only if embedded; nothing else at all.
 CAUGHT_HTML_POLICY: Final = (
     "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'self'"
@@ -65,7 +67,7 @@ def _require_catcher(request: AnyRequest) -> None:
 
 
 async def _caught(request: AnyRequest, mail_id: int) -> tuple[StaffUser, CaughtMail]:
-    staff = await current_staff(request)
+    staff = await current_staff(request, *MAIL_ROLES)
     _require_catcher(request)
     async with services(request).db.transaction() as session:
         return staff, await get_caught(session, mail_id)
@@ -73,7 +75,7 @@ async def _caught(request: AnyRequest, mail_id: int) -> tuple[StaffUser, CaughtM
 
 @get("/staff/mail", name="staff_mail")
 async def caught_list(request: AnyRequest) -> Template:
-    staff = await current_staff(request)
+    staff = await current_staff(request, *MAIL_ROLES)
     _require_catcher(request)
     async with services(request).db.transaction() as session:
         messages = await list_caught(session, limit=100)
@@ -109,7 +111,7 @@ async def caught_html(request: AnyRequest, mail_id: FromPath[int]) -> Response[s
 
 @get(FAILED_MAIL, name="staff_failed_mail")
 async def failed_list(request: AnyRequest) -> Template:
-    staff = await current_staff(request, Role.REVIEWER)
+    staff = await current_staff(request, *MAIL_ROLES)
     async with services(request).db.transaction() as session:
         messages = await failed_messages(session)
     retried = request.query_params.get("retried", "")
@@ -124,7 +126,7 @@ async def failed_list(request: AnyRequest) -> Template:
 
 @post("/staff/outbox/{mail_id:int}/retry", name="staff_retry_mail")
 async def retry(request: AnyRequest, mail_id: FromPath[int]) -> Redirect:
-    staff = await current_staff(request, Role.REVIEWER)
+    staff = await current_staff(request, *MAIL_ROLES)
     async with services(request).db.transaction() as session:
         row = await retry_failed(session, mail_id)
         await audit.record(
