@@ -10,7 +10,12 @@ import holidays
 from babel.dates import format_date
 
 from cardservice.errors import ConfigurationError
-from cardservice.profiles.schema import CalendarSection
+from cardservice.profiles.schema import (
+    CalendarSection,
+    ClosurePeriod,
+    MonthlyClosure,
+    YearEndClosure,
+)
 
 # Babel's locales for the two languages: 2026年11月24日 / 24 November 2026 (British English).
 _DATE_LOCALES = {"ja": "ja_JP", "en": "en_GB"}
@@ -42,9 +47,18 @@ def add_years(day: date, years: int) -> date:
 
 
 class OpeningCalendar:
-    """The days the library is open: not a closed weekday, not a special closure, and, if the
-    library closes on them, not a Japanese public holiday (substitute holidays 振替休日 and
-    citizens' holidays 国民の休日 included, from the ``holidays`` package).
+    """The days the library is open, by the rules Japanese public libraries print:
+
+    - closed weekdays (休館日), and public holidays if the library closes on them (substitute
+      holidays 振替休日 and citizens' holidays 国民の休日 included, from ``holidays``);
+    - 祝日開館・翌平日休館 (``holiday_opens_closed_weekday``): a closed weekday that is a
+      public holiday opens, and the next weekday that is neither a holiday nor itself a
+      closed weekday closes instead (Mondays closed: Monday 2026-05-04, みどりの日, opens;
+      05-05 and the substitute holiday 05-06 are holidays, so Thursday 05-07 closes);
+    - monthly closing days such as the last Thursday (館内整理日), even on a holiday;
+    - closure periods such as stock-taking (蔵書点検期間), first and last day included;
+    - the year-end closure as a rule (年末年始, e.g. 12-29 to 01-03 every year);
+    - single closure dates.
 
     Counting convention: the day something happens never counts, even if the library is
     open that day (an application may arrive after closing time). ``n`` opening days after a
@@ -60,6 +74,10 @@ class OpeningCalendar:
         closed_weekdays: Iterable[int] = (),
         public_holidays_closed: bool = True,
         closures: Iterable[date] = (),
+        holiday_opens_closed_weekday: bool = False,
+        monthly_closures: Iterable[MonthlyClosure] = (),
+        closure_periods: Iterable[ClosurePeriod] = (),
+        year_end: YearEndClosure | None = None,
     ) -> None:
         self.closed_weekdays = frozenset(closed_weekdays)
         # With one weekday open there is always a next opening day, as closures are a finite
@@ -67,7 +85,11 @@ class OpeningCalendar:
         if len(self.closed_weekdays) >= 7:
             raise ConfigurationError("calendar.closed_weekdays", "the library never opens")
         self.public_holidays_closed = public_holidays_closed
+        self.holiday_opens_closed_weekday = holiday_opens_closed_weekday
         self.closures = frozenset(closures)
+        self.monthly_closures = tuple(monthly_closures)
+        self.closure_periods = tuple(closure_periods)
+        self.year_end = year_end
         self._holidays = holidays.country_holidays("JP")
 
     @classmethod
@@ -76,26 +98,71 @@ class OpeningCalendar:
             closed_weekdays=section.closed_weekdays,
             public_holidays_closed=section.public_holidays_closed,
             closures=section.closures,
+            holiday_opens_closed_weekday=section.holiday_opens_closed_weekday,
+            monthly_closures=section.monthly_closures,
+            closure_periods=section.closure_periods,
+            year_end=section.year_end,
         )
 
     def is_public_holiday(self, day: date) -> bool:
         return day in self._holidays
 
     def is_open(self, day: date) -> bool:
-        if day.weekday() in self.closed_weekdays or day in self.closures:
+        """Whether the library opens on ``day`` (the rules in the class docstring)."""
+        if self._closed_by_date(day):
             return False
-        return not (self.public_holidays_closed and self.is_public_holiday(day))
+        if self.is_public_holiday(day):
+            if day.weekday() in self.closed_weekdays:
+                return self.holiday_opens_closed_weekday
+            return not self.public_holidays_closed
+        if day.weekday() in self.closed_weekdays:
+            return False
+        return not (self.holiday_opens_closed_weekday and self._is_moved_closing_day(day))
+
+    def _closed_by_date(self, day: date) -> bool:
+        if day in self.closures:
+            return True
+        if any(period.start <= day <= period.end for period in self.closure_periods):
+            return True
+        if self.year_end is not None:
+            month_day = f"{day.month:02d}-{day.day:02d}"
+            if (day.month == 12 and month_day >= self.year_end.start) or (
+                day.month == 1 and month_day <= self.year_end.end
+            ):
+                return True
+        return any(_is_monthly_closure(day, rule) for rule in self.monthly_closures)
+
+    def _is_moved_closing_day(self, day: date) -> bool:
+        """Whether ``day`` closes in place of a closed weekday that opened as a holiday: it
+        is the first weekday after that holiday that is neither a holiday nor a closed
+        weekday (a Saturday or Sunday never takes the closing)."""
+        if day.weekday() >= 5:
+            return False
+        back = day - timedelta(days=1)
+        while True:
+            if back.weekday() in self.closed_weekdays and self.is_public_holiday(back):
+                return True
+            if back.weekday() < 5 and not self.is_public_holiday(back):
+                # An ordinary weekday came first: it, or an earlier day, took any closing.
+                return False
+            back -= timedelta(days=1)
 
     def add_opening_days(self, start: date, n: int) -> date:
         """The n-th opening day after ``start`` (``start`` itself for n = 0)."""
+        return self.counted_opening_days(start, n)[-1] if n else start
+
+    def counted_opening_days(self, start: date, n: int) -> list[date]:
+        """The ``n`` opening days after ``start`` that a date ``n`` opening days later counts,
+        in order (empty for n = 0); the last one is :meth:`add_opening_days`."""
         if n < 0:
             raise ValueError("n must not be negative")
+        counted: list[date] = []
         day = start
-        while n:
+        while len(counted) < n:
             day += timedelta(days=1)
             if self.is_open(day):
-                n -= 1
-        return day
+                counted.append(day)
+        return counted
 
     def opening_days_between(self, start: date, end: date) -> int:
         """Opening days after ``start`` up to and including ``end``; 0 if ``end`` is not later.
@@ -105,3 +172,11 @@ class OpeningCalendar:
         """
         days = (end - start).days
         return sum(self.is_open(start + timedelta(days=i)) for i in range(1, days + 1))
+
+
+def _is_monthly_closure(day: date, rule: MonthlyClosure) -> bool:
+    if day.weekday() != rule.weekday:
+        return False
+    if rule.week == -1:
+        return (day + timedelta(days=7)).month != day.month
+    return (day.day - 1) // 7 + 1 == rule.week

@@ -123,9 +123,48 @@ class DocumentsSection(Strict, kw_only=True, frozen=True):
     retention_days: Annotated[int, Meta(ge=0, le=365)]
 
 
+MonthDay = Annotated[str, Meta(pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
+
+
+class MonthlyClosure(Strict, kw_only=True, frozen=True):
+    """A closing day every month, such as the last Thursday (館内整理日): ``week`` 1 to 5
+    counts that weekday from the month's start, -1 is the last one of the month."""
+
+    weekday: Weekday
+    week: Literal[1, 2, 3, 4, 5, -1]
+
+
+class ClosurePeriod(Strict, kw_only=True, frozen=True):
+    """Days closed in a row, first and last included, such as stock-taking (蔵書点検期間)."""
+
+    start: date
+    end: date
+    name: LocalText | None = None
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise ValueError("a closure period must not end before it starts")
+        if (self.end - self.start).days > 92:
+            raise ValueError("a closure period is at most 93 days; list longer ones apart")
+
+
+class YearEndClosure(Strict, kw_only=True, frozen=True):
+    """The year-end and new-year closure as a rule (年末年始休館): ``start`` in December and
+    ``end`` in January as MM-DD, both included, every year."""
+
+    start: MonthDay = "12-29"
+    end: MonthDay = "01-03"
+
+
 class CalendarSection(Strict, kw_only=True, frozen=True):
     closed_weekdays: list[Weekday] = []
     public_holidays_closed: bool = True
+    # 祝日開館・翌平日休館: a closed weekday that is a public holiday opens, and the next
+    # weekday that is not a holiday closes instead.
+    holiday_opens_closed_weekday: bool = False
+    monthly_closures: list[MonthlyClosure] = []
+    closure_periods: list[ClosurePeriod] = []
+    year_end: YearEndClosure | None = None
     closures: list[date] = []
 
 
