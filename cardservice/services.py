@@ -15,6 +15,7 @@ from cardservice.cards.tokens import CardTokenVerifier
 from cardservice.cards.verification import LastUseRecorder, Verifier
 from cardservice.db.engine import Database
 from cardservice.db.fastread import FastReader, open_reader
+from cardservice.db.files import private_directory
 from cardservice.security.apikeys import ApiKeyChecker
 from cardservice.settings import Settings
 
@@ -33,7 +34,7 @@ class Services:
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_directory(settings.data_dir)
         db = Database(settings.async_database_url)
         reader = open_reader(settings.async_database_url)
         keyring = load_keyring(settings)

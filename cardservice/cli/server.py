@@ -48,9 +48,10 @@ def demo() -> None:
 
 
 def _migrate(settings: Settings) -> None:
+    from cardservice.db.files import private_directory  # noqa: PLC0415
     from cardservice.db.migrate import upgrade  # noqa: PLC0415  # keep `--help` fast
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_directory(settings.data_dir)
     asyncio.run(upgrade(settings.async_database_url))
 
 

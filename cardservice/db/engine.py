@@ -22,6 +22,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from cardservice.db.files import private_sqlite_file
+
 BUSY_TIMEOUT_MS = 30_000
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -42,6 +44,7 @@ class Database:
         options: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
             options["connect_args"] = {"timeout": BUSY_TIMEOUT_MS / 1000}
+            private_sqlite_file(sqlite_path(url))  # 0600 before SQLite makes it 0644
         else:
             options.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **options)
