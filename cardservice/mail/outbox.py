@@ -11,15 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from email.errors import HeaderParseError
-from email.headerregistry import Address
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cardservice.db.base import utcnow
-from cardservice.mail.errors import InvalidRecipient, MailNotFailed, MailNotFound
+from cardservice.mail.addresses import normalise_address
+from cardservice.mail.errors import MailNotFailed, MailNotFound
 from cardservice.mail.models import MailStatus, OutboxRow
 from cardservice.mail.render import Language, render
 
@@ -59,16 +58,10 @@ async def enqueue(
 
 
 def checked_address(value: str) -> str:
-    """One plain ``local@domain`` address; anything else could inject or misroute."""
-    try:
-        parsed = Address(addr_spec=value.strip())
-    # Header defects are ValueErrors; the stdlib parser raises IndexError on an empty string.
-    except (HeaderParseError, ValueError, IndexError):
-        raise InvalidRecipient(field="to_address") from None
-    address = parsed.addr_spec  # drops comments such as "a@b.jp (Hanako)"
-    if not parsed.username or "." not in parsed.domain or len(address) > 254:
-        raise InvalidRecipient(field="to_address")
-    return address
+    """``value`` as the one stored, sendable address form (``mail.addresses``); raises
+    :class:`~cardservice.mail.errors.InvalidRecipient` (field ``to_address``) when it is no
+    address."""
+    return normalise_address(value, field="to_address")
 
 
 async def failed_messages(session: AsyncSession, *, limit: int = 100) -> list[OutboxRow]:
