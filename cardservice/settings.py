@@ -25,6 +25,8 @@ class Settings(Struct, frozen=True, kw_only=True):
     mode: Mode = "dev"
     data_dir: Path
     database_url: str
+    # The public address. Unset, it follows host and port (``local_base_url``), so that
+    # links, the card page and the token issuer name the port this instance listens on.
     base_url: str = "http://127.0.0.1:8000"
     host: str = "127.0.0.1"
     port: int = 8000
@@ -71,7 +73,7 @@ class Settings(Struct, frozen=True, kw_only=True):
             "mode": mode,
             "data_dir": data_dir,
             "database_url": get("DATABASE_URL") or _sqlite_url(data_dir / "cardservice.db"),
-            "base_url": get("BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
+            "base_url": get("BASE_URL").rstrip("/"),
             "host": get("HOST", "127.0.0.1"),
             "port": _int(get, "PORT", 8000),
             "workers": _int(get, "WORKERS", 1),
@@ -88,6 +90,8 @@ class Settings(Struct, frozen=True, kw_only=True):
             "log_level": get("LOG_LEVEL", "INFO").upper(),
         }
         values.update(overrides)
+        if not values["base_url"]:
+            values["base_url"] = local_base_url(str(values["host"]), int(str(values["port"])))
         if "profile" not in overrides:
             values["profile"] = load_profile(get("PROFILE", "example"))
         settings = cls(**values)  # type: ignore[arg-type]  # keys checked by Struct itself
@@ -116,6 +120,17 @@ class Settings(Struct, frozen=True, kw_only=True):
         if self.database_url.startswith("postgresql://"):
             return "postgresql+asyncpg://" + self.database_url.removeprefix("postgresql://")
         return self.database_url
+
+
+def local_base_url(host: str, port: int) -> str:
+    """``http://host:port`` for a server listening on ``host``: the base URL when
+    CARDSERVICE_BASE_URL is not set. A wildcard address (``0.0.0.0``, ``::``) is not one a
+    browser can open, so it becomes the loopback address; an IPv6 address gets brackets."""
+    if host in ("", "0.0.0.0", "::"):  # noqa: S104  # recognising the wildcard, not binding
+        host = "127.0.0.1" if host != "::" else "::1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
 
 
 def _sqlite_url(path: Path) -> str:
