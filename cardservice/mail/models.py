@@ -41,6 +41,9 @@ class OutboxRow(Base):
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
     # Set on the first attempt and kept, so a resend after a crash is recognisably the same.
     message_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    # When the bodies were emptied, retention.sent_mail_body_days after delivery (they hold
+    # link tokens, names and user numbers); the headers and the status stay for staff.
+    body_cleared_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class CaughtMail(Base):
@@ -57,6 +60,8 @@ class CaughtMail(Base):
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str] = mapped_column(Text)
     raw: Mapped[bytes] = mapped_column(LargeBinary)
+    # When the bodies and the raw message were emptied, as for the outbox's sent mail.
+    body_cleared_at: Mapped[datetime | None] = mapped_column(default=None)
 
     @property
     def recipients(self) -> list[str]:

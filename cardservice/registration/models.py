@@ -112,6 +112,9 @@ class Application(Base):
     last_inquiry_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # A rejected or cancelled application's personal details were erased then, the
+    # profile's retention.closed_application_days after the decision (registration/retention).
+    personal_data_erased_at: Mapped[datetime | None] = mapped_column(default=None)
 
     @property
     def has_form(self) -> bool:

@@ -7,8 +7,10 @@ Create Date: 2026-11-30 07:00:00.000000
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa  # noqa: F401  # used by the operations below as they are added
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
+
+import cardservice.db.base
 
 revision: str = "0006"
 down_revision: str | tuple[str, ...] | None = "0005"
@@ -17,8 +19,27 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    # Retention: sent mail bodies cleared, closed applications' personal details erased.
+    for table in ("outbox", "caught_mail"):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.add_column(
+                sa.Column(
+                    "body_cleared_at", cardservice.db.base.UTCDateTime(timezone=True), nullable=True
+                )
+            )
+    with op.batch_alter_table("applications", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column(
+                "personal_data_erased_at",
+                cardservice.db.base.UTCDateTime(timezone=True),
+                nullable=True,
+            )
+        )
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("applications", schema=None) as batch_op:
+        batch_op.drop_column("personal_data_erased_at")
+    for table in ("caught_mail", "outbox"):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.drop_column("body_cleared_at")
