@@ -240,6 +240,22 @@ class PatronsSection(Strict, kw_only=True, frozen=True):
     recovery_per_client_per_hour: Annotated[int, Meta(ge=1, le=1000)] = 20
 
 
+class RetentionSection(Strict, kw_only=True, frozen=True):
+    """How long personal data stays once it has served its purpose (APPI: no longer than
+    needed). ID images of decided applications go by ``documents.retention_days``."""
+
+    # A sent email's bodies (link tokens, names, user numbers) are cleared this many days
+    # after delivery; its address, subject, dates and status stay for staff. 0: at once.
+    sent_mail_body_days: Annotated[int, Meta(ge=0, le=365)] = 30
+    # A draft never submitted is deleted, its ID images with it, this many days after the
+    # applicant last changed it.
+    draft_days: Annotated[int, Meta(ge=1, le=365)] = 30
+    # A rejected or cancelled application keeps name, birth date, address, phone and email
+    # this many days after the decision; then they are erased and only the reference number,
+    # procedure, status, dates, basis, prefecture and city stay for statistics and history.
+    closed_application_days: Annotated[int, Meta(ge=0, le=3650)] = 90
+
+
 class ImportSection(Strict, kw_only=True, frozen=True):
     """How the library system's patron export reads: CSV column names per field."""
 
@@ -285,6 +301,7 @@ class Profile(Strict, kw_only=True, frozen=True):
     registration: RegistrationSection
     procedures: ProceduresSection = ProceduresSection()
     patrons: PatronsSection = PatronsSection()
+    retention: RetentionSection = RetentionSection()
     patron_import: ImportSection = msgspec.field(default_factory=ImportSection, name="import")
 
     def __post_init__(self) -> None:
