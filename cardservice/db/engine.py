@@ -1,9 +1,18 @@
 """One database, two engines: SQLite through aiosqlite, PostgreSQL through asyncpg.
 
 SQLite is set up for a server: WAL so readers never wait for the writer, synchronous=FULL
-so a committed card survives a power cut, foreign keys on, and a busy timeout. Transactions
-begin IMMEDIATE on SQLite, so two writers queue on the busy timeout instead of failing
-when a read lock cannot be upgraded.
+so a committed card survives a power cut, foreign keys on, and a busy timeout.
+
+Two kinds of unit of work, and a page takes the one it needs:
+
+- ``Database.transaction()`` writes. On SQLite it begins IMMEDIATE, so two writers queue on
+  the busy timeout instead of failing when a read lock cannot be upgraded. It holds the one
+  write lock of the file until it ends: slow work (Argon2, image re-encoding) is done before
+  it opens, never inside.
+- ``Database.read()`` only reads. On SQLite it begins a deferred transaction on connections
+  of their own that are ``query_only`` (a write raises), so a page read never waits for a
+  writer nor makes one wait; in WAL mode it sees the last commit before its first SELECT. On
+  PostgreSQL it is a ``READ ONLY`` transaction on the same pool.
 """
 
 from __future__ import annotations
@@ -33,6 +42,17 @@ SQLITE_PRAGMAS = (
     # Deleted content is overwritten, so a purged ID image leaves no trace in free pages.
     "PRAGMA secure_delete=ON",
 )
+# The read connections never write: WAL mode is a property of the file, set by the writers.
+SQLITE_READ_PRAGMAS = (
+    "PRAGMA foreign_keys=ON",
+    f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
+    "PRAGMA query_only=ON",
+)
+# The hot-path reader's page cache (KiB, negative as SQLite wants it) and memory map: the
+# cards' user-number index at a million cards is some tens of MB, so both hold it whole and
+# a lookup at 1M patrons costs what it costs at 10k.
+READER_CACHE_KIB = 65_536
+READER_MMAP_BYTES = 268_435_456
 
 
 class Database:
@@ -49,32 +69,55 @@ class Database:
             options.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **options)
         if self.is_sqlite:
-            _configure_sqlite(self.engine)
+            _configure_sqlite(self.engine, SQLITE_PRAGMAS, "BEGIN IMMEDIATE")
+            # Connections of their own: a read never queues behind a writer for a connection.
+            self.read_engine: AsyncEngine = create_async_engine(url, **options)
+            _configure_sqlite(self.read_engine, SQLITE_READ_PRAGMAS, "BEGIN")
+        else:
+            self.read_engine = self.engine.execution_options(postgresql_readonly=True)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """One unit of work: commits on success, rolls back on any error."""
+        """One unit of work that writes: commits on success, rolls back on any error.
+
+        On SQLite it holds the file's write lock from its start to its end: open it after
+        any slow work (hashing, image processing), not around it.
+        """
         async with self.sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A unit of work that only reads: one consistent snapshot, no write lock.
+
+        A write inside it fails (SQLite ``attempt to write a readonly database``, PostgreSQL
+        ``cannot execute ... in a read-only transaction``): pages that may write use
+        :meth:`transaction`.
+        """
+        async with self.read_sessions() as session, session.begin():
             yield session
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, pragmas: tuple[str, ...], begin: str) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
         # Let SQLAlchemy, not the driver, decide when a transaction begins (see "begin").
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        for pragma in SQLITE_PRAGMAS:
+        for pragma in pragmas:
             cursor.execute(pragma)
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql(begin)
 
 
 def sqlite_path(url: str) -> str:
@@ -92,4 +135,6 @@ def open_sqlite_reader(url: str) -> sqlite3.Connection:
         timeout=BUSY_TIMEOUT_MS / 1000,
     )
     connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    connection.execute(f"PRAGMA cache_size=-{READER_CACHE_KIB}")
+    connection.execute(f"PRAGMA mmap_size={READER_MMAP_BYTES}")
     return connection

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from cardservice.db.engine import Database, open_sqlite_reader
 from cardservice.db.migrate import upgrade
@@ -60,3 +61,37 @@ async def test_foreign_keys_are_enforced(services: Services) -> None:
                     " '2030-01-01', 'j', CURRENT_TIMESTAMP)"
                 )
             )
+
+
+async def test_read_connections_are_query_only_and_cached(sqlite_db: Database) -> None:
+    async with sqlite_db.read() as session:
+        assert (await session.execute(text("PRAGMA query_only"))).scalar() == 1
+    reader = open_sqlite_reader(sqlite_db.url)
+    try:
+        # The hot-path reader holds the cards' index in its page cache and memory map.
+        assert reader.execute("PRAGMA cache_size").fetchone() == (-65_536,)
+        assert reader.execute("PRAGMA mmap_size").fetchone() == (268_435_456,)
+    finally:
+        reader.close()
+
+
+async def test_a_read_cannot_write(services: Services) -> None:
+    with pytest.raises(DBAPIError, match=r"read-only|readonly"):
+        async with services.db.read() as session:
+            await session.execute(text("DELETE FROM cards"))
+
+
+async def test_a_read_does_not_wait_for_a_writer(services: Services) -> None:
+    """A page read while a writer holds the lock (SQLite's one write lock) answers at once,
+    with the last committed state."""
+    insert = text(
+        "INSERT INTO api_keys (name, prefix, key_hash, created_at) "
+        "VALUES ('w', 'csk_', 'h', CURRENT_TIMESTAMP)"
+    )
+    count = text("SELECT count(*) FROM api_keys")
+    async with services.db.transaction() as writing:
+        await writing.execute(insert)
+        async with asyncio.timeout(2), services.db.read() as reading:
+            assert (await reading.execute(count)).scalar() == 0
+    async with services.db.read() as reading:
+        assert (await reading.execute(count)).scalar() == 1
