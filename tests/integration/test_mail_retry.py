@@ -11,6 +11,7 @@ import time_machine
 
 from cardservice.db.base import utcnow
 from cardservice.mail import MailRelay, MailStatus, failed_messages, retry_failed
+from cardservice.mail.relay import LEASE_MARGIN
 from cardservice.mail.smtp import SmtpTarget
 from cardservice.services import Services
 from tests.unit.mail.support import (
@@ -109,19 +110,46 @@ async def test_wrong_password_is_retried_and_not_recorded(services: Services) ->
 async def test_a_relay_that_died_mid_send_leaves_the_mail_to_another(
     services: Services, sink: SmtpSink
 ) -> None:
-    (mail_id,) = await queue(services, verify_mail())
+    in_hand, *others = await queue(
+        services, *(verify_mail(f"patron{i}@example.org") for i in range(4))
+    )
     dead = relay_to(services, sink.port)
+    # The SMTP timeout (5 s here) bounds a send; the lease adds a margin for the commit.
+    assert dead.lease == timedelta(seconds=5) + LEASE_MARGIN
     now = utcnow()
-    (claimed,) = await dead._claim(now)  # claims, then "crashes" before sending
-    assert claimed.id == mail_id
+    claimed = await dead._claim(now)  # claims one, then "crashes" before sending
+    assert claimed is not None
+    assert claimed.id == in_hand
 
     survivor = relay_to(services, sink.port)
-    assert await survivor.run_once(now + timedelta(minutes=1)) == 0  # still under lease
+    # Only the message in hand waits for its lease; the rest go out at once.
+    assert await survivor.run_once(now) == len(others)
+    for mail_id in others:
+        assert (await outbox_row(services, mail_id)).status == MailStatus.SENT
+    assert await survivor.run_once(now + dead.lease - timedelta(seconds=1)) == 0
     assert await survivor.run_once(now + dead.lease) == 1
-    (message,) = sink.messages()
-    assert message["Message-ID"] == claimed.envelope.message_id  # same message, same id
-    row = await outbox_row(services, mail_id)
+    resent = [m for m in sink.messages() if m["To"] == "patron0@example.org"]
+    assert [m["Message-ID"] for m in resent] == [claimed.envelope.message_id]  # same id
+    row = await outbox_row(services, in_hand)
     assert (row.status, row.attempts) == (MailStatus.SENT, 2)
+
+
+async def test_a_late_failure_leaves_another_relays_lease_alone(
+    services: Services, sink: SmtpSink
+) -> None:
+    """A relay whose send outlived its lease records nothing once another relay claimed it."""
+    (mail_id,) = await queue(services, verify_mail())
+    slow = relay_to(services, sink.port)
+    now = utcnow()
+    first = await slow._claim(now)
+    assert first is not None
+    second = await relay_to(services, sink.port)._claim(now + slow.lease)
+    assert second is not None
+    assert second.envelope.message_id == first.envelope.message_id
+    await slow._record_failure(first, now + slow.lease, TimeoutError())
+    row = await outbox_row(services, mail_id)
+    assert (row.attempts, row.last_error) == (2, None)
+    assert row.next_attempt_at == now + slow.lease * 2
 
 
 async def test_mail_that_keeps_crashing_the_relay_ends_up_failed(
