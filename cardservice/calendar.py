@@ -28,6 +28,50 @@ def written_date(day: date, lang: str, *, weekday: bool = False) -> str:
     return format_date(day, format="full" if weekday else "long", locale=locale)
 
 
+# The eras a Gregorian date can fall in, newest first: (first day, name). Sources: 大正 and
+# 昭和 by the imperial rescripts on the change of era (1912-07-30, 1926-12-25); 平成 by 元号を
+# 改める政令 (昭和64年政令第1号, from 1989-01-08) and 令和 by 元号を改める政令 (平成31年政令第143
+# 号, from 2019-05-01), both under 元号法 (昭和54年法律第43号). 明治 counts from Japan's
+# first Gregorian day, 1873-01-01 = 明治6年1月1日 (改暦ノ布告, 明治5年太政官布告第337号);
+# its earlier years were lunisolar and have no Gregorian month and day.
+_ERAS: tuple[tuple[date, str, int], ...] = (
+    (date(2019, 5, 1), "令和", 2019),
+    (date(1989, 1, 8), "平成", 1989),
+    (date(1926, 12, 25), "昭和", 1926),
+    (date(1912, 7, 30), "大正", 1912),
+    (date(1873, 1, 1), "明治", 1868),
+)
+
+
+def japanese_era_date(day: date) -> str:
+    """``day`` in the Japanese era as documents print it: 昭和60年4月1日, with 元年 for an
+    era's first year (1989-01-08 → 平成元年1月8日; 1989-01-07 → 昭和64年1月7日).
+
+    Raises ValueError before 1873-01-01 (the first Gregorian day in Japan); the eras' first
+    days and their sources are in ``_ERAS`` above.
+    """
+    for start, name, first_year in _ERAS:
+        if day >= start:
+            year = day.year - first_year + 1
+            written = "元" if year == 1 else str(year)
+            return f"{name}{written}年{day.month}月{day.day}日"
+    raise ValueError(f"{day.isoformat()} is before Japan's Gregorian calendar (1873-01-01)")
+
+
+def age_on(birth_date: date, today: date) -> int:
+    """Full years of age on ``today``: one more on each birthday. Someone born on 29
+    February is a year older on 1 March in common years (年齢計算ニ関スル法律 with 民法
+    143条: a year ends the day before its corresponding day, or at the month's end without
+    one). Raises ValueError if ``today`` is before ``birth_date``."""
+    if today < birth_date:
+        raise ValueError("the day is before the birth date")
+    return (
+        today.year
+        - birth_date.year
+        - ((today.month, today.day) < (birth_date.month, birth_date.day))
+    )
+
+
 def local_today(tz: ZoneInfo, now: datetime | None = None) -> date:
     """Today's date where the library is; expiry dates are the library's dates."""
     return (now or datetime.now(UTC)).astimezone(tz).date()
