@@ -2,8 +2,10 @@
 
 - unanswered inquiries past their date count as unanswered; at the profile's limit the
   application is cancelled and the applicant told (``registration/inquiries.py``);
-- ID images go once their application was decided more than the retention period ago
-  (``registration/retention.py``);
+- ID images go once their application was decided more than the retention period ago,
+  drafts never submitted are deleted, and closed applications' personal details erased
+  (``registration/retention.py``); sent mail loses its bodies (``mail/retention.py``); on
+  SQLite the WAL is then checkpointed and truncated, so what was purged leaves the disk;
 - expired one-time links, spent rate-limit counters and expired "keep me signed in"
   devices are deleted;
 - expiry reminders go to opted-in patrons whose card expires soon
@@ -28,13 +30,15 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from cardservice.db.base import utcnow
-from cardservice.db.engine import Database
+from cardservice.db.engine import Database, sqlite_path
+from cardservice.db.files import truncate_sqlite_wal
+from cardservice.mail.retention import clear_sent_bodies
 from cardservice.notices.closures import deliver_pending_notices
 from cardservice.notices.reminders import send_expiry_reminders
 from cardservice.patrons.devices import purge_devices
 from cardservice.profiles.schema import Profile
 from cardservice.registration.inquiries import expire_inquiries
-from cardservice.registration.retention import purge_documents
+from cardservice.registration.retention import erase_closed, purge_documents, purge_drafts
 from cardservice.security.links import purge_links
 from cardservice.security.ratelimit import purge_rate_counters
 
@@ -51,6 +55,9 @@ class JobReport:
     returned_to_queue: list[str] = field(default_factory=list)  # application public ids
     cancelled: list[str] = field(default_factory=list)
     documents_purged: int = 0
+    drafts_purged: int = 0
+    applications_erased: int = 0
+    mail_bodies_cleared: int = 0
     links_purged: int = 0
     rate_counters_purged: int = 0
     devices_purged: int = 0
@@ -63,6 +70,9 @@ class JobReport:
             f"inquiries lapsed, back in the queue: {len(self.returned_to_queue)}",
             f"applications cancelled for unanswered inquiries: {len(self.cancelled)}",
             f"ID images deleted: {self.documents_purged}",
+            f"unsubmitted drafts deleted: {self.drafts_purged}",
+            f"closed applications' personal details erased: {self.applications_erased}",
+            f"sent email bodies cleared: {self.mail_bodies_cleared}",
             f"expired links deleted: {self.links_purged}",
             f"rate-limit counters deleted: {self.rate_counters_purged}",
             f"expired signed-in devices deleted: {self.devices_purged}",
@@ -82,6 +92,8 @@ class JobReport:
         return bool(
             self.cancelled
             or self.documents_purged
+            or self.drafts_purged
+            or self.applications_erased
             or self.returned_to_queue
             or self.expiry_reminders
             or self.notice_emails
@@ -110,6 +122,7 @@ async def run_jobs(
     except Exception:
         log.exception("job failed: ID image purge")
         report.failed.append("ID image purge")
+    await _retain(db, profile, report, now=now)
     try:
         async with db.transaction() as session:
             report.links_purged = await purge_links(session, older_than=LINK_KEEP, now=now)
@@ -120,6 +133,23 @@ async def run_jobs(
         report.failed.append("link and counter cleanup")
     await _send_notices(db, profile, report, now=now, base_url=base_url)
     return report
+
+
+async def _retain(db: Database, profile: Profile, report: JobReport, *, now: datetime) -> None:
+    """Drafts, closed applications and sent mail bodies (``profile.retention``)."""
+    try:
+        async with db.transaction() as session:
+            report.drafts_purged = await purge_drafts(session, profile=profile, now=now)
+            report.applications_erased = await erase_closed(session, profile=profile, now=now)
+            report.mail_bodies_cleared = await clear_sent_bodies(
+                session, profile.retention, now=now
+            )
+    except Exception:
+        log.exception("job failed: personal data retention")
+        report.failed.append("personal data retention")
+    purged = report.documents_purged + report.drafts_purged + report.applications_erased
+    if db.is_sqlite and (purged or report.mail_bodies_cleared):
+        await asyncio.to_thread(truncate_sqlite_wal, sqlite_path(db.url))
 
 
 async def _send_notices(

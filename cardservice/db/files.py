@@ -13,6 +13,7 @@ it is enough for all three; any of them already present are tightened as well.
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 from typing import Final
 
@@ -51,3 +52,21 @@ def private_sqlite_file(path: str) -> None:
         companion = Path(path + suffix)
         if companion.exists():
             companion.chmod(FILE_MODE)
+
+
+def truncate_sqlite_wal(path: str, *, busy_ms: int = 1000) -> bool:
+    """Copy the SQLite WAL at ``path`` into the database and truncate it to zero bytes;
+    True when that completed, False when a reader or writer held it up for ``busy_ms``.
+
+    Purged data is overwritten in the database (``secure_delete``), but the WAL still holds
+    the frames that wrote it until they are checkpointed and the file truncated. A busy
+    checkpoint is left to SQLite's own (automatic, passive) checkpoints.
+    """
+    connection = sqlite3.connect(path, isolation_level=None, timeout=busy_ms / 1000)
+    try:
+        row = connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    except sqlite3.OperationalError:  # locked beyond the timeout
+        return False
+    finally:
+        connection.close()
+    return row is not None and row[0] == 0
