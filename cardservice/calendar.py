@@ -77,6 +77,11 @@ def local_today(tz: ZoneInfo, now: datetime | None = None) -> date:
     return (now or datetime.now(UTC)).astimezone(tz).date()
 
 
+def start_of_day(day: date, tz: ZoneInfo) -> datetime:
+    """The instant ``day`` begins where the library is (its local midnight), in UTC."""
+    return datetime.combine(day, time.min, tzinfo=tz).astimezone(UTC)
+
+
 def end_of_day(day: date, tz: ZoneInfo) -> datetime:
     """The instant a card valid through ``day`` stops being valid (the next local midnight)."""
     return datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz).astimezone(UTC)
