@@ -1,16 +1,25 @@
 """Staff accounts: creation, login with lockout, roles, disabling and unlocking.
 
-Login answers a wrong username and a wrong password with the same code after the same
-work (an Argon2 verification against a dummy hash when the user does not exist), so the
-answer does not tell which usernames exist. Five failures in a row lock the account for
+Login never tells which usernames exist (architecture principle 2). A wrong username, a
+wrong password, a disabled account and a locked one all raise the same
+:class:`StaffBadCredentials` after the same work (an Argon2 verification, against a dummy
+hash when there is no account to check): a locked account saying "locked" would tell that
+it exists, so the one message covers both. Five failures in a row lock the account for
 15 minutes; while locked even the right password fails, so guessing cannot go on.
+
+Each client (IP address) has a limit as well, as patron login has (``patrons/login.py``):
+an attempt is counted before any password is checked, a right password gives its count
+back, and over the limit :class:`StaffLoginLimited` comes before any lookup result is used,
+for every username alike. So one client cannot try passwords on many accounts in turn.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Final
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -18,7 +27,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cardservice.db.base import utcnow
 from cardservice.db.engine import Database
-from cardservice.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
+from cardservice.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    RateLimited,
+    Unauthenticated,
+)
 from cardservice.profiles.schema import PasswordSection
 from cardservice.security.passwords import (
     check_password,
@@ -26,6 +42,7 @@ from cardservice.security.passwords import (
     hash_password,
     verify_password,
 )
+from cardservice.security.ratelimit import hit, refund
 from cardservice.staff import audit
 from cardservice.staff.models import Role, StaffUser
 
@@ -35,18 +52,28 @@ LOCKOUT = timedelta(minutes=15)
 STAFF_PASSWORD_POLICY = PasswordSection(policy="nist", min_length=12, max_length=128)
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 _TARGET = "staff_user"
+STAFF_LOGIN_PER_CLIENT: Final = "staff_login_client"
+
+
+@dataclass(frozen=True, slots=True)
+class StaffLoginLimits:
+    """Failed attempts one client (IP address) may make per ``window``. Staff are a few
+    people on the library's network, so fewer than patrons get (60 per 15 minutes)."""
+
+    per_client: int = 20
+    window: timedelta = timedelta(minutes=15)
 
 
 class StaffBadCredentials(Unauthenticated):
-    """The username or the password is wrong."""
+    """The username or password is wrong, or the account is locked after failed logins."""
 
     code = "staff_bad_credentials"
 
 
-class StaffLocked(Unauthenticated):
-    """Too many failed logins; the account is locked for a while."""
+class StaffLoginLimited(RateLimited):
+    """Too many login attempts from here. Please wait a while and try again."""
 
-    code = "staff_locked"
+    code = "staff_login_limited"
 
 
 class StaffForbidden(Forbidden):
@@ -123,29 +150,61 @@ def _role(role: Role | str) -> Role:
 
 
 async def authenticate(
-    db: Database, username: str, password: str, *, now: datetime | None = None
+    db: Database,
+    username: str,
+    password: str,
+    *,
+    client: str = "",
+    limits: StaffLoginLimits | None = None,
+    secret: bytes = b"",
+    now: datetime | None = None,
 ) -> StaffUser:
-    """The user whose credentials these are, or :class:`StaffBadCredentials`/:class:`StaffLocked`.
+    """The user whose credentials these are; else :class:`StaffBadCredentials` (unknown,
+    disabled or locked account, wrong password: one answer), or :class:`StaffLoginLimited`
+    when ``client`` (an IP address; "" for the CLI, which has no client) is over ``limits``.
+    ``secret`` keys the HMAC the rate-limit table stores instead of the address.
 
     Takes the database rather than a session: a failed login must be counted although the
-    login itself fails, and the slow hash runs between two short transactions instead of
+    login itself fails, and the slow hash runs between short transactions instead of
     inside one (on SQLite a transaction holds the write lock).
     """
     now = now or utcnow()
+    limits = limits or StaffLoginLimits()
     async with db.transaction() as session:
+        allowed = not client or await hit(
+            session,
+            STAFF_LOGIN_PER_CLIENT,
+            client,
+            limit=limits.per_client,
+            window=limits.window,
+            now=now,
+            secret=secret,
+        )
         user = await session.scalar(
             select(StaffUser).where(StaffUser.username == normalise_username(username))
         )
+    # Raised only now: the transaction must commit, so refused attempts count too.
+    if not allowed:
+        raise StaffLoginLimited
     if user is None or user.disabled_at is not None or user.is_locked(now):
         await verify_password(await dummy_hash(), password)  # the same work as a real check
-        if user is not None and user.disabled_at is None:
-            raise StaffLocked(until=user.locked_until.isoformat() if user.locked_until else None)
         raise StaffBadCredentials
     verified = await verify_password(user.password_hash, password)
     if not verified.ok:
         await _count_failure(db, user.id, now)
         raise StaffBadCredentials
-    return await _record_login(db, user, verified.new_hash, now)
+    logged_in = await _record_login(db, user, verified.new_hash, now)
+    if client:  # a right password was no failure: the attempt no longer counts
+        async with db.transaction() as session:
+            await refund(
+                session,
+                STAFF_LOGIN_PER_CLIENT,
+                client,
+                window=limits.window,
+                counted_at=now,
+                secret=secret,
+            )
+    return logged_in
 
 
 async def _count_failure(db: Database, user_id: int, now: datetime) -> None:
@@ -183,7 +242,7 @@ async def _record_login(
         if user is None or user.disabled_at is not None or user.password_hash != seen.password_hash:
             raise StaffBadCredentials
         if user.is_locked(now):
-            raise StaffLocked
+            raise StaffBadCredentials
         user.failed_attempts = 0
         user.locked_until = None
         user.last_login_at = now

@@ -14,21 +14,21 @@ import msgspec
 from litestar import Request, get, post
 from litestar.params import URLEncodedBody
 from litestar.response import Redirect, Template
-from litestar.status_codes import HTTP_303_SEE_OTHER
+from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_429_TOO_MANY_REQUESTS
 
 from cardservice.mail.catcher import uses_catcher
 from cardservice.security.passwords import password_fingerprint
 from cardservice.staff.models import Role, StaffUser
 from cardservice.staff.service import (
     StaffBadCredentials,
-    StaffLocked,
+    StaffLoginLimited,
     authenticate,
     require_role,
 )
 from cardservice.web.i18n import N_
 from cardservice.web.pages import LoginRequired, render, this_page, translate
-from cardservice.web.security import login_fresh
-from cardservice.web.state import services
+from cardservice.web.security import login_fresh, rate_limit_key
+from cardservice.web.state import client_address, secrets, services
 
 STAFF_HOME: Final = "/staff"
 STAFF_LOGIN: Final = "/staff/login"
@@ -38,8 +38,8 @@ _SESSION_PW: Final = "staff_pw"
 
 # The staff errors these pages show, for the catalogs; a test checks they are the errors' own.
 ERROR_MESSAGES: Final = (
-    N_("The username or the password is wrong."),
-    N_("Too many failed logins; the account is locked for a while."),
+    N_("The username or password is wrong, or the account is locked after failed logins."),
+    N_("Too many login attempts from here. Please wait a while and try again."),
     N_("This staff role may not do that."),
 )
 
@@ -113,15 +113,26 @@ async def login_form(request: AnyRequest) -> Template:
 
 @post(STAFF_LOGIN, name="staff_login")
 async def login(request: AnyRequest, data: URLEncodedBody[LoginForm]) -> Template | Redirect:
+    """Log in. Every failure is the same page whoever the username names (a locked account
+    included); over the per-client limit the page says so, with 429."""
     try:
-        user = await authenticate(services(request).db, data.username, data.password)
-    except (StaffBadCredentials, StaffLocked) as exc:
-        return _login_page(
+        user = await authenticate(
+            services(request).db,
+            data.username,
+            data.password,
+            client=client_address(request),
+            secret=rate_limit_key(secrets(request)),
+        )
+    except (StaffBadCredentials, StaffLoginLimited) as exc:
+        page = _login_page(
             request,
             username=data.username,
             error=translate(request, exc.message),
             next_path=data.next,
         )
+        if isinstance(exc, StaffLoginLimited):
+            page.status_code = HTTP_429_TOO_MANY_REQUESTS
+        return page
     # A fresh session on login: nothing from before carries over.
     request.set_session(
         {

@@ -12,7 +12,7 @@ from babel.messages.pofile import read_po
 
 from cardservice.mail.errors import MailNotFailed, MailNotFound
 from cardservice.services import Services
-from cardservice.staff.service import StaffBadCredentials, StaffForbidden, StaffLocked
+from cardservice.staff.service import StaffBadCredentials, StaffForbidden, StaffLoginLimited
 from cardservice.web import staff, staff_mail
 from cardservice.web.i18n import LANGUAGES, catalog_path, translations
 from tests.web_support import Client, web_client, with_free_catcher_port
@@ -126,7 +126,7 @@ def test_catalog_placeholders_match(catalogs: dict[str, dict[str, str]]) -> None
 
 
 def test_marked_error_messages_are_the_errors_own() -> None:
-    errors = [StaffBadCredentials, StaffLocked, StaffForbidden, MailNotFound, MailNotFailed]
+    errors = [StaffBadCredentials, StaffLoginLimited, StaffForbidden, MailNotFound, MailNotFailed]
     assert [error().message for error in errors] == [
         *staff.ERROR_MESSAGES,
         *staff_mail.ERROR_MESSAGES,

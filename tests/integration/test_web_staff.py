@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -11,12 +12,14 @@ from cardservice.services import Services
 from cardservice.staff.models import AuditEntry, Role
 from cardservice.staff.service import (
     MAX_FAILED_ATTEMPTS,
+    StaffLoginLimits,
     disable_staff,
     get_staff,
     set_staff_password,
 )
 from cardservice.web.staff import safe_next
 from tests.web_support import (
+    STAFF_PASSWORD,
     Client,
     form_token,
     login,
@@ -77,6 +80,10 @@ async def test_logout_needs_the_csrf_token(client: Client, services: Services) -
     assert (await client.get("/staff")).status_code == 200  # still logged in
 
 
+WRONG = "ユーザー名またはパスワードが正しくないか、ログインの失敗が続いたため"
+LIMITED = "この端末からのログインの試行が多すぎます。"
+
+
 async def test_wrong_password_and_unknown_user_get_the_same_answer(
     client: Client, services: Services
 ) -> None:
@@ -85,24 +92,63 @@ async def test_wrong_password_and_unknown_user_get_the_same_answer(
     unknown = await post_login(client, "nobody", "not-the-password-at-all")
     for response in (wrong, unknown):
         assert response.status_code == 200
-        assert "ユーザー名またはパスワードが正しくありません。" in response.text
+        assert WRONG in response.text
         assert not any(c.startswith("session=") for c in response.headers.get_list("set-cookie"))
     assert 'value="sato"' in wrong.text  # the username is kept, the password is not
     assert "not-the-password-at-all" not in wrong.text
 
 
-async def test_lockout_after_repeated_failures(client: Client, services: Services) -> None:
+def _answer(response: Any, username: str) -> tuple[int, list[tuple[str, str]], bytes]:
+    """Status, headers and body, with the username the form echoes written as USERNAME."""
+    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() != "date"]
+    return response.status_code, headers, response.content.replace(username.encode(), b"USERNAME")
+
+
+async def test_a_locked_account_answers_as_an_unknown_one_byte_for_byte(
+    client: Client, services: Services
+) -> None:
     await make_staff(services)
     for _ in range(MAX_FAILED_ATTEMPTS):
         await post_login(client, "sato", "not-the-password-at-all")
-    locked = await post_login(client, "sato")  # the right password, too late
-    assert locked.status_code == 200
-    assert "しばらくロックされています" in locked.text
+    async with services.db.transaction() as session:
+        assert (await get_staff(session, "sato")).locked_until is not None
+    for password in (STAFF_PASSWORD, "not-the-password-at-all"):
+        locked = await post_login(client, "sato", password)  # the right password, too late
+        unknown = await post_login(client, "kato", password)  # as long: Content-Length alike
+        assert _answer(locked, "sato") == _answer(unknown, "kato")
+        assert locked.status_code == 200
+        assert WRONG in locked.text
     assert (await client.get("/staff")).status_code == 303
     english = await client.get("/staff/login?lang=en")
     assert english.status_code == 200
     again = await post_login(client, "sato")
-    assert "the account is locked for a while" in again.text
+    assert "or the account is locked after failed logins" in again.text
+
+
+async def test_one_client_gets_a_limited_number_of_failed_logins(
+    client: Client, services: Services
+) -> None:
+    await make_staff(services)
+    limit = StaffLoginLimits().per_client
+    # Failures on many usernames, known or not, all count for the client; a success does not.
+    for attempt in range(limit - 1):
+        name = "sato" if attempt % 4 == 0 else f"guess{attempt}"
+        answer = await post_login(client, name, f"guess-{attempt}")
+        assert answer.status_code == 200
+        if attempt % 4 == 3:  # before the account locks (5 in a row), log in: not counted
+            await login(client)
+            await client.post(
+                "/staff/logout", data={"_csrf_token": await form_token(client, "/staff")}
+            )
+    assert (await post_login(client, "nobody", "one-more-guess")).status_code == 200
+    unknown = await post_login(client, "kato", "over-the-limit")
+    known = await post_login(client, "sato")  # the right password, over the limit
+    for response in (unknown, known):
+        assert response.status_code == 429
+        assert LIMITED in response.text
+        assert WRONG not in response.text
+    assert _answer(unknown, "kato") == _answer(known, "sato")
+    assert (await client.get("/staff")).status_code == 303
 
 
 async def test_login_returns_to_the_page_asked_for(client: Client, services: Services) -> None:
