@@ -34,9 +34,12 @@ def free_port() -> int:
 class SmtpSink:
     """A real SMTP server on 127.0.0.1 that keeps what it receives."""
 
-    def __init__(self, port: int, *, refuse: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self, port: int, *, refuse: frozenset[str] = frozenset(), smtputf8: bool = True
+    ) -> None:
         self.port = port
         self.refuse = refuse
+        self.smtputf8 = smtputf8  # offer SMTPUTF8 (RFC 6531), as aiosmtpd's Controller does
         self.envelopes: list[Envelope] = []
         self.logins: list[tuple[bytes, bytes]] = []
         self._lock = threading.Lock()
@@ -72,6 +75,7 @@ class SmtpSink:
             server_hostname="sink.test",
             authenticator=self.authenticate if auth else None,
             auth_require_tls=not auth,
+            enable_SMTPUTF8=self.smtputf8,
         )
         self._controller.start()
 
