@@ -24,8 +24,8 @@ from typing import Any, Final
 from cardservice.cards.models import CardStatus
 from cardservice.cards.numbers import InvalidNumber, NumberFormat, normalise
 from cardservice.errors import DomainError, InvalidInput
+from cardservice.mail.addresses import normalise_address
 from cardservice.mail.errors import InvalidRecipient
-from cardservice.mail.outbox import checked_address
 from cardservice.patrons.names import InvalidKana, normalise_kana
 from cardservice.profiles.schema import ImportSection
 from cardservice.registration.form import NAME_MAX, FieldInvalid, clean_text
@@ -70,9 +70,6 @@ PATRON_FIELDS: Final = (
     "building",
 )
 TEXT_MAX: Final = NAME_MAX  # names and address parts alike, as the patron columns hold
-# The common shape of an address, checked without the full parser (which is slow); anything
-# else goes through ``mail.outbox.checked_address`` like every address the service mails.
-_PLAIN_EMAIL = re.compile(r"^[a-z0-9._%+-]+@[a-z0-9-]+(\.[a-z0-9-]+)+$")
 
 # Why a row was refused: the stable code and the sentence the CLI prints.
 REFUSAL_TEXTS: Final = {
@@ -318,11 +315,11 @@ class RowParser:
             raise RowRefused("date_invalid", name) from None
 
     def _email(self, cells: list[str]) -> str:
-        text = unicodedata.normalize("NFKC", self._raw(cells, "email")).strip().lower()
-        if not text or _PLAIN_EMAIL.match(text):
-            return text
+        text = self._raw(cells, "email")
+        if not text.strip():
+            return ""
         try:
-            return checked_address(text)
+            return normalise_address(text)
         except InvalidRecipient:
             raise RowRefused("email_invalid", "email") from None
 

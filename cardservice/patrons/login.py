@@ -38,6 +38,8 @@ from cardservice.cards.numbers import InvalidNumber, NumberFormat, normalise
 from cardservice.db.base import utcnow
 from cardservice.db.engine import Database
 from cardservice.errors import RateLimited, Unauthenticated
+from cardservice.mail.addresses import normalise_address
+from cardservice.mail.errors import InvalidRecipient
 from cardservice.patrons.models import Patron
 from cardservice.security.passwords import dummy_hash, password_fingerprint, verify_password
 from cardservice.security.ratelimit import hit, refund
@@ -88,7 +90,10 @@ def parse_login(fmt: NumberFormat, raw: str) -> LoginName:
     """An email address (it has an @), else a user number as a scanner or a person typed it."""
     text = unicodedata.normalize("NFKC", raw[:_MAX_LOGIN_LENGTH]).strip()
     if "@" in text:
-        return LoginName("email", text.lower())
+        try:
+            return LoginName("email", normalise_address(raw[:_MAX_LOGIN_LENGTH]))
+        except InvalidRecipient:  # no address: it matches nobody, and says nothing more
+            return LoginName("email", text.lower())
     try:
         return LoginName("number", normalise(fmt, text))
     except InvalidNumber:

@@ -36,6 +36,7 @@ from cardservice.cards.models import CardStatus
 from cardservice.cards.numbers import NumberFormat
 from cardservice.db.base import utcnow
 from cardservice.errors import InvalidInput
+from cardservice.mail.addresses import normalise_address
 from cardservice.mail.errors import InvalidRecipient
 from cardservice.mail.outbox import OutgoingMail, checked_address, enqueue
 from cardservice.mail.render import Language
@@ -46,7 +47,7 @@ from cardservice.patrons.models import Patron
 from cardservice.patrons.paths import LOGIN_PATH, RESET_PATH, link
 from cardservice.profiles.schema import Profile
 from cardservice.security.links import LinkInvalid, LinkPurpose, consume, issue, peek, subject_of
-from cardservice.security.ratelimit import allow_recovery_email, normalise_address
+from cardservice.security.ratelimit import allow_recovery_email
 
 _DATE = re.compile(r"([0-9]{4})[-/.年]([0-9]{1,2})[-/.月]([0-9]{1,2})日?")
 _DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u30fc\uff0d"
@@ -83,12 +84,9 @@ def parse_birth_date(raw: str, *, field: str = "birth_date") -> date:
 
 
 def recovery_address(raw: str) -> str:
-    """The address as typed, normalised (NFKC, lower case) and checked; raises
+    """The address as typed, in the form the service stores (``mail.addresses``); raises
     :class:`~cardservice.mail.errors.InvalidRecipient` (field ``email``) when it is none."""
-    try:
-        return checked_address(normalise_address(raw[:1024]))
-    except InvalidRecipient:
-        raise InvalidRecipient(field="email") from None
+    return normalise_address(raw, field="email")
 
 
 async def remind_numbers(

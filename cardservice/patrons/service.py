@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cardservice.cards.models import Card
 from cardservice.cards.service import CardPolicy, issue_card
+from cardservice.mail.addresses import normalise_address
 from cardservice.patrons.models import Patron, PatronSource
 from cardservice.patrons.names import normalise_kana
 
@@ -46,7 +47,7 @@ async def create_patron_with_card(
         family_kana=normalise_kana(new.family_kana, field="family_kana"),
         given_kana=normalise_kana(new.given_kana, field="given_kana"),
         birth_date=new.birth_date,
-        email=new.email.strip().lower(),
+        email=normalise_address(new.email) if new.email.strip() else "",
         phone=new.phone,
         postal_code=new.postal_code,
         prefecture=new.prefecture,

@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cardservice.calendar import local_today
 from cardservice.db.base import utcnow
-from cardservice.mail.outbox import OutgoingMail, checked_address, enqueue
+from cardservice.mail.addresses import normalise_address
+from cardservice.mail.outbox import OutgoingMail, enqueue
 from cardservice.mail.render import Language
 from cardservice.patrons.models import Patron
 from cardservice.profiles.schema import Profile
@@ -58,7 +59,7 @@ async def request_link(
     error (``mail_invalid_recipient``), and that says nothing about anybody.
     """
     now = now or utcnow()
-    address = checked_address(email).lower()
+    address = normalise_address(email)
     allowed = await allow_link_email(
         session, profile.links, email=address, client=client, now=now, secret=rate_secret
     )

@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cardservice.cards.models import Card
 from cardservice.cards.numbers import NumberFormat, normalise
 from cardservice.errors import InvalidInput
+from cardservice.mail.addresses import normalise_address
+from cardservice.mail.errors import InvalidRecipient
 from cardservice.patrons.models import Patron
 from cardservice.patrons.names import InvalidKana, normalise_kana
 from cardservice.text import search_text
@@ -82,7 +84,7 @@ def parse_query(raw: str, fmt: NumberFormat) -> PatronQuery:
     if not text:
         raise SearchEmpty
     if "@" in text:
-        return PatronQuery(SearchKind.EMAIL, (text.lower(),))
+        return PatronQuery(SearchKind.EMAIL, (_email_term(raw),))
     if _NUMBER_START.match(text):
         return PatronQuery(SearchKind.NUMBER, (normalise(fmt, text),))
     words = tuple(text.split(" "))
@@ -127,3 +129,12 @@ async def search(
             cards[card.patron_id].append(card)
     hits = [PatronHit(patron, cards[patron.id]) for patron in shown]
     return SearchResult(query=query, hits=hits, more=len(patrons) > limit)
+
+
+def _email_term(raw: str) -> str:
+    """A whole address in its stored form (``hanako@例え.jp`` finds ``hanako@xn--r8jz45g.jp``),
+    else the fragment the clerk typed, as the search box folds it."""
+    try:
+        return normalise_address(raw)
+    except InvalidRecipient:
+        return search_text(raw).lower()
