@@ -38,7 +38,7 @@ from cardservice.registration.errors import (
 from cardservice.registration.models import Application, ApplicationStatus, Inquiry
 from cardservice.registration.review import TARGET, language_of
 from cardservice.registration.status import transition
-from cardservice.registration.storage import store_document
+from cardservice.registration.storage import list_documents, store_document
 from cardservice.security.links import LinkInvalid, LinkPurpose, consume, issue, peek
 from cardservice.staff import audit
 from cardservice.staff.models import Role, StaffUser
@@ -164,7 +164,16 @@ async def answer(
     due_on = calendar.add_opening_days(today, profile.review.deadline_opening_days)
     inquiry.answered_at = now
     inquiry.answer_text = written
+    # The history says which image the answer brought, and whether it took another's place.
+    detail: dict[str, object] = {"inquiry_id": inquiry.id, "with_document": document is not None}
     if document is not None:
+        slot = (document.doc_type, document.side)
+        existing = await list_documents(session, app)
+        detail |= {
+            "doc_type": document.doc_type,
+            "side": document.side,
+            "replaced": any((d.doc_type, d.side) == slot for d in existing),
+        }
         await store_document(
             session,
             app,
@@ -191,7 +200,7 @@ async def answer(
         action="application.answer",
         target_type=TARGET,
         target_id=app.public_id,
-        detail={"inquiry_id": inquiry.id, "with_document": document is not None},
+        detail=detail,
     )
     return app
 

@@ -18,6 +18,7 @@ from cardservice.mail.outbox import OutgoingMail, enqueue
 from cardservice.mail.render import Language
 from cardservice.patrons.models import Patron
 from cardservice.profiles.schema import Profile
+from cardservice.registration.decisions import TARGET
 from cardservice.registration.drafts import linked_patron, require_draft
 from cardservice.registration.eligibility import check_eligibility
 from cardservice.registration.errors import ApplicationIncomplete
@@ -51,6 +52,7 @@ from cardservice.registration.storage import (
     store_document,
 )
 from cardservice.security import passwords
+from cardservice.staff import audit
 
 
 async def save_form(
@@ -268,6 +270,16 @@ async def submit(
         return False
     if patron is not None:
         await record_submission(session, app, patron, now=now)
+    # The applicant's own step, in the application's history (no staff member: staff_id None).
+    detail = {"procedure": app.procedure}
+    await audit.record(
+        session,
+        staff_id=None,
+        action="application.submit",
+        target_type=TARGET,
+        target_id=app.public_id,
+        detail=detail,
+    )
     language = _language(app)
     context = {
         "name": app.display_name,

@@ -114,7 +114,7 @@ async def test_ask_and_answer_through_the_link(services: Services) -> None:
     assert item.answered_inquiries == 1
     assert inquiry.answer_text == "撮り直しました。"
     assert inquiry.answered_at == FRIDAY
-    assert history == ["application.inquiry", "application.answer"]
+    assert history == ["application.submit", "application.inquiry", "application.answer"]
     with pytest.raises(LinkInvalid) as again:
         await _answer(services, token, "もう一度")
     assert again.value.code == "link_used"
