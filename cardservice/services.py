@@ -5,11 +5,15 @@ Nothing here imports litestar: the CLI, background jobs and tests use the same c
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import cardservice.db.models  # noqa: F401  # every table on the metadata, whoever runs first
 from cardservice.cards.barcodes import BarcodeRenderer
-from cardservice.cards.keys import Keyring
+from cardservice.cards.keys import Keyring, follow_rotations
 from cardservice.cards.service import CardPolicy
 from cardservice.cards.tokens import CardTokenVerifier
 from cardservice.cards.verification import LastUseRecorder, Verifier
@@ -50,9 +54,21 @@ class Services:
             policy=policy,
             tokens=tokens,
             verifier=Verifier(reader, policy, tokens, last_use=LastUseRecorder(db)),
-            api_keys=ApiKeyChecker(reader),
+            api_keys=ApiKeyChecker(reader, recheck_seconds=settings.api_key_recheck_seconds),
             barcodes=BarcodeRenderer(),
         )
+
+    @asynccontextmanager
+    async def background(self) -> AsyncIterator[None]:
+        """What a serving process runs beside requests: following key rotations
+        (``cards.keys.follow_rotations``, within ``ROTATION_BOUND``)."""
+        stop = asyncio.Event()
+        task = asyncio.create_task(follow_rotations(self.keyring, stop), name="key-rotations")
+        try:
+            yield
+        finally:
+            stop.set()
+            await task
 
     async def close(self) -> None:
         if self.verifier.last_use is not None:

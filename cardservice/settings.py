@@ -44,6 +44,9 @@ class Settings(Struct, frozen=True, kw_only=True):
     secret_key: str = ""
     document_key: str = ""
     log_level: str = "INFO"
+    # How old each process's copy of the active API keys may be: a revoked key stops working
+    # everywhere within this many seconds (security/apikeys.py). 0 reads them on every request.
+    api_key_recheck_seconds: int = 5
 
     @property
     def production(self) -> bool:
@@ -88,6 +91,7 @@ class Settings(Struct, frozen=True, kw_only=True):
             "secret_key": get("SECRET_KEY"),
             "document_key": get("DOCUMENT_KEY"),
             "log_level": get("LOG_LEVEL", "INFO").upper(),
+            "api_key_recheck_seconds": _int(get, "API_KEY_RECHECK_SECONDS", 5),
         }
         values.update(overrides)
         if not values["base_url"]:
@@ -113,6 +117,10 @@ class Settings(Struct, frozen=True, kw_only=True):
             raise ConfigurationError(PREFIX + "SMTP_URL", "is required in production mode")
         if not 1 <= self.workers <= 64:
             raise ConfigurationError(PREFIX + "WORKERS", "must be between 1 and 64")
+        if not 0 <= self.api_key_recheck_seconds <= 300:
+            raise ConfigurationError(
+                PREFIX + "API_KEY_RECHECK_SECONDS", "must be between 0 and 300"
+            )
 
     @property
     def async_database_url(self) -> str:

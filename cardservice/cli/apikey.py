@@ -48,7 +48,8 @@ def apikey_list() -> None:
 @apikey.command("revoke")
 @click.argument("key_id", type=int)
 def apikey_revoke(key_id: int) -> None:
-    """Revoke a key; it stops working on the next request."""
+    """Revoke a key; every running worker refuses it within CARDSERVICE_API_KEY_RECHECK_SECONDS
+    (default 5)."""
     from cardservice.security.apikeys import revoke_api_key  # noqa: PLC0415
 
     async def work(settings: Settings) -> None:

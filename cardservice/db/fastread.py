@@ -6,6 +6,11 @@ so these reads use the drivers directly: a read-only sqlite3 connection (a point
 mode takes microseconds and never waits for the writer, so it runs inline), or asyncpg's
 pool with statements prepared once per connection. The SQL is shared; only the parameter
 style differs.
+
+On PostgreSQL a lookup is one round trip: asyncpg's pool would otherwise reset each
+connection it gets back (``RESET ALL``, ``CLOSE ALL``, advisory unlock: a second round trip
+per lookup). These connections only ever run single read statements, outside any
+transaction, so there is no session state to reset.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ _POSITIONAL = re.compile(r"\$\d+")
 
 class FastReader(Protocol):
     async def fetchrow(self, sql: str, *args: Any) -> tuple[Any, ...] | None: ...
+
+    async def fetch(self, sql: str, *args: Any) -> list[tuple[Any, ...]]: ...
 
     async def close(self) -> None: ...
 
@@ -38,12 +45,19 @@ class SqliteReader:
         return self._connection
 
     async def fetchrow(self, sql: str, *args: Any) -> tuple[Any, ...] | None:
+        row: tuple[Any, ...] | None = self._connect().execute(self._query(sql), args).fetchone()
+        return row
+
+    async def fetch(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        rows: list[tuple[Any, ...]] = self._connect().execute(self._query(sql), args).fetchall()
+        return rows
+
+    def _query(self, sql: str) -> str:
         query = self._translated.get(sql)
         if query is None:
             # "$2" becomes "?2": numbered, so parameters may appear in any order in the text.
             query = self._translated[sql] = _POSITIONAL.sub(lambda m: "?" + m[0][1:], sql)
-        row: tuple[Any, ...] | None = self._connect().execute(query, args).fetchone()
-        return row
+        return query
 
     async def close(self) -> None:
         if self._connection is not None:
@@ -61,7 +75,9 @@ class PostgresReader:
         if self._pool is None:
             import asyncpg  # noqa: PLC0415  # only PostgreSQL deployments need the driver
 
-            self._pool = await asyncpg.create_pool(self._dsn, min_size=1, max_size=self._max_size)
+            self._pool = await asyncpg.create_pool(
+                self._dsn, min_size=1, max_size=self._max_size, reset=_keep_session
+            )
         return self._pool
 
     async def fetchrow(self, sql: str, *args: Any) -> tuple[Any, ...] | None:
@@ -70,10 +86,19 @@ class PostgresReader:
         record = await pool.fetchrow(sql, *args)
         return None if record is None else tuple(record)
 
+    async def fetch(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        pool = await self._get_pool()
+        return [tuple(record) for record in await pool.fetch(sql, *args)]
+
     async def close(self) -> None:
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
+
+
+async def _keep_session(_connection: Any) -> None:
+    """Given back to the pool as it is: the pool has already rolled back any transaction
+    (none is ever opened here), and single statements leave no other state."""
 
 
 def open_reader(url: str) -> FastReader:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
 import pytest
 import time_machine
 from litestar.testing import AsyncTestClient
 
+from cardservice.app import create_app
 from cardservice.cards.models import Card, RevocationReason
 from cardservice.cards.numbers import barcode_text
 from cardservice.cards.service import revoke_card, set_suspended
@@ -159,21 +163,28 @@ async def test_api_key_required(
     assert response.json()["error"]["code"] == code
 
 
-async def test_bearer_key_works_and_revoked_key_stops_at_once(
-    client: Client, services: Services
+async def test_bearer_key_works_and_revoked_key_stops_within_the_bound(
+    services: Services,
 ) -> None:
+    bound = 1  # CARDSERVICE_API_KEY_RECHECK_SECONDS (test_api_key_revocation.py: 2 workers)
+    app = create_app(msgspec.structs.replace(services.settings, api_key_recheck_seconds=bound))
     async with services.db.transaction() as session:
         row, plain = await create_api_key(session, "kiosk")
     card = await make_card(services)
     headers = {"Authorization": f"Bearer {plain}"}
-    ok = await client.post("/api/v1/verify", json={"barcode": card.user_number}, headers=headers)
-    assert ok.status_code == 200
-    async with services.db.transaction() as session:
-        await revoke_api_key(session, row.id)
-    refused = await client.post(
-        "/api/v1/verify", json={"barcode": card.user_number}, headers=headers
-    )
-    assert refused.status_code == 401
+    body = {"barcode": card.user_number}
+    async with AsyncTestClient(app=app, base_url="https://cards.example.org") as client:
+        ok = await client.post("/api/v1/verify", json=body, headers=headers)
+        assert ok.status_code == 200
+        async with services.db.transaction() as session:
+            await revoke_api_key(session, row.id)
+        revoked_at = time.monotonic()
+        while (await client.post("/api/v1/verify", json=body, headers=headers)).status_code != 401:
+            assert time.monotonic() - revoked_at < bound + 1.5, "still accepted past the bound"
+            await asyncio.sleep(0.05)
+        refused = await client.post("/api/v1/verify", json=body, headers=headers)
+        assert refused.status_code == 401
+        assert refused.json()["error"]["code"] == "api_key_invalid"
 
 
 @pytest.mark.parametrize(
