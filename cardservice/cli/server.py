@@ -58,6 +58,8 @@ def _migrate(settings: Settings) -> None:
 def _serve(settings: Settings) -> None:
     import uvicorn  # noqa: PLC0415
 
+    from cardservice.logs import uvicorn_log_config  # noqa: PLC0415
+
     click.echo(
         f"cardservice ({settings.mode}, profile {settings.profile.id}) on "
         f"http://{settings.host}:{settings.port}  API docs: /api/docs"
@@ -69,6 +71,7 @@ def _serve(settings: Settings) -> None:
         port=settings.port,
         workers=settings.workers,
         log_level=settings.log_level.lower(),
+        log_config=uvicorn_log_config(),  # link tokens redacted from the access log
         proxy_headers=settings.production,
         server_header=False,
     )
