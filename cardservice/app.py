@@ -25,6 +25,7 @@ from litestar.template.config import TemplateConfig
 
 from cardservice.cards.routes import ROUTES as CARD_ROUTES
 from cardservice.jobs import jobs_background
+from cardservice.logs import install as install_log_redaction
 from cardservice.mail.background import mail_background
 from cardservice.mail.render import template_dir
 from cardservice.notices.routes import ROUTES as NOTICE_ROUTES
@@ -98,7 +99,7 @@ def create_app(
     ]
     if os.environ.get("CARDSERVICE_BENCH_BASELINE") == "1":
         handlers.append(bench_baseline)
-    return Litestar(
+    app = Litestar(
         route_handlers=handlers,
         lifespan=[lifespan],
         middleware=[session_config(settings, secrets).middleware],
@@ -115,6 +116,9 @@ def create_app(
         ),
         debug=False,
     )
+    # Link tokens in paths (email links) never reach a log, in this worker or any other.
+    install_log_redaction(route.path for route in app.routes)
+    return app
 
 
 class _BaselineRequest(msgspec.Struct):
