@@ -16,8 +16,6 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Litestar, Router, post
 from litestar.datastructures import CacheControlHeader
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.params import JSONBody
 from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_200_OK
@@ -32,6 +30,7 @@ from cardservice.notices.routes import ROUTES as NOTICE_ROUTES
 from cardservice.patrons.desk.routes import ROUTES as DESK_ROUTES
 from cardservice.patrons.routes import ROUTES as PATRON_ROUTES
 from cardservice.registration.history_routes import ROUTES as HISTORY_ROUTES
+from cardservice.registration.images import ImagePool
 from cardservice.registration.review_routes import ROUTES as REVIEW_ROUTES
 from cardservice.registration.routes import ROUTES as APPLY_ROUTES
 from cardservice.security.secrets import app_secrets
@@ -39,6 +38,8 @@ from cardservice.services import Services
 from cardservice.settings import Settings
 from cardservice.web.health import health, ready
 from cardservice.web.home import ROUTES as HOME_ROUTES
+from cardservice.web.limits import EdgeLimits, EdgeRequest
+from cardservice.web.openapi import openapi_config
 from cardservice.web.pages import EXCEPTION_HANDLERS, PAGE_OPT, template_engine
 from cardservice.web.security import csrf_config, security_headers, session_config
 from cardservice.web.staff import ROUTES as STAFF_ROUTES
@@ -75,6 +76,9 @@ def create_app(
         app.state.secrets = secrets
         try:
             async with contextlib.AsyncExitStack() as background:
+                # Uploads are decoded in this pool's processes, never in the server's.
+                app.state.images = await background.enter_async_context(ImagePool())
+                await background.enter_async_context(svc.background())  # key rotations
                 if mail:
                     await background.enter_async_context(mail_background(svc.db, settings))
                 if run_jobs:
@@ -102,18 +106,13 @@ def create_app(
     app = Litestar(
         route_handlers=handlers,
         lifespan=[lifespan],
-        middleware=[session_config(settings, secrets).middleware],
+        middleware=[session_config(settings, secrets).middleware, EdgeLimits()],
+        request_class=EdgeRequest,
         csrf_config=csrf_config(settings, secrets),
         before_send=[security_headers(settings)],
         template_config=TemplateConfig(engine=template_engine(template_dir())),
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]  # handler map variance
-        openapi_config=OpenAPIConfig(
-            title="cardservice",
-            version="1",
-            description="Digital library cards: registration, signed cards, verification.",
-            path="/api/docs",
-            render_plugins=[SwaggerRenderPlugin()],
-        ),
+        openapi_config=openapi_config(),
         debug=False,
     )
     # Link tokens in paths (email links) never reach a log, in this worker or any other.

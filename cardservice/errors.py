@@ -15,6 +15,7 @@ class Kind(StrEnum):
     """What sort of failure this is; the edge maps each kind to one HTTP status."""
 
     INVALID = "invalid"  # the input is wrong and the caller can fix it
+    MALFORMED = "malformed"  # the request itself is not well formed (no form field can say)
     NOT_FOUND = "not_found"
     CONFLICT = "conflict"  # the state does not allow it (already decided, already used)
     UNAUTHENTICATED = "unauthenticated"
@@ -83,6 +84,13 @@ class RateLimited(DomainError):
 
     code = "rate_limited"
     kind = Kind.LIMITED
+
+
+class Unavailable(DomainError):
+    """The service cannot answer right now; try again in a moment."""
+
+    code = "temporarily_unavailable"
+    kind = Kind.UNAVAILABLE
 
 
 class ConfigurationError(Exception):

@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 import msgspec
 from litestar import Request, Response, get, post
+from litestar.connection import ASGIConnection
+from litestar.datastructures import ResponseHeader
+from litestar.handlers import BaseRouteHandler
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_304_NOT_MODIFIED
 
 from cardservice.cards.barcodes import Rendered
 from cardservice.cards.verification import Verdict
 from cardservice.errors import InvalidInput
+from cardservice.web.openapi import API_KEY_SECURITY, api_responses, error_response
 from cardservice.web.state import services
+
+# A token is at most 4 KiB; anything much larger is not a verify request.
+VERIFY_MAX_BODY: Final = 16 * 1024
 
 
 class VerifyRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -29,13 +37,21 @@ class VerifyRequestShape(InvalidInput):
     code = "verify_needs_one_of_barcode_or_token"
 
 
-def _api_key_of(request: Request[Any, Any, Any]) -> str | None:
+def _api_key_of(request: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     key = request.headers.get("x-api-key")
     if key:
         return key
     authorization = request.headers.get("authorization", "")
     scheme, _, credentials = authorization.partition(" ")
     return credentials.strip() if scheme.lower() == "bearer" else None
+
+
+async def api_key_required(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
+    """A guard: 401 ``api_key_invalid`` unless the request carries an active API key. Guards
+    run before the body is read, so a caller without a key learns nothing about the body."""
+    await connection.app.state.services.api_keys.check(_api_key_of(connection))
 
 
 @post(
@@ -46,12 +62,25 @@ def _api_key_of(request: Request[Any, Any, Any]) -> str | None:
     description=(
         "Takes a scanned user-number barcode or a card token. Answers status valid, expired, "
         "revoked, suspended, unknown or invalid, with a stable reason code. Needs an API key "
-        "in X-API-Key or Authorization: Bearer."
+        "in X-API-Key or Authorization: Bearer. No answer may be stored by a cache."
+    ),
+    guards=[api_key_required],
+    security=API_KEY_SECURITY,
+    request_max_body_size=VERIFY_MAX_BODY,
+    response_headers=[ResponseHeader(name="Cache-Control", value="no-store")],
+    responses=api_responses(
+        {
+            401: error_response("No API key, or not an active one (api_key_invalid)."),
+            413: error_response(f"The body is larger than {VERIFY_MAX_BODY} bytes (too_large)."),
+            422: error_response(
+                "The body is JSON of the right shape but not exactly one of barcode and token "
+                "(verify_needs_one_of_barcode_or_token)."
+            ),
+        }
     ),
 )
 async def verify(request: Request[Any, Any, Any], data: JSONBody[VerifyRequest]) -> Verdict:
     svc = services(request)
-    await svc.api_keys.check(_api_key_of(request))
     if (data.barcode is None) == (data.token is None):
         raise VerifyRequestShape
     if data.barcode is not None:
@@ -64,6 +93,16 @@ async def verify(request: Request[Any, Any, Any], data: JSONBody[VerifyRequest])
     tags=["counter"],
     summary="The public keys that verify card tokens",
     cache=False,
+    media_type="application/jwk-set+json",
+    responses=api_responses(
+        {
+            200: ResponseSpec(
+                data_container=dict[str, Any],
+                description="A JSON Web Key Set (RFC 7517): the keys in use and in overlap.",
+                media_type="application/jwk-set+json",
+            )
+        }
+    ),
 )
 async def jwks(request: Request[Any, Any, Any]) -> Response[bytes]:
     body = services(request).keyring.jwks_bytes(datetime.now(UTC))
@@ -78,6 +117,18 @@ async def jwks(request: Request[Any, Any, Any]) -> Response[bytes]:
     "/api/v1/barcodes/{symbology:str}/{fmt:str}",
     tags=["cards"],
     summary="A barcode image (Codabar, Code 128 or QR) as SVG or PNG",
+    responses=api_responses(
+        {
+            200: ResponseSpec(
+                data_container=bytes,
+                description="The image: image/svg+xml for svg, image/png for png.",
+                media_type="image/*",
+            ),
+            304: ResponseSpec(data_container=None, description="The client's copy is current."),
+            404: error_response("No such symbology or format (not_found)."),
+            422: error_response("The data cannot be drawn in that symbology (invalid_input)."),
+        }
+    ),
 )
 async def barcode_image(
     request: Request[Any, Any, Any],

@@ -1,11 +1,23 @@
 """Domain errors become HTTP here, and only here.
 
-API callers get ``{"error": {"code": ..., "message": ...}}`` with a stable code.
+API callers get ``{"error": {"code": ..., "message": ...}}`` with a stable code; pages get the
+same status as an HTML page (``web/pages.py``). Two kinds of failure are not the caller's:
+
+- a database short of connections (the pool's wait ran out, PostgreSQL refused a connection
+  for its limit, SQLite stayed locked past the busy timeout) answers 503 with ``Retry-After``
+  and code ``temporarily_unavailable``, and logs one line;
+- anything else unexpected answers 500 with code ``internal_error`` and a request id, and logs
+  the traceback under that id, so an operator can find what a caller quotes.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+import re
+import secrets
+import sqlite3
+from collections.abc import Iterator
+from typing import Any, Final
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
@@ -17,13 +29,18 @@ from litestar.status_codes import (
     HTTP_409_CONFLICT,
     HTTP_422_UNPROCESSABLE_ENTITY,
     HTTP_429_TOO_MANY_REQUESTS,
+    HTTP_500_INTERNAL_SERVER_ERROR,
     HTTP_503_SERVICE_UNAVAILABLE,
 )
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from cardservice.errors import DomainError, Kind
+from cardservice.errors import DomainError, Kind, Unavailable
+
+log = logging.getLogger("cardservice.web")
 
 STATUS_OF_KIND = {
     Kind.INVALID: HTTP_422_UNPROCESSABLE_ENTITY,
+    Kind.MALFORMED: HTTP_400_BAD_REQUEST,
     Kind.NOT_FOUND: HTTP_404_NOT_FOUND,
     Kind.CONFLICT: HTTP_409_CONFLICT,
     Kind.UNAUTHENTICATED: HTTP_401_UNAUTHORIZED,
@@ -32,18 +49,34 @@ STATUS_OF_KIND = {
     Kind.UNAVAILABLE: HTTP_503_SERVICE_UNAVAILABLE,
 }
 
+INTERNAL_ERROR_CODE: Final = "internal_error"
+INTERNAL_ERROR_MESSAGE: Final = "Something went wrong on our side."
+UNAVAILABLE_MESSAGE: Final = "The service is busy. Please try again in a moment."
+REQUEST_ID_HEADER: Final = "X-Request-ID"
+# A short wait: a pool frees a connection within a request's time.
+RETRY_AFTER_SECONDS: Final = 5
+# PostgreSQL's SQLSTATEs for "no connection for you now": too_many_connections,
+# cannot_connect_now (starting or shutting down), and configuration_limit_exceeded.
+_PG_SHORT_OF_CONNECTIONS: Final = frozenset({"53300", "57P03", "53400"})
+# A proxy's request id is kept if it looks like one; anything else gets a fresh id.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
+
+AnyRequest = Request[Any, Any, Any]
+
 
 def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, **extra}}
 
 
-def domain_error_handler(_: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
+def domain_error_handler(_: AnyRequest, exc: DomainError) -> Response[Any]:
     status = STATUS_OF_KIND[exc.kind]
     headers = {"WWW-Authenticate": "Bearer"} if status == HTTP_401_UNAUTHORIZED else None
+    if status == HTTP_503_SERVICE_UNAVAILABLE:
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
     return Response(error_body(**exc.as_dict()), status_code=status, headers=headers)
 
 
-def validation_error_handler(_: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+def validation_error_handler(_: AnyRequest, exc: ValidationException) -> Response[Any]:
     fields = [
         {"field": item.get("key"), "message": item.get("message")}
         for item in (exc.extra if isinstance(exc.extra, list) else [])
@@ -66,7 +99,9 @@ _HTTP_CODES = {
 }
 
 
-def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+def http_error_handler(request: AnyRequest, exc: HTTPException) -> Response[Any]:
+    if exc.status_code >= HTTP_500_INTERNAL_SERVER_ERROR:
+        return internal_error_handler(request, exc)
     code = (
         "not_found"
         if isinstance(exc, NotFoundException)
@@ -77,8 +112,80 @@ def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Respons
     )
 
 
-EXCEPTION_HANDLERS = {
-    DomainError: domain_error_handler,
-    ValidationException: validation_error_handler,
-    HTTPException: http_error_handler,
-}
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what it wraps: ``__cause__``/``__context__`` and a DBAPI error's ``orig``."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        orig = getattr(current, "orig", None)
+        current = (
+            orig if isinstance(orig, BaseException) else (current.__cause__ or current.__context__)
+        )
+
+
+def short_of_connections(exc: BaseException) -> bool:
+    """Whether ``exc`` means the database has no connection for this request right now.
+
+    True for SQLAlchemy's pool timeout (``QueuePool limit ... reached``), PostgreSQL refusing a
+    connection for its limit (SQLSTATE 53300, 53400, 57P03, from SQLAlchemy or from asyncpg
+    directly) and SQLite's "database is locked" after the busy timeout.
+    """
+    for cause in _causes(exc):
+        if isinstance(cause, PoolTimeout):
+            return True
+        if getattr(cause, "sqlstate", None) in _PG_SHORT_OF_CONNECTIONS:
+            return True
+        if isinstance(cause, sqlite3.OperationalError) and "locked" in str(cause):
+            return True
+    return False
+
+
+def request_id(request: AnyRequest) -> str:
+    """The id an operator finds this request by in the log: the proxy's ``X-Request-ID`` if it
+    sent a plausible one (8–64 of ``A-Za-z0-9._-``), else 16 fresh hex digits."""
+    offered = request.headers.get(REQUEST_ID_HEADER, "")
+    return offered if _REQUEST_ID.fullmatch(offered) else secrets.token_hex(8)
+
+
+def _route(request: AnyRequest) -> str:
+    # The route's template, not the path: paths carry one-time link tokens.
+    template = request.scope.get("path_template")
+    return f"{request.scope.get('method', '-')} {template or '(no route)'}"
+
+
+def unavailable(request: AnyRequest, exc: BaseException) -> tuple[Unavailable, str]:
+    """The 503 error for a database short of connections, and the logged request id."""
+    rid = request_id(request)
+    log.warning(
+        "database short of connections: %s answered 503, retry after %d s (request %s): %s",
+        _route(request),
+        RETRY_AFTER_SECONDS,
+        rid,
+        type(exc).__name__,
+    )
+    return Unavailable(UNAVAILABLE_MESSAGE, request_id=rid), rid
+
+
+def log_internal_error(request: AnyRequest, exc: BaseException) -> str:
+    """Log ``exc`` with its traceback under a request id; the id is returned for the answer."""
+    rid = request_id(request)
+    log.error("request %s failed: %s", rid, _route(request), exc_info=exc)
+    return rid
+
+
+def internal_error_handler(request: AnyRequest, exc: Exception) -> Response[Any]:
+    """Any exception nobody else handles: 503 if the database is short of connections, else
+    500 with a request id; both logged (see the module's docstring)."""
+    if short_of_connections(exc):
+        error, rid = unavailable(request, exc)
+        response = domain_error_handler(request, error)
+    else:
+        rid = log_internal_error(request, exc)
+        response = Response(
+            error_body(INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE, request_id=rid),
+            status_code=HTTP_500_INTERNAL_SERVER_ERROR,
+        )
+    response.headers[REQUEST_ID_HEADER] = rid
+    return response

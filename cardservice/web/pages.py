@@ -30,15 +30,25 @@ from litestar.exceptions import (
 )
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
-from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_400_BAD_REQUEST
+from litestar.status_codes import (
+    HTTP_303_SEE_OTHER,
+    HTTP_400_BAD_REQUEST,
+    HTTP_500_INTERNAL_SERVER_ERROR,
+)
 
 from cardservice.calendar import written_date
-from cardservice.errors import DomainError
+from cardservice.errors import DomainError, Kind
 from cardservice.registration.steps import PAGE_MESSAGES, error_text
 from cardservice.web.errors import (
+    REQUEST_ID_HEADER,
+    RETRY_AFTER_SECONDS,
     STATUS_OF_KIND,
     domain_error_handler,
     http_error_handler,
+    internal_error_handler,
+    log_internal_error,
+    short_of_connections,
+    unavailable,
     validation_error_handler,
 )
 from cardservice.web.i18n import (
@@ -61,6 +71,17 @@ CSRF_FAILED_DETAIL: Final = "CSRF token verification failed"  # Litestar's messa
 
 NOT_FOUND_MESSAGE: Final = N_("This page does not exist.")
 HTTP_ERROR_MESSAGE: Final = N_("The request could not be handled.")
+MALFORMED_TITLE: Final = N_("What was sent could not be read")
+INTERNAL_ERROR_TITLE: Final = N_("Something went wrong")
+INTERNAL_ERROR_PAGE_MESSAGE: Final = N_(
+    "Something went wrong on our side. If you were sending a form, it has not been saved: "
+    "go back and send it again. If it happens again, tell the library the request number below."
+)
+UNAVAILABLE_TITLE: Final = N_("The service is busy")
+UNAVAILABLE_PAGE_MESSAGE: Final = N_(
+    "Please try again in a moment. If you were sending a form, it has not been saved: "
+    "go back and send it again."
+)
 
 AnyRequest = Request[Any, Any, Any]
 
@@ -180,9 +201,17 @@ def wants_html(request: AnyRequest) -> bool:
 
 
 def error_page(
-    request: AnyRequest, *, status_code: int, message: str, code: str, title: str = ""
+    request: AnyRequest,
+    *,
+    status_code: int,
+    message: str,
+    code: str,
+    title: str = "",
+    request_id: str = "",
 ) -> Template:
-    return render(
+    """``pages/error.html`` with this status; a request id is shown for the library to quote,
+    and sent as ``X-Request-ID``; a 503 says when to come back (``Retry-After``)."""
+    page = render(
         request,
         "pages/error.html",
         status_code=status_code,
@@ -190,7 +219,13 @@ def error_page(
         message=message,
         code=code,
         csrf_failed=False,
+        request_id=request_id,
     )
+    if request_id:
+        page.headers[REQUEST_ID_HEADER] = request_id
+    if status_code == STATUS_OF_KIND[Kind.UNAVAILABLE]:
+        page.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return page
 
 
 def domain_error_text(request: AnyRequest, exc: DomainError) -> str:
@@ -202,9 +237,12 @@ def domain_error_text(request: AnyRequest, exc: DomainError) -> str:
 
 
 def _domain_error_page(request: AnyRequest, exc: DomainError) -> Response[Any]:
+    if exc.kind is Kind.UNAVAILABLE:
+        return _unavailable_page(request, str(exc.detail.get("request_id", "")))
     return error_page(
         request,
         status_code=STATUS_OF_KIND[exc.kind],
+        title=translate(request, MALFORMED_TITLE) if exc.kind is Kind.MALFORMED else "",
         message=domain_error_text(request, exc),
         code=exc.code,
     )
@@ -219,7 +257,35 @@ def _validation_error_page(request: AnyRequest, _: ValidationException) -> Respo
     )
 
 
+def _unavailable_page(request: AnyRequest, rid: str) -> Template:
+    return error_page(
+        request,
+        status_code=STATUS_OF_KIND[Kind.UNAVAILABLE],
+        title=translate(request, UNAVAILABLE_TITLE),
+        message=translate(request, UNAVAILABLE_PAGE_MESSAGE),
+        code="temporarily_unavailable",
+        request_id=rid,
+    )
+
+
+def _internal_error_page(request: AnyRequest, exc: Exception) -> Response[Any]:
+    if short_of_connections(exc):
+        _, rid = unavailable(request, exc)
+        return _unavailable_page(request, rid)
+    rid = log_internal_error(request, exc)
+    return error_page(
+        request,
+        status_code=HTTP_500_INTERNAL_SERVER_ERROR,
+        title=translate(request, INTERNAL_ERROR_TITLE),
+        message=translate(request, INTERNAL_ERROR_PAGE_MESSAGE),
+        code="internal_error",
+        request_id=rid,
+    )
+
+
 def _http_error_page(request: AnyRequest, exc: HTTPException) -> Response[Any]:
+    if exc.status_code >= HTTP_500_INTERNAL_SERVER_ERROR:
+        return _internal_error_page(request, exc)
     if isinstance(exc, LoginRequired):
         query = urlencode({"next": exc.next_path})
         return Redirect(f"{exc.login_path}?{query}", status_code=HTTP_303_SEE_OTHER)
@@ -234,6 +300,7 @@ def _http_error_page(request: AnyRequest, exc: HTTPException) -> Response[Any]:
             ),
             code="csrf_failed",
             csrf_failed=True,
+            request_id="",
         )
     if isinstance(exc, NotFoundException):
         message, code = NOT_FOUND_MESSAGE, "not_found"
@@ -259,4 +326,6 @@ EXCEPTION_HANDLERS: Final[dict[type[Exception], Handler[Any]]] = {
     DomainError: _either(domain_error_handler, _domain_error_page),
     ValidationException: _either(validation_error_handler, _validation_error_page),
     HTTPException: _either(http_error_handler, _http_error_page),
+    # Everything else: a database short of connections (503) or a bug (500, logged).
+    Exception: _either(internal_error_handler, _internal_error_page),
 }

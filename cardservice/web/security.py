@@ -31,16 +31,17 @@ CSRF_FORM_FIELD: Final = "_csrf_token"
 
 CONTENT_SECURITY_POLICY: Final = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    "object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
-# The OpenAPI page is Litestar's Swagger UI: an inline script and files from jsDelivr.
-_DOCS_CDN: Final = "https://cdn.jsdelivr.net"
+# The API docs are Swagger UI from the package's static files (``web/openapi.py``): scripts
+# from this origin only, as every page; its widgets set inline styles.
 DOCS_CONTENT_SECURITY_POLICY: Final = (
-    f"default-src 'self'; img-src 'self' data: {_DOCS_CDN}; "
-    f"style-src 'self' 'unsafe-inline' {_DOCS_CDN}; script-src 'self' 'unsafe-inline' {_DOCS_CDN}; "
-    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; "
+    "form-action 'self'"
 )
 DOCS_PATH: Final = "/api/docs"
+NO_STORE_API: Final = "/api/v1/verify"
 PERMISSIONS_POLICY: Final = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
 HSTS: Final = "max-age=63072000"
 
@@ -133,8 +134,9 @@ def security_headers(settings: Settings) -> Callable[[Message, Scope], Awaitable
         docs = path == DOCS_PATH or path.startswith(DOCS_PATH + "/")
         wanted = for_docs if docs else for_site
         content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
-        if content_type.startswith(b"text/html"):
-            # Pages hold personal data and tokens: no shared or back-button caches.
+        if content_type.startswith(b"text/html") or path.startswith(NO_STORE_API):
+            # Pages hold personal data and tokens, verify answers a card's state at one
+            # moment (errors too): no shared or back-button caches.
             wanted = wanted + no_store
         headers.extend(header for header in wanted if header[0] not in present)
         message["headers"] = headers

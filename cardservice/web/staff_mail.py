@@ -31,7 +31,8 @@ FAILED_MAIL: Final = "/staff/outbox/failed"
 MAIL_ROLES: Final = (Role.REVIEWER,)
 # Inline styles are what HTML mail uses; images only if embedded; nothing else at all.
 CAUGHT_HTML_POLICY: Final = (
-    "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'self'"
+    "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'; object-src 'none'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
 )
 
 # The mail errors these pages show, for the catalogs; a test checks they are the errors' own.

@@ -1,13 +1,16 @@
-"""Security headers on every response, CSRF on every form, and the cookies' flags."""
+"""Security headers on every response, CSRF on every form, and the cookies' flags; the API
+docs' Swagger UI runs from the package alone, and no verify answer may be cached."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 
 import httpx
 import msgspec
 import pytest
 
+from cardservice.mail.models import CaughtMail
 from cardservice.services import Services
 from cardservice.settings import Settings
 from cardservice.web.security import CONTENT_SECURITY_POLICY
@@ -48,6 +51,8 @@ async def production_client(services: Services) -> AsyncIterator[Client]:
 
 def assert_security_headers(headers: httpx.Headers) -> None:
     assert headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    assert "object-src 'none'" in CONTENT_SECURITY_POLICY
+    assert "base-uri 'none'" in CONTENT_SECURITY_POLICY
     assert headers["x-content-type-options"] == "nosniff"
     assert headers["referrer-policy"] == "no-referrer"
     assert headers["x-frame-options"] == "DENY"
@@ -89,12 +94,81 @@ async def test_production_adds_hsts(production_client: Client) -> None:
     assert_security_headers(response.headers)
 
 
-async def test_api_docs_get_the_policy_swagger_needs(client: Client) -> None:
-    docs = await client.get("/api/docs/swagger")
+def _directives(policy: str) -> dict[str, list[str]]:
+    parts = (directive.split() for directive in policy.split(";") if directive.strip())
+    return {name: values for name, *values in parts}
+
+
+@pytest.mark.parametrize("path", ["/api/docs", "/api/docs/swagger"])
+async def test_api_docs_run_swagger_ui_from_the_package_alone(client: Client, path: str) -> None:
+    docs = await client.get(path)
     assert docs.status_code == 200
-    policy = docs.headers["content-security-policy"]
-    assert "https://cdn.jsdelivr.net" in policy
-    assert "frame-ancestors 'none'" in policy
+    policy = _directives(docs.headers["content-security-policy"])
+    assert policy["script-src"] == ["'self'"]  # no CDN, no inline script
+    assert policy["object-src"] == ["'none'"]
+    assert policy["base-uri"] == ["'none'"]
+    assert policy["frame-ancestors"] == ["'none'"]
+    assert not [value for values in policy.values() for value in values if "://" in value]
+    assert "://" not in docs.text  # every script, style and the schema from this origin
+    scripts = re.findall(r"<script([^>]*)>", docs.text)
+    assert scripts == [' src="/static/swagger-ui-bundle.js"', ' src="/static/api-docs.js"']
+    assert '<link rel="stylesheet" href="/static/swagger-ui.css">' in docs.text
+    assert 'data-openapi-url="/api/docs/openapi.json"' in docs.text
+    for asset in ("swagger-ui-bundle.js", "api-docs.js", "swagger-ui.css"):
+        served = await client.get(f"/static/{asset}")
+        assert served.status_code == 200, asset
+        assert len(served.content) > 100
+    # Swagger UI's licence (Apache-2.0) and notice ship beside it.
+    assert "Apache License" in (await client.get("/static/swagger-ui.LICENSE")).text
+    assert "SmartBear" in (await client.get("/static/swagger-ui.NOTICE")).text
+
+
+@pytest.mark.parametrize(
+    ("body", "key", "status"),
+    [
+        ({"barcode": "A0000000000A"}, True, 200),
+        ({"barcode": "A0000000000A"}, False, 401),
+        ({"barcode": "1", "token": "x"}, True, 422),
+        ([1], True, 400),
+        ("{" * 40 + "}" * 40, True, 400),
+        ("x" * 20_000, True, 413),
+    ],
+)
+async def test_no_verify_answer_may_be_stored(
+    client: Client, api_key: str, body: object, key: bool, status: int
+) -> None:
+    headers = {"X-API-Key": api_key} if key else {}
+    if isinstance(body, str):
+        headers["Content-Type"] = "application/json"
+        response = await client.post("/api/v1/verify", content=body, headers=headers)
+    else:
+        response = await client.post("/api/v1/verify", json=body, headers=headers)
+    assert response.status_code == status, response.text
+    assert response.headers["cache-control"] == "no-store"
+
+
+async def test_caught_mail_html_has_no_base_or_plugins(services: Services, client: Client) -> None:
+    await make_staff(services)
+    async with services.db.transaction() as session:
+        mail = CaughtMail(
+            mail_from="library@example.org",
+            rcpt_tos="hanako@example.org",
+            subject="確認",
+            body_text="本文",
+            body_html='<base href="https://evil.example/"><p>本文</p>',
+            raw=b"",
+        )
+        session.add(mail)
+        await session.flush()
+        mail_id = mail.id
+    await post_login(client, "sato")
+    body = await client.get(f"/staff/mail/{mail_id}/html")
+    assert body.status_code == 200
+    policy = _directives(body.headers["content-security-policy"])
+    assert "sandbox" in policy
+    assert policy["base-uri"] == ["'none'"]
+    assert policy["object-src"] == ["'none'"]
+    assert policy["default-src"] == ["'none'"]
 
 
 async def test_form_post_without_a_token_is_refused_with_a_page(client: Client) -> None:
@@ -122,7 +196,7 @@ async def test_form_post_with_the_token_from_the_form_goes_through(client: Clien
         "/staff/login", data={"username": "sato", "password": "x", "_csrf_token": token}
     )
     assert response.status_code == 200  # the form again, with the login error
-    assert "ユーザー名またはパスワードが正しくありません。" in response.text
+    assert "ユーザー名またはパスワードが正しくないか" in response.text
 
 
 async def test_the_token_also_works_as_a_header(client: Client) -> None:

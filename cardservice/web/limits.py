@@ -1,0 +1,152 @@
+"""Bounds on every input, checked once at the edge before any handler sees it.
+
+- **Integer path parameters** (``{mail_id:int}`` and the like) are row ids: PostgreSQL
+  ``integer`` columns, 1 to 2^31 - 1. A number outside that range names no row: 404, before
+  a driver is asked to fit it into a column (asyncpg refuses it, SQLite overflows at 2^63).
+- **Control characters** (C0 and C1, other than tab, line feed and carriage return) in a path
+  parameter, a query parameter, or a form field, URL-encoded or multipart: nobody types them,
+  and PostgreSQL refuses NUL in text. The request is refused with 400 and code
+  ``control_character`` (a page in the page's language, or JSON for the API), and nothing is
+  saved. Format characters (zero-width, bidi) are legitimate in some text and are the
+  fields' own business (``text.has_invisible``).
+- **JSON bodies** are read through :class:`EdgeRequest`: nested at most ``MAX_JSON_DEPTH``
+  deep (``body_too_deep``, 400; msgspec would otherwise recurse until Python's limit), and
+  with no control character in a string (``control_character``). Route guards run before the
+  body is read, so the API key is checked first.
+
+File parts of a multipart form are the upload's business (``registration/documents``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any, Final
+
+from litestar import Request
+from litestar.enums import RequestEncodingType, ScopeType
+from litestar.exceptions import NotFoundException
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from cardservice.errors import DomainError, Kind
+from cardservice.web.i18n import N_
+
+ID_MIN: Final = 1
+ID_MAX: Final = 2**31 - 1  # PostgreSQL integer, the type of every id column
+MAX_JSON_DEPTH: Final = 32
+# C0 and C1 controls and DEL, less tab, line feed and carriage return (forms send CRLF).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# A JSON string (escapes and all) or a bracket: what counts towards the depth.
+_JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+_BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_FORMS: Final = frozenset({RequestEncodingType.URL_ENCODED, RequestEncodingType.MULTI_PART})
+
+CONTROL_CHARACTER_MESSAGE: Final = N_(
+    "What was sent holds a control character (such as NUL), which cannot be typed. Nothing "
+    "has been saved: go back, type the text again and send it."
+)
+
+
+class ControlCharacter(DomainError):
+    """What was sent holds a control character (such as NUL), which cannot be typed."""
+
+    code = "control_character"
+    kind = Kind.MALFORMED
+
+
+class BodyTooDeep(DomainError):
+    """The JSON body is nested too deeply."""
+
+    code = "body_too_deep"
+    kind = Kind.MALFORMED
+
+
+def has_control(text: str) -> bool:
+    """Whether ``text`` holds a C0/C1 control character other than tab, LF and CR."""
+    return _CONTROL.search(text) is not None
+
+
+def json_too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether ``body`` (JSON text) nests arrays and objects more than ``limit`` levels deep.
+
+    Brackets inside strings do not count. A body with no more than ``limit`` opening brackets
+    in all cannot be deeper, so the common case costs two ``bytes.count`` calls.
+    """
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    depth = 0
+    for token in _JSON_TOKEN.finditer(body):
+        char = token.group()
+        if char in (b"[", b"{"):
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in (b"]", b"}"):
+            depth -= 1
+    return False
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(key)
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def _refuse_controls(named: Iterable[tuple[str, object]]) -> None:
+    for name, value in named:
+        if has_control(name) or (isinstance(value, str) and has_control(value)):
+            raise ControlCharacter(CONTROL_CHARACTER_MESSAGE, field=_printable(name))
+
+
+def _printable(name: str) -> str:
+    return _CONTROL.sub("?", name)[:64]
+
+
+class EdgeRequest(Request[Any, Any, Any]):
+    """The app's request class: its JSON body is bounded (see the module's docstring)."""
+
+    async def json(self) -> Any:
+        """The decoded JSON body; :class:`BodyTooDeep` or :class:`ControlCharacter` (400)."""
+        body = await self.body()
+        if json_too_deep(body):
+            raise BodyTooDeep(f"The JSON body is nested deeper than {MAX_JSON_DEPTH} levels.")
+        value = await super().json()
+        # A control character can only be in valid JSON as an escape.
+        if b"\\" in body and any(has_control(text) for text in _strings(value)):
+            raise ControlCharacter(CONTROL_CHARACTER_MESSAGE, field="body")
+        return value
+
+
+class EdgeLimits(ASGIMiddleware):
+    """Checks path parameters, the query string and form fields (see the module's docstring).
+
+    It runs inside routing (so it knows the route's parameters) and before CSRF and the
+    handlers; its errors go through the app's exception handlers like any other.
+    """
+
+    scopes = (ScopeType.HTTP,)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        check_path_params(scope.get("path_params") or {})
+        request = EdgeRequest(scope, receive, send)
+        _refuse_controls(request.query_params.multi_items())
+        if scope.get("method") in _BODY_METHODS and request.content_type[0] in _FORMS:
+            form = await request.form()  # kept in the scope: CSRF and the handler reuse it
+            _refuse_controls(form.multi_items())
+        await next_app(scope, receive, send)
+
+
+def check_path_params(params: dict[str, Any]) -> None:
+    """404 for an integer outside ``ID_MIN..ID_MAX``; 400 for text with a control character."""
+    for name, value in params.items():
+        if isinstance(value, int) and not ID_MIN <= value <= ID_MAX:
+            raise NotFoundException
+        if isinstance(value, str) and has_control(value):
+            raise ControlCharacter(CONTROL_CHARACTER_MESSAGE, field=name)
