@@ -1,18 +1,49 @@
-"""Text as staff type it into a search box."""
+"""Text as people type it: width normalised where that is meant, and nothing else changed.
+
+Japanese input mixes widths: an IME gives full-width Latin letters and digits, old systems
+and some phones half-width katakana. :func:`fold_width` settles those two and leaves every
+other character as typed. It never applies NFKC, nor plain NFC to ideographs: the CJK
+compatibility ideographs (U+F900..U+FAFF, U+2F800..U+2FA1F) have canonical decompositions,
+so even NFC turns 神 U+FA19 into 神 U+795E and 塚 U+FA10 into 塚 U+585A, and a person's
+name is written with the character they chose (JIS X 0213 and the family register keep
+these apart).
+"""
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from typing import Final
+
+import jaconv
 
 # Control, format (bidi overrides, zero-width characters) and surrogate code points: never
 # part of a name, a number or an address (PostgreSQL refuses NUL in text outright).
 INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
+# The CJK compatibility ideographs, which normalisation of any form would replace.
+_COMPATIBILITY_IDEOGRAPHS: Final = re.compile(r"([\uf900-\ufaff\U0002f800-\U0002fa1f]+)")
+
+
+def fold_width(raw: str) -> str:
+    """``raw`` with full-width ASCII (letters, digits, punctuation, the ideographic space)
+    as half-width and half-width katakana as full-width (jaconv), and combining voiced
+    sound marks composed (NFC) everywhere but in CJK compatibility ideographs, which are
+    kept as typed. Length may shrink (ｶﾞ is one ガ); nothing is stripped or refused."""
+    text = jaconv.z2h(raw, kana=False, ascii=True, digit=True)
+    text = jaconv.h2z(text, kana=True, ascii=False, digit=False)
+    parts = _COMPATIBILITY_IDEOGRAPHS.split(text)
+    # split() with a group: the odd items are the runs of compatibility ideographs.
+    return "".join(
+        part if index % 2 else unicodedata.normalize("NFC", part)
+        for index, part in enumerate(parts)
+    )
 
 
 def search_text(raw: str) -> str:
-    """``raw`` NFKC-normalised (full-width letters and digits, half-width kana), without
-    control and format characters, its runs of white space folded to one space, stripped."""
-    folded = unicodedata.normalize("NFKC", raw)
+    """``raw`` as a search box takes it: :func:`fold_width` (so it matches stored values,
+    which are kept as typed), without control and format characters, its runs of white
+    space folded to one space, stripped."""
+    folded = fold_width(raw)
     visible = "".join(
         " " if ch.isspace() else ch
         for ch in folded

@@ -1,10 +1,11 @@
 """The application form (Kashiwa's Q6): parsing and validation.
 
 :func:`parse_application` reads the posted fields and reports every field error at once in a
-:class:`FormErrors`, so the page can mark all of them in one round trip. Text is NFKC
-normalised (full-width digits and Latin letters, half-width katakana), stripped, and runs of
-spaces collapse to one. For names NFKC is all we do: compatibility forms fold, but the kanji
-a person writes their name with is theirs and is never swapped for a "standard" one.
+:class:`FormErrors`, so the page can mark all of them in one round trip. Text is width
+normalised (``text.fold_width``: full-width digits and Latin letters become half-width,
+half-width katakana full-width), stripped, and runs of spaces collapse to one. Nothing else
+changes: no NFKC, and no normalisation of ideographs at all, so the kanji a person writes
+their name with is theirs (神 U+FA19 stays U+FA19) and is never swapped for a "standard" one.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from cardservice.registration.japan import (
     normalise_postal_code,
     normalise_prefecture,
 )
-from cardservice.text import INVISIBLE_CATEGORIES
+from cardservice.text import INVISIBLE_CATEGORIES, fold_width
 
 NAME_MAX = 64
 ADDRESS_MAX = 64
@@ -268,8 +269,9 @@ class Collector:
 
 
 def clean_text(raw: str, field: str, *, max_length: int, required: bool = True) -> str:
-    """NFKC, no control characters, trimmed, single spaces; checked for presence and length."""
-    text = unicodedata.normalize("NFKC", raw).strip()
+    """Width-normalised (``text.fold_width``), no control characters, trimmed, single spaces;
+    checked for presence and length (in characters, after normalising)."""
+    text = fold_width(raw).strip()
     # Checked before spaces collapse, so a newline or tab inside a value is refused rather
     # than quietly turned into a space.
     if any(unicodedata.category(char) in _FORBIDDEN_CATEGORIES for char in text):
@@ -308,7 +310,8 @@ def _procedure(raw: str, field: str, profile: Profile) -> Procedure:
 
 
 def parse_kana(raw: str, field: str) -> str:
-    """A reading: NFKC, checked, then hiragana and half-width katakana as full-width katakana."""
+    """A reading: cleaned, checked, then hiragana and half-width katakana as full-width
+    katakana."""
     return normalise_kana(clean_text(raw, field, max_length=NAME_MAX), field=field)
 
 

@@ -17,7 +17,6 @@ catalog (architecture, "Page text has two mechanisms").
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,6 +40,7 @@ from cardservice.registration.form import (
     parse_name,
 )
 from cardservice.registration.models import Application
+from cardservice.text import fold_width
 
 ADDRESS_FIELDS: Final = ("postal_code", "prefecture", "city", "street", "building")
 NAME_FIELDS: Final = ("family_name", "given_name", "family_kana", "given_kana")
@@ -151,8 +151,9 @@ def names_of(source: object) -> Names:
 def changed_details(details: Application | ApplicationForm, patron: Patron) -> list[str]:
     """Which of the address fields, ``phone`` and ``basis`` (basis of eligibility with the
     workplace or school) of ``details`` (an application or a parsed form) differ from the
-    patron's. Text is compared as the form normalises it (NFKC, spaces ignored), so a
-    record imported with full-width digits is not a change."""
+    patron's. Text is compared as the form normalises it (``text.fold_width``, spaces
+    ignored), so a record imported with full-width digits is not a change, and a kanji
+    written another way (神 U+FA19 for U+795E) is."""
     changed = [
         name
         for name in (*ADDRESS_FIELDS, "phone")
@@ -165,7 +166,7 @@ def changed_details(details: Application | ApplicationForm, patron: Patron) -> l
 
 
 def _fold(value: object) -> str:
-    return "".join(unicodedata.normalize("NFKC", str(value or "")).split())
+    return "".join(fold_width(str(value or "")).split())
 
 
 def identity_document_needed(
