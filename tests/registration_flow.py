@@ -16,6 +16,7 @@ from cardservice.db.migrate import alembic_config
 from cardservice.mail.models import OutboxRow
 from cardservice.profiles.schema import Profile
 from cardservice.registration import applicant, inquiries
+from cardservice.registration.documents import CleanImage, check_and_reencode
 from cardservice.registration.models import Application, RejectionTemplate
 from cardservice.security.secrets import app_secrets
 from cardservice.services import Services
@@ -144,12 +145,17 @@ async def add(
             app,
             doc_type=doc_type,
             side=side,
-            data=photo() if data is None else data,
-            filename=filename,
+            image=checked(services, photo() if data is None else data, filename),
             profile=services.settings.profile,
             document_key=document_key(services),
         )
         return row.id
+
+
+def checked(services: Services, data: bytes, filename: str = "photo.jpg") -> CleanImage:
+    """The image as the pool hands it over (the same check, in this process)."""
+    documents = services.settings.profile.documents
+    return check_and_reencode(data, profile_documents=documents, filename=filename)
 
 
 async def submit(services: Services, public_id: str) -> bool:

@@ -29,6 +29,7 @@ from cardservice.mail.outbox import OutgoingMail, enqueue
 from cardservice.mail.render import Language
 from cardservice.profiles.schema import Profile
 from cardservice.registration.decisions import release_lost_card
+from cardservice.registration.documents import CleanImage
 from cardservice.registration.errors import (
     ApplicationAlreadyDecided,
     ApplicationNotReviewable,
@@ -61,8 +62,7 @@ class AnswerDocument:
 
     doc_type: str
     side: str
-    data: bytes = field(repr=False)
-    filename: str
+    image: CleanImage = field(repr=False)  # checked before the transaction (images.ImagePool)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,8 +179,7 @@ async def answer(
             app,
             doc_type=document.doc_type,
             side=document.side,
-            data=document.data,
-            filename=document.filename,
+            image=document.image,
             documents=profile.documents,
             document_key=document_key,
             now=now,

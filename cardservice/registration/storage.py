@@ -4,34 +4,43 @@ A slot is a document type and a side: ("health_insurance", "back"), or ("extra",
 for the document that shows a workplace or school. Uploading into a filled slot replaces
 the image there, so a retaken photo never counts against the file limit.
 
-Each image is re-encoded first (in a worker thread, it is CPU-bound), then encrypted with
-AES-256-GCM under the document key, the application's public id and the row id as
-associated data: a ciphertext copied to another row or application does not decrypt.
+Each image arrives checked and re-encoded (``images.ImagePool``, before the transaction
+opens: the re-encoding never holds a write lock), and is encrypted here with AES-256-GCM
+under the document key, the application's public id and the row id as associated data: a
+ciphertext copied to another row or application does not decrypt.
+
+Uploads are throttled per application (:func:`allow_upload`): every attempt counts, refused
+ones too, so that nobody can keep the image workers busy with one application.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
-import anyio.to_thread
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cardservice.profiles.schema import DocumentsSection
 from cardservice.registration import Messages
 from cardservice.registration.documents import (
+    CleanImage,
     DocumentRejected,
-    check_and_reencode,
     check_file_count,
     required_sides,
 )
 from cardservice.registration.errors import DocumentNotFound, DocumentPurged
 from cardservice.registration.models import Application, ApplicationDocument
+from cardservice.security import ratelimit
 from cardservice.security.crypto import decrypt, encrypt
 
 # The slot of the document showing the workplace or school (basis "works" or "studies").
 EXTRA_DOCUMENT = "extra"
+# Images one application may send per hour, accepted or refused: enough to retake every
+# side of every document several times, few enough that one draft cannot keep the image
+# workers busy.
+UPLOADS_PER_HOUR = 30
+UPLOAD_BUCKET = "document_upload"
 
 MESSAGES: Messages = {
     "document_type_invalid": {
@@ -41,6 +50,12 @@ MESSAGES: Messages = {
     "document_side_invalid": {
         "ja": "この書類は、おもて面だけを添付してください。",
         "en": "Attach the front of this document only.",
+    },
+    "document_upload_limit": {
+        "ja": "この申請では短時間に多くの画像が送られました（1時間に {limit} 点まで）。"
+        "しばらくたってからもう一度添付してください。",
+        "en": "Many images were sent for this application in a short time (at most {limit} "
+        "an hour). Please wait a while and attach it again.",
     },
 }
 
@@ -63,6 +78,24 @@ def check_slot(documents: DocumentsSection, doc_type: str, side: str) -> None:
         raise DocumentRejected(code="document_side_invalid", field="side", doc_type=doc_type)
 
 
+async def allow_upload(
+    session: AsyncSession, public_id: str, *, now: datetime | None = None
+) -> None:
+    """Count one upload for the application ``public_id``; :class:`DocumentRejected`
+    "document_upload_limit" past ``UPLOADS_PER_HOUR`` in a sliding hour
+    (``security.ratelimit``)."""
+    allowed = await ratelimit.hit(
+        session,
+        UPLOAD_BUCKET,
+        public_id,
+        limit=UPLOADS_PER_HOUR,
+        window=timedelta(hours=1),
+        now=now,
+    )
+    if not allowed:
+        raise DocumentRejected(code="document_upload_limit", field="file", limit=UPLOADS_PER_HOUR)
+
+
 async def list_documents(session: AsyncSession, app: Application) -> list[ApplicationDocument]:
     rows = await session.scalars(
         select(ApplicationDocument)
@@ -78,34 +111,31 @@ async def store_document(
     *,
     doc_type: str,
     side: str,
-    data: bytes,
-    filename: str,
+    image: CleanImage,
     documents: DocumentsSection,
     document_key: bytes,
     now: datetime,
 ) -> ApplicationDocument:
-    """Check, re-encode, encrypt and store one image, in the caller's transaction."""
+    """Encrypt and store one checked image (``images.ImagePool.clean``) in its slot, in the
+    caller's transaction; :class:`DocumentRejected` for a wrong slot or one file too many."""
     check_slot(documents, doc_type, side)
     existing = await list_documents(session, app)
     replaced = [d for d in existing if (d.doc_type, d.side) == (doc_type, side)]
     check_file_count(len(existing) - len(replaced), documents)
-    clean = await anyio.to_thread.run_sync(
-        lambda: check_and_reencode(data, profile_documents=documents, filename=filename)
-    )
     for old in replaced:
         await session.delete(old)
     row = ApplicationDocument(
         application_id=app.id,
         doc_type=doc_type,
         side=side,
-        content_type=clean.content_type,
-        width=clean.width,
-        height=clean.height,
+        content_type=image.content_type,
+        width=image.width,
+        height=image.height,
         created_at=now,
     )
     session.add(row)
     await session.flush()  # the id is part of the associated data
-    row.ciphertext = encrypt(document_key, clean.data, aad=document_aad(app.public_id, row.id))
+    row.ciphertext = encrypt(document_key, image.data, aad=document_aad(app.public_id, row.id))
     await session.flush()
     return row
 

@@ -19,6 +19,7 @@ from cardservice.mail.render import Language
 from cardservice.patrons.models import Patron
 from cardservice.profiles.schema import Profile
 from cardservice.registration.decisions import TARGET
+from cardservice.registration.documents import CleanImage
 from cardservice.registration.drafts import linked_patron, require_draft
 from cardservice.registration.eligibility import check_eligibility
 from cardservice.registration.errors import ApplicationIncomplete
@@ -188,21 +189,20 @@ async def add_document(
     *,
     doc_type: str,
     side: str,
-    data: bytes,
-    filename: str,
+    image: CleanImage,
     profile: Profile,
     document_key: bytes,
     now: datetime | None = None,
 ) -> ApplicationDocument:
-    """Check, re-encode and encrypt one image into the draft (replacing that slot's image)."""
+    """Encrypt one checked image (``images.ImagePool.clean``) into the draft, replacing that
+    slot's image."""
     require_draft(app)
     return await store_document(
         session,
         app,
         doc_type=doc_type,
         side=side,
-        data=data,
-        filename=filename,
+        image=image,
         documents=profile.documents,
         document_key=document_key,
         now=now or utcnow(),

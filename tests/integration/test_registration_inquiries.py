@@ -36,6 +36,7 @@ from tests.registration_flow import (
     FRIDAY,
     QUESTION,
     ask,
+    checked,
     document_key,
     fake_pdf,
     load,
@@ -125,12 +126,14 @@ async def test_answer_with_a_new_image_replaces_that_side(services: Services) ->
     public_id = await submitted_application(services)
     staff = await make_reviewer(services)
     token = await ask(services, public_id, staff)
-    bad = inquiries.AnswerDocument("health_insurance", "back", fake_pdf(), "back.png")
+    with pytest.raises(DocumentRejected):  # checked before the answer's transaction
+        checked(services, fake_pdf(), "back.png")
+    wrong_side = inquiries.AnswerDocument("my_number", "back", checked(services, photo("PNG")))
     with pytest.raises(DocumentRejected):
-        await _answer(services, token, "", bad)
+        await _answer(services, token, "", wrong_side)
     # Nothing happened, so the link still works.
     assert (await load(services, public_id)).status == ApplicationStatus.INQUIRY
-    good = inquiries.AnswerDocument("health_insurance", "back", photo("PNG"), "back.png")
+    good = inquiries.AnswerDocument("health_insurance", "back", checked(services, photo("PNG")))
     await _answer(services, token, "", good)
     async with services.db.transaction() as session:
         rows = list(await session.scalars(select(ApplicationDocument)))

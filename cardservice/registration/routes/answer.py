@@ -27,7 +27,13 @@ from cardservice.registration.routes.common import (
     see_other,
     upload_field,
 )
-from cardservice.registration.storage import EXTRA_DOCUMENT
+from cardservice.registration.routes.uploads import (
+    UNNAMED_FLAG,
+    checked_image,
+    sent_without_name,
+    unreadable_upload,
+)
+from cardservice.registration.storage import EXTRA_DOCUMENT, allow_upload
 from cardservice.security.links import LinkInvalid
 from cardservice.web.i18n import language
 from cardservice.web.pages import error_page, render
@@ -74,6 +80,9 @@ async def _answer_page(
 
 @get("/apply/answer/{token:str}", name="apply_answer")
 async def answer_page(request: AnyRequest, token: FromPath[str]) -> Template:
+    if request.query_params.get("upload") == UNNAMED_FLAG:  # see routes.uploads
+        error = steps.text("document_unnamed", language(request))
+        return await _answer_page(request, token, error=error, error_field="file")
     return await _answer_page(request, token)
 
 
@@ -81,18 +90,38 @@ async def answer_page(request: AnyRequest, token: FromPath[str]) -> Template:
     "/apply/answer/{token:str}",
     name="apply_send_answer",
     request_max_body_size=UPLOAD_BODY_LIMIT,
-    exception_handlers=UPLOAD_ERRORS,
+    exception_handlers={**UPLOAD_ERRORS, UnicodeDecodeError: unreadable_upload},
 )
 async def send_answer(request: AnyRequest, token: FromPath[str]) -> Template | Redirect:
     form = await request.form()
     written = form_field(form.get("answer"))
     upload = await read_upload(request, form.get("file"))
-    document = None
-    if upload is not None:
-        side = form_field(form.get("side")) or "front"
-        document = inquiries.AnswerDocument(form_field(form.get("doc_type")), side, *upload)
     lang = language(request)
+    if upload is None and sent_without_name(form.get("file")):
+        return await _answer_page(
+            request,
+            token,
+            answer=written,
+            error=steps.text("document_unnamed", lang),
+            error_field="file",
+            status_code=HTTP_400_BAD_REQUEST,
+        )
     try:
+        document = None
+        if upload is not None:  # checked in the image pool before the transaction opens
+            doc_type, side = form_field(form.get("doc_type")), form_field(form.get("side"))
+            async with services(request).db.transaction() as session:
+                public_id = (await inquiries.open_inquiry(session, token)).public_id
+                await allow_upload(session, public_id)
+            image = await checked_image(
+                request,
+                public_id=public_id,
+                doc_type=doc_type,
+                side=side or "front",
+                data=upload[0],
+                filename=upload[1],
+            )
+            document = inquiries.AnswerDocument(doc_type, side or "front", image)
         async with services(request).db.transaction() as session:
             await inquiries.answer(
                 session,

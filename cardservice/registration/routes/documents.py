@@ -34,7 +34,13 @@ from cardservice.registration.routes.common import (
     see_other,
     upload_field,
 )
-from cardservice.registration.storage import EXTRA_DOCUMENT, list_documents
+from cardservice.registration.routes.uploads import (
+    UNNAMED_FLAG,
+    checked_image,
+    sent_without_name,
+    unreadable_upload,
+)
+from cardservice.registration.storage import EXTRA_DOCUMENT, allow_upload, list_documents
 from cardservice.web.i18n import language
 from cardservice.web.pages import render
 from cardservice.web.state import secrets, services
@@ -86,6 +92,9 @@ async def _documents_page(
 
 @get("/apply/documents", name="apply_documents")
 async def documents_page(request: AnyRequest) -> Template:
+    if request.query_params.get("upload") == UNNAMED_FLAG:  # see routes.uploads
+        error = steps.text("document_unnamed", language(request))
+        return await _documents_page(request, error=error, error_field="file")
     return await _documents_page(request)
 
 
@@ -93,30 +102,41 @@ async def documents_page(request: AnyRequest) -> Template:
     "/apply/documents",
     name="apply_add_document",
     request_max_body_size=UPLOAD_BODY_LIMIT,
-    exception_handlers=UPLOAD_ERRORS,
+    exception_handlers={**UPLOAD_ERRORS, UnicodeDecodeError: unreadable_upload},
 )
 async def add_document(request: AnyRequest) -> Template | Redirect:
+    """Slot and allowance, then the image in the pool, then one short transaction storing
+    it: nothing of a refused image is kept, and no write lock waits on the image work."""
     form = await request.form()
     doc_type, side = form_field(form.get("doc_type")), form_field(form.get("side")) or "front"
     chosen = {"chosen_type": doc_type, "chosen_side": side}
     lang = language(request)
     upload = await read_upload(request, form.get("file"))
     if upload is None:
-        error = steps.text("file_missing", lang)
+        missing = "document_unnamed" if sent_without_name(form.get("file")) else "file_missing"
+        error = steps.text(missing, lang)
         return await _documents_page(
             request, error=error, error_field="file", status_code=HTTP_400_BAD_REQUEST, **chosen
         )
     data, filename = upload
+    db = services(request).db
     try:
-        async with services(request).db.transaction() as session:
+        async with db.transaction() as session:
+            app = await draft_application(request, session)
+            await allow_upload(session, app.public_id)
+            public_id = app.public_id
+        image = await checked_image(
+            request, public_id=public_id, doc_type=doc_type, side=side, data=data, filename=filename
+        )
+        del data  # the original bytes are not needed any more; nothing of them is stored
+        async with db.transaction() as session:
             app = await draft_application(request, session)
             await applicant.add_document(
                 session,
                 app,
                 doc_type=doc_type,
                 side=side,
-                data=data,
-                filename=filename,
+                image=image,
                 profile=services(request).settings.profile,
                 document_key=secrets(request).document_key,
             )
