@@ -31,7 +31,6 @@ from cardservice.patrons.desk.routes import ROUTES as DESK_ROUTES
 from cardservice.patrons.routes import ROUTES as PATRON_ROUTES
 from cardservice.registration.history_routes import ROUTES as HISTORY_ROUTES
 from cardservice.registration.images import ImagePool
-from cardservice.registration.images import ImagePool
 from cardservice.registration.review_routes import ROUTES as REVIEW_ROUTES
 from cardservice.registration.routes import ROUTES as APPLY_ROUTES
 from cardservice.security.secrets import app_secrets
@@ -77,8 +76,6 @@ def create_app(
         app.state.secrets = secrets
         try:
             async with contextlib.AsyncExitStack() as background:
-                # Uploads are decoded in this pool's processes, never in the server's.
-                app.state.images = await background.enter_async_context(ImagePool())
                 # Uploads are decoded in this pool's processes, never in the server's.
                 app.state.images = await background.enter_async_context(ImagePool())
                 await background.enter_async_context(svc.background())  # key rotations

@@ -14,14 +14,23 @@ PKCS#8 PEM file ``{kid}.pem`` and ``keyring.json`` lists ``kid``, ``sign_from`` 
 ``verify_until`` per key. Every file is created 0600 from the start and the directory is
 0700. Changes happen under an exclusive ``flock`` so that several server workers starting
 or rotating at once cannot create diverging keys.
+
+A rotation by another process (``cardservice keys rotate``) reaches every running worker
+within ``ROTATION_BOUND`` (5 seconds), with no restart: each worker runs
+``follow_rotations``, which looks at the manifest every ``RELOAD_INTERVAL`` (one ``stat``),
+and a token whose kid is unknown makes the keyring look at once, so a token signed by a
+worker that already reloaded verifies on one that has not yet. Keys configured as files
+(``Keyring.from_files``) are the operator's: they are read at start only.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import re
 import secrets
@@ -38,6 +47,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from cardservice.errors import ConfigurationError, DomainError, InvalidInput, Kind
 
+log = logging.getLogger(__name__)
+
 MANIFEST_NAME = "keyring.json"
 LOCK_NAME = ".keyring.lock"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -49,6 +60,11 @@ KID_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")
 
 _PRIVATE_FILE_MODE = 0o600
 _DIRECTORY_MODE = 0o700
+
+# How often each worker looks for a rotation, and the bound this gives, stated in the README:
+# one interval, plus the time to read the files and a busy event loop's delay.
+RELOAD_INTERVAL = timedelta(seconds=2)
+ROTATION_BOUND = timedelta(seconds=5)
 
 
 class UnknownKey(DomainError):  # named like errors.py's NotFound, Conflict
@@ -158,6 +174,8 @@ class Keyring:
     def __init__(self, keys: Iterable[SigningKey]) -> None:
         self._set = _KeySet.of(keys)
         self._stamp: _Stamp | None = None
+        # Where the keys were loaded from; None for operator-managed key files.
+        self.directory: Path | None = None
 
     @property
     def keys(self) -> tuple[SigningKey, ...]:
@@ -172,8 +190,14 @@ class Keyring:
         raise NoSigningKey(f"no key may sign at {now.isoformat()}")
 
     def verification_key(self, kid: str, now: datetime) -> Ed25519PublicKey:
-        """The public key for ``kid`` if it is published at ``now``; else ``UnknownKey``."""
+        """The public key for ``kid`` if it is published at ``now``; else ``UnknownKey``.
+
+        A kid not held yet may be a rotation another worker has already picked up: the
+        keyring then looks at the manifest once (one ``stat`` unless it changed) and retries.
+        """
         key = self._set.by_kid.get(kid)
+        if key is None and self.directory is not None and self.refresh():
+            key = self._set.by_kid.get(kid)
         if key is None or not key.is_published(now):
             raise UnknownKey()
         return key.public_key
@@ -216,6 +240,7 @@ class Keyring:
                 _write_manifest(directory, [first])
             keyring = cls(_read_keys(directory))
             keyring._stamp = _manifest_stamp(directory)
+        keyring.directory = directory
         return keyring
 
     @classmethod
@@ -289,10 +314,40 @@ class Keyring:
             self._replace(_read_keys(directory), directory)
         return True
 
+    def refresh(self) -> bool:
+        """``reload_if_changed`` on the keyring's directory; a broken manifest is logged and
+        the keys in hand are kept (the operator sees the log, tokens keep verifying)."""
+        if self.directory is None:
+            return False
+        try:
+            changed = self.reload_if_changed(self.directory)
+        except ConfigurationError:
+            log.exception("signing keys not reloaded; keeping the keys in use")
+            # Not again until the manifest changes: one log line per broken version.
+            self._stamp = _manifest_stamp(self.directory)
+            return False
+        if changed:
+            log.info("signing keys reloaded: %s", ", ".join(key.kid for key in self.keys))
+        return changed
+
     def _replace(self, keys: Iterable[SigningKey], directory: Path) -> None:
         # Build first, then swap one attribute: a concurrent reader sees old or new, whole.
         self._set = _KeySet.of(keys)
         self._stamp = _manifest_stamp(directory)
+
+
+async def follow_rotations(keyring: Keyring, stop: asyncio.Event) -> None:
+    """Until ``stop`` is set, pick up a rotation or prune by another process every
+    ``RELOAD_INTERVAL`` (off the event loop), so each worker follows it within
+    ``ROTATION_BOUND``. Returns at once for a keyring of operator-managed key files."""
+    if keyring.directory is None:
+        return
+    interval = RELOAD_INTERVAL.total_seconds()
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+        except TimeoutError:
+            await asyncio.to_thread(keyring.refresh)
 
 
 def _retire_by(key: SigningKey, retire_at: datetime) -> SigningKey:

@@ -32,11 +32,19 @@ def keys_list() -> None:
 @keys.command("rotate")
 @click.option(
     "--overlap-hours",
-    type=int,
-    help="Hours the new key is published before it signs (CARDSERVICE_KEY_OVERLAP_HOURS).",
+    type=click.IntRange(min=0),
+    help="Hours the new key is published before it signs (CARDSERVICE_KEY_OVERLAP_HOURS); "
+    "0 signs with it at once.",
 )
 def keys_rotate(overlap_hours: int | None) -> None:
-    """Create a new signing key: published now, used after the overlap."""
+    """Create a new signing key: published now, used after the overlap.
+
+    The running service picks the new key up within 5 seconds, every worker, no restart.
+    With --overlap-hours 0 the new key signs at once; verifiers that cache the key set
+    (/.well-known/jwks.json allows 5 minutes) may refuse the newest tokens until they fetch it
+    again. Either way the older keys stay published and keep verifying the tokens they
+    signed (cards shown, saved, in wallets) until the last of those expires, as a library
+    expects: a routine rotation never stops a card at the counter."""
     from cardservice.cards.keys import Keyring  # noqa: PLC0415
 
     settings = settings_from_env()
@@ -47,14 +55,16 @@ def keys_rotate(overlap_hours: int | None) -> None:
     directory = settings.data_dir / "keys"
     now = datetime.now(UTC)
     ring = Keyring.load_or_create(directory, now=now)
-    overlap = timedelta(hours=overlap_hours or settings.key_overlap_hours)
+    hours = settings.key_overlap_hours if overlap_hours is None else overlap_hours
+    overlap = timedelta(hours=hours)
     # A token lives at most as long as a card: validity plus the renewal window.
     card = settings.profile.card
     lifetime = timedelta(
         days=366 * card.validity_years + card.renewal_window_days + 31 * card.renewal_window_months
     )
     new = ring.rotate(directory, now=now, overlap=overlap, max_token_lifetime=lifetime)
-    click.echo(f"new key {new.kid} published now, signs from {new.sign_from.isoformat()}")
+    when = "now" if hours == 0 else f"from {new.sign_from.isoformat()}"
+    click.echo(f"new key {new.kid} published now, signs {when}")
 
 
 @keys.command("prune")
