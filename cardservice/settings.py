@@ -34,7 +34,8 @@ class Settings(Struct, frozen=True, kw_only=True):
     profile: Profile
     # smtp://user:pass@host:port or smtps://...; empty in dev means the built-in mail catcher.
     smtp_url: str = ""
-    mail_catcher_port: int = 8025
+    # The dev mail catcher's port; 0 (the default) takes a free one (mail/background.py).
+    mail_catcher_port: int = 0
     # Comma-separated PEM files; empty means a keyring generated into the data directory.
     signing_key_files: tuple[Path, ...] = ()
     token_issuer: str = ""
@@ -44,6 +45,11 @@ class Settings(Struct, frozen=True, kw_only=True):
     secret_key: str = ""
     document_key: str = ""
     log_level: str = "INFO"
+    # The database pool of each process: connections kept open, extra ones allowed in a
+    # burst, and the seconds a request waits for one before it is answered 503.
+    db_pool_size: int = 10
+    db_max_overflow: int = 20
+    db_pool_timeout: float = 10.0
     # How old each process's copy of the active API keys may be: a revoked key stops working
     # everywhere within this many seconds (security/apikeys.py). 0 reads them on every request.
     api_key_recheck_seconds: int = 5
@@ -81,7 +87,7 @@ class Settings(Struct, frozen=True, kw_only=True):
             "port": _int(get, "PORT", 8000),
             "workers": _int(get, "WORKERS", 1),
             "smtp_url": get("SMTP_URL"),
-            "mail_catcher_port": _int(get, "MAIL_CATCHER_PORT", 8025),
+            "mail_catcher_port": _int(get, "MAIL_CATCHER_PORT", 0),
             "signing_key_files": tuple(
                 Path(p.strip()) for p in get("SIGNING_KEY_FILES").split(",") if p.strip()
             ),
@@ -91,6 +97,9 @@ class Settings(Struct, frozen=True, kw_only=True):
             "secret_key": get("SECRET_KEY"),
             "document_key": get("DOCUMENT_KEY"),
             "log_level": get("LOG_LEVEL", "INFO").upper(),
+            "db_pool_size": _int(get, "DB_POOL_SIZE", 10),
+            "db_max_overflow": _int(get, "DB_MAX_OVERFLOW", 20),
+            "db_pool_timeout": _seconds(get, "DB_POOL_TIMEOUT", 10.0),
             "api_key_recheck_seconds": _int(get, "API_KEY_RECHECK_SECONDS", 5),
         }
         values.update(overrides)
@@ -117,6 +126,12 @@ class Settings(Struct, frozen=True, kw_only=True):
             raise ConfigurationError(PREFIX + "SMTP_URL", "is required in production mode")
         if not 1 <= self.workers <= 64:
             raise ConfigurationError(PREFIX + "WORKERS", "must be between 1 and 64")
+        if self.db_pool_size < 1 or self.db_max_overflow < 0:
+            raise ConfigurationError(
+                PREFIX + "DB_POOL_SIZE", "must be at least 1 (DB_MAX_OVERFLOW at least 0)"
+            )
+        if not self.db_pool_timeout > 0:
+            raise ConfigurationError(PREFIX + "DB_POOL_TIMEOUT", "must be more than 0 seconds")
         if not 0 <= self.api_key_recheck_seconds <= 300:
             raise ConfigurationError(
                 PREFIX + "API_KEY_RECHECK_SECONDS", "must be between 0 and 300"
@@ -151,3 +166,11 @@ def _int(get: Callable[[str, str], str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ConfigurationError(PREFIX + name, f"must be a whole number, not {raw!r}") from None
+
+
+def _seconds(get: Callable[[str, str], str], name: str, default: float) -> float:
+    raw = get(name, str(default))
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigurationError(PREFIX + name, f"must be a number of seconds, not {raw!r}") from None

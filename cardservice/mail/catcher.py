@@ -13,8 +13,10 @@ write answers ``451`` so the sender keeps the message and tries again.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import re
+import socket
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
@@ -44,16 +46,37 @@ _URL = re.compile(r"https?://[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
 _URL_TRAILER = ".,;:!?)]'"
 
 
+class CatcherUnavailable(ConfigurationError):
+    """The catcher cannot listen at all; the service does not start without it in dev."""
+
+    def __init__(self, host: str, port: int, error: OSError) -> None:
+        where = f"{host}:{port}" if port else f"any free port on {host}"
+        super().__init__(
+            "CARDSERVICE_MAIL_CATCHER_PORT",
+            f"the dev mail catcher cannot listen on {where} ({error.strerror or error}); "
+            "set CARDSERVICE_SMTP_URL to use a mail server instead",
+        )
+
+
 def uses_catcher(settings: Settings) -> bool:
     """Whether this process should run the catcher: dev mode with no SMTP server set."""
     return not settings.production and not settings.smtp_url
 
 
 def effective_smtp_url(settings: Settings) -> str:
-    """The configured SMTP server, or the catcher's address in dev mode without one."""
+    """The configured SMTP server, or the catcher's address in dev mode without one.
+
+    The catcher's address is the port it listens on, which is known once it has started:
+    ``mail_background`` passes settings holding that port. Port 0 (a free port, not yet
+    taken) raises ``ConfigurationError`` rather than guessing another instance's catcher.
+    """
     if settings.smtp_url:
         return settings.smtp_url
     if uses_catcher(settings):
+        if not settings.mail_catcher_port:
+            raise ConfigurationError(
+                "CARDSERVICE_MAIL_CATCHER_PORT", "the catcher's port is known once it listens"
+            )
         return f"smtp://{CATCHER_HOST}:{settings.mail_catcher_port}"
     raise ConfigurationError("CARDSERVICE_SMTP_URL", "is required in production mode")
 
@@ -88,10 +111,37 @@ class _Handler:
         return "250 Message accepted for delivery"
 
 
-class MailCatcher:
-    """Start with ``await catcher.start()`` on the service's loop; ``await stop()`` at exit."""
+class _ListeningController(Controller):
+    """aiosmtpd's controller serving a socket that is already bound and listening, so the
+    port is known (and a taken port reported) before the SMTP thread starts."""
 
-    def __init__(self, db: Database, *, port: int, host: str = CATCHER_HOST) -> None:
+    def __init__(self, handler: _Handler, listener: socket.socket, **options: Any) -> None:
+        self._listener = listener
+        host, port = listener.getsockname()[:2]
+        super().__init__(handler, hostname=host, port=port, **options)
+
+    def _create_server(self) -> Coroutine[Any, Any, asyncio.Server]:
+        return self.loop.create_server(
+            self._factory_invoker, sock=self._listener, ssl=self.ssl_context
+        )
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (0: a free port); ``OSError`` if taken."""
+    return socket.create_server((host, port), backlog=100)
+
+
+class MailCatcher:
+    """Start with ``await catcher.start()`` on the service's loop; ``await stop()`` at exit.
+
+    ``port`` is the port wanted: 0 takes a free one. A wanted port that is taken (another
+    instance's catcher, or another program) is not shared: the catcher logs a warning and
+    takes a free port instead. Either way ``port`` is the port it listens on once started,
+    and that is where this instance's relay must send (``mail_background``), so mail never
+    reaches another instance's catcher.
+    """
+
+    def __init__(self, db: Database, *, port: int = 0, host: str = CATCHER_HOST) -> None:
         self.db = db
         self.host = host
         self.port = port
@@ -102,24 +152,44 @@ class MailCatcher:
         return cls(db, port=settings.mail_catcher_port)
 
     async def start(self) -> None:
+        """Listen and serve; raises ``CatcherUnavailable`` if no port can be had at all."""
         # aiosmtpd logs every SMTP command at INFO, recipients included: keep them out of logs.
         logging.getLogger("mail.log").setLevel(logging.WARNING)
+        listener = self._bind()
         handler = _Handler(self._store, asyncio.get_running_loop())
         # A fixed server name: the default looks up the host's FQDN, which can stall on DNS.
-        controller = Controller(
-            handler, hostname=self.host, port=self.port, server_hostname="cardservice.catcher"
-        )
+        controller = _ListeningController(handler, listener, server_hostname="cardservice.catcher")
         # Starting blocks until the thread answers; off the loop, which must keep serving.
         try:
             await asyncio.to_thread(controller.start)
         except Exception:
-            # Say the port is taken: the thread has ended, but its loop is left open.
+            # The thread has ended, but its loop is left open and the socket bound.
             await asyncio.to_thread(controller.stop, no_assert=True)
             if not controller.loop.is_closed():
                 controller.loop.close()
+            listener.close()
             raise
         self._controller = controller
+        self.port = controller.port
         log.info("mail catcher listening on %s:%s", self.host, self.port)
+
+    def _bind(self) -> socket.socket:
+        wanted = self.port
+        if wanted:
+            try:
+                return _listen(self.host, wanted)
+            except OSError as error:
+                if error.errno != errno.EADDRINUSE:
+                    raise CatcherUnavailable(self.host, wanted, error) from error
+                log.warning(
+                    "mail catcher port %s is taken (another instance, or another program); "
+                    "this instance catches its mail on a free port instead",
+                    wanted,
+                )
+        try:
+            return _listen(self.host, 0)
+        except OSError as error:
+            raise CatcherUnavailable(self.host, 0, error) from error
 
     async def stop(self) -> None:
         if self._controller is not None:

@@ -14,6 +14,7 @@ import pytest
 
 from cardservice.db.engine import Database
 from cardservice.db.migrate import upgrade
+from cardservice.errors import ConfigurationError
 from cardservice.mail import (
     CaughtMail,
     MailCatcher,
@@ -29,6 +30,7 @@ from cardservice.mail import (
     mail_background,
     uses_catcher,
 )
+from cardservice.mail.catcher import effective_smtp_url
 from cardservice.profiles import load_profile
 from cardservice.services import Services
 from cardservice.settings import Settings
@@ -162,11 +164,12 @@ async def _wait_for_caught(services: Services) -> CaughtMail:
     raise AssertionError("nothing reached the catcher")
 
 
-async def test_background_without_the_catcher_port_still_starts(
+async def test_a_taken_catcher_port_is_not_shared(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # Engine-independent and slow (aiosmtpd waits out its start timeout): SQLite only.
-    url = f"sqlite+aiosqlite:///{tmp_path / 'own.db'}"
+    """Another program holds the wanted port: this instance's catcher takes a free port and
+    its relay sends there, never to the holder of the wanted port."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'own.db'}"  # engine-independent: SQLite only
     await upgrade(url)
     database = Database(url)
     with socket.socket() as holder:
@@ -182,7 +185,37 @@ async def test_background_without_the_catcher_port_still_starts(
         )
         try:
             async with mail_background(database, own) as relay:
-                assert relay.target.port == port
+                assert relay.target.port not in (port, 0)
+                await _send_to(relay.target.port, "for this instance")
+                async with database.transaction() as session:
+                    (caught,) = await list_caught(session)
+                assert caught.subject == "for this instance"
         finally:
             await database.dispose()
     assert f"mail catcher port {port} is taken" in caplog.text
+
+
+async def test_port_zero_takes_a_free_port_and_the_relay_follows(services: Services) -> None:
+    settings = msgspec.structs.replace(services.settings, mail_catcher_port=0)
+    with pytest.raises(ConfigurationError):
+        effective_smtp_url(settings)  # no port to send to before the catcher listens
+    async with (
+        MailCatcher.from_settings(services.db, settings) as first,
+        MailCatcher.from_settings(services.db, settings) as second,
+    ):
+        assert 0 not in (first.port, second.port)
+        assert first.port != second.port
+    async with mail_background(services.db, settings) as relay:
+        assert relay.target.port != 0
+        await _send_to(relay.target.port, "caught here")
+    async with services.db.transaction() as session:
+        assert [mail.subject for mail in await list_caught(session)] == ["caught here"]
+
+
+async def _send_to(port: int, subject: str) -> None:
+    message = EmailMessage()
+    message["From"] = "library@example.org"
+    message["To"] = "hanako@example.org"
+    message["Subject"] = subject
+    message.set_content("本文")
+    await aiosmtplib.send(message, hostname="127.0.0.1", port=port, start_tls=False)
