@@ -104,7 +104,7 @@ async def prepare_demo(settings: Settings) -> list[str]:
         scanned = barcode_value(symbology, svc.policy.number_format, card.user_number)
     finally:
         await svc.close()
-    base = f"http://{settings.host}:{settings.port}"
+    base = settings.base_url
     return [
         "register as a patron would, with the built-in mail catcher:",
         f"  1. open {base}/apply and enter any email address",

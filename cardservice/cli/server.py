@@ -25,26 +25,35 @@ def migrate() -> None:
 @click.option("--no-migrate", is_flag=True, help="Do not migrate the database first.")
 def serve(host: str | None, port: int | None, workers: int | None, no_migrate: bool) -> None:
     """Run the service with uvicorn."""
-    # Workers read settings from the environment, so options become environment too.
-    for name, value in (("HOST", host), ("PORT", port), ("WORKERS", workers)):
-        if value is not None:
-            os.environ[f"CARDSERVICE_{name}"] = str(value)
-    settings = settings_from_env()
+    settings = _settings_with(host=host, port=port, workers=workers)
     if not no_migrate:
         _migrate(settings)
     _serve(settings)
 
 
 @click.command()
-def demo() -> None:
+@click.option("--host", help="Address to listen on (CARDSERVICE_HOST).")
+@click.option("--port", type=int, help="Port (CARDSERVICE_PORT); links follow it.")
+def demo(host: str | None, port: int | None) -> None:
     """Start on the embedded defaults with a sample card and API key, ready to try."""
     from cardservice.demo import prepare_demo  # noqa: PLC0415
 
-    settings = settings_from_env()
+    settings = _settings_with(host=host, port=port)
     _migrate(settings)
     lines = asyncio.run(prepare_demo(settings))
     click.echo("\n".join(lines))
     _serve(settings)
+
+
+def _settings_with(**options: int | str | None) -> Settings:
+    """The settings with the command's options in place of CARDSERVICE_HOST, _PORT, _WORKERS.
+
+    Workers read settings from the environment, so the options become environment too; the
+    base URL, unless set, follows the host and port (``Settings.from_env``)."""
+    for name, value in options.items():
+        if value is not None:
+            os.environ[f"CARDSERVICE_{name.upper()}"] = str(value)
+    return settings_from_env()
 
 
 def _migrate(settings: Settings) -> None:
@@ -62,7 +71,8 @@ def _serve(settings: Settings) -> None:
 
     click.echo(
         f"cardservice ({settings.mode}, profile {settings.profile.id}) on "
-        f"http://{settings.host}:{settings.port}  API docs: /api/docs"
+        f"{settings.host}:{settings.port}, at {settings.base_url}  "
+        f"API docs: {settings.base_url}/api/docs"
     )
     uvicorn.run(
         "cardservice.app:create_app",
