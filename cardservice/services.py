@@ -39,7 +39,12 @@ class Services:
     @classmethod
     def build(cls, settings: Settings) -> Services:
         private_directory(settings.data_dir)
-        db = Database(settings.async_database_url)
+        db = Database(
+            settings.async_database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pool_timeout=settings.db_pool_timeout,
+        )
         reader = open_reader(settings.async_database_url)
         keyring = load_keyring(settings)
         policy = CardPolicy.of(settings.profile)

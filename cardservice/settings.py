@@ -173,4 +173,4 @@ def _seconds(get: Callable[[str, str], str], name: str, default: float) -> float
     try:
         return float(raw)
     except ValueError:
-        raise ConfigurationError(PREFIX + name, f"must be a number of seconds, not {raw!r}") from None
+        raise ConfigurationError(PREFIX + name, f"must be seconds, not {raw!r}") from None

@@ -58,15 +58,32 @@ READER_MMAP_BYTES = 268_435_456
 class Database:
     """The engine and the session factory; one per process."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        pool_size: int = 10,
+        max_overflow: int = 20,
+        pool_timeout: float = 10.0,
+    ) -> None:
+        """``pool_size`` connections kept, ``max_overflow`` more in a burst; a session waits
+        ``pool_timeout`` seconds for one, then ``sqlalchemy.exc.TimeoutError`` (the web answers
+        503). Statement parameters stay out of error messages: they hold personal data."""
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        options: dict[str, Any] = {"echo": echo}
+        options: dict[str, Any] = {
+            "echo": echo,
+            "hide_parameters": True,
+            "pool_size": pool_size,
+            "max_overflow": max_overflow,
+            "pool_timeout": pool_timeout,
+        }
         if self.is_sqlite:
             options["connect_args"] = {"timeout": BUSY_TIMEOUT_MS / 1000}
             private_sqlite_file(sqlite_path(url))  # 0600 before SQLite makes it 0644
         else:
-            options.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+            options.update(pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **options)
         if self.is_sqlite:
             _configure_sqlite(self.engine, SQLITE_PRAGMAS, "BEGIN IMMEDIATE")
