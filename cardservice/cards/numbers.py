@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from cardservice.cards.barcodes.symbols import Symbology
 from cardservice.cards.checkdigits import (
@@ -39,6 +39,33 @@ _MAX_INPUT_LENGTH = 256
 # katakana prolonged sound mark for "-"; NFKC turns the half-width one into it.
 _DASHES = str.maketrans(
     dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u30fc\ufe63", "-")
+)
+
+# The kana a Japanese IME makes of a scanner's NW-7 start/stop keys (a scanner is a keyboard:
+# it sends key presses, and the IME interprets them). Romaji input: a -> あ, e -> え, and n
+# -> ん once the next key is not a vowel; b, c, d, t stay letters (full-width, which NFKC
+# folds). JIS kana input (kana lock): the A key is ち, B こ, C そ, D し, E い, T か, N み.
+# Katakana mode gives the katakana, half-width katakana mode the half-width ones (NFKC makes
+# them full-width first). At either end of a number with ASCII or full-width digits a kana
+# can only be such a key; あ and え, the 3 and 5 keys under kana lock, are A and E there
+# because kana lock would have turned the digits into kana too.
+_KANA_START_STOP: Final = {
+    kana: letter
+    for letters, letter in (
+        ("あアちチ", "A"),
+        ("こコ", "B"),
+        ("そソ", "C"),
+        ("しシ", "D"),
+        ("えエいイ", "E"),
+        ("かカ", "T"),
+        ("んンみミ", "N"),
+    )
+    for kana in letters
+}
+# Under kana lock the digit keys type kana as well: 1 ぬ, 2 ふ, 3 あ, 4 う, 5 え, 6 お,
+# 7 や, 8 ゆ, 9 よ, 0 わ (JIS X 6002). Applied only to a number made wholly of them.
+_KANA_LOCK_DIGITS: Final = str.maketrans(
+    "ぬふあうえおやゆよわヌフアウエオヤユヨワ", "1234567890" * 2
 )
 
 
@@ -113,14 +140,15 @@ def normalise(fmt: NumberFormat, raw: str) -> str:
     """Turn scanned or typed input into the canonical user number, or raise InvalidNumber.
 
     Accepts what real counters produce: full-width characters from a Japanese IME, the
-    NW-7 start/stop characters a scanner may pass through (in either case, either set),
-    and spaces or hyphens a person adds for readability.
+    NW-7 start/stop characters a scanner may pass through (in either case, either set, or
+    as the kana an IME makes of their keys: ``あ2000000014あ`` is ``a2000000014a``), and
+    spaces or hyphens a person adds for readability.
     """
     if len(raw) > _MAX_INPUT_LENGTH:
         raise InvalidNumber(_length_message(fmt), code="number_bad_format")
     # Scanners send ASCII; only typed input needs the Unicode work (it is the slow part).
     if not raw.isascii():
-        raw = unicodedata.normalize("NFKC", raw).translate(_DASHES)
+        raw = _from_kana_keys(unicodedata.normalize("NFKC", raw).translate(_DASHES).strip())
     text = _strip_start_stop(raw.strip())
     if not text:
         raise InvalidNumber("The card number is empty.", code="number_empty")
@@ -157,6 +185,29 @@ def barcode_value(symbology: Symbology | str, fmt: NumberFormat, number: str) ->
     if Symbology(symbology) is Symbology.CODABAR:
         return barcode_text(fmt, number)
     return number
+
+
+def may_be_number(raw: str) -> bool:
+    """Whether ``raw`` (stripped) begins as a user number does when scanned or typed: a
+    digit, after at most one NW-7 start character (a letter, full-width or not, or the kana
+    an IME makes of its key). Names never begin so; a search box uses this to choose."""
+    text = unicodedata.normalize("NFKC", raw[:8]).lstrip()
+    if text[:1].upper() in START_STOP_CHARACTERS or text[:1] in _KANA_START_STOP:
+        text = text[1:].lstrip()
+    return text[:1].isascii() and text[:1].isdigit()
+
+
+def _from_kana_keys(text: str) -> str:
+    """``text`` with a start/stop key typed through an IME (see ``_KANA_START_STOP``) as its
+    letter, and a number typed wholly under kana lock as its digits."""
+    if len(text) < 3:
+        return text
+    first, body, last = text[0], text[1:-1], text[-1]
+    if first in _KANA_START_STOP and last in _KANA_START_STOP:
+        kana_lock = body.translate(_KANA_LOCK_DIGITS)
+        if kana_lock.isascii() and kana_lock.isdigit():
+            body = kana_lock
+    return _KANA_START_STOP.get(first, first) + body + _KANA_START_STOP.get(last, last)
 
 
 def _strip_start_stop(text: str) -> str:

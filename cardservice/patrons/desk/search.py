@@ -8,7 +8,6 @@ fold to katakana; part of a name is enough), or by email address.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
@@ -17,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cardservice.cards.models import Card
-from cardservice.cards.numbers import NumberFormat, normalise
+from cardservice.cards.numbers import NumberFormat, may_be_number, normalise
 from cardservice.errors import InvalidInput
 from cardservice.mail.addresses import normalise_address
 from cardservice.mail.errors import InvalidRecipient
@@ -27,9 +26,6 @@ from cardservice.text import search_text
 
 SEARCH_MAX: Final = 128
 RESULTS_MAX: Final = 50
-
-# A user number, possibly with a Codabar start character in front: names never start so.
-_NUMBER_START = re.compile(r"^[A-Da-d]?\s*[0-9]")
 
 
 class SearchKind(StrEnum):
@@ -85,7 +81,7 @@ def parse_query(raw: str, fmt: NumberFormat) -> PatronQuery:
         raise SearchEmpty
     if "@" in text:
         return PatronQuery(SearchKind.EMAIL, (_email_term(raw),))
-    if _NUMBER_START.match(text):
+    if may_be_number(text):
         return PatronQuery(SearchKind.NUMBER, (normalise(fmt, text),))
     words = tuple(text.split(" "))
     try:
