@@ -1,11 +1,35 @@
-"""``cardservice apikey``: the API keys of scanners, kiosks and the library system."""
+"""``cardservice apikey``: the API keys of scanners, kiosks and the library system.
+
+Creating and revoking a key are audited (``api_key.create``, ``api_key.revoke``, target
+``api_key`` and its id; the detail holds the name and the shown prefix, never the key),
+in the same transaction, as the staff pages audit their acts."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import click
 
 from cardservice.cli.common import one_session, run
 from cardservice.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from cardservice.security.models import ApiKey
+
+
+async def _audit(session: AsyncSession, action: str, row: ApiKey) -> None:
+    from cardservice.staff import audit  # noqa: PLC0415
+
+    await audit.record(
+        session,
+        staff_id=None,
+        action=action,
+        target_type="api_key",
+        target_id=row.id,
+        detail={"name": row.name, "prefix": row.prefix},
+    )
 
 
 @click.group()
@@ -22,6 +46,7 @@ def apikey_create(name: str) -> None:
     async def work(settings: Settings) -> tuple[int, str]:
         async with one_session(settings) as session:
             row, plain = await create_api_key(session, name)
+            await _audit(session, "api_key.create", row)
             return row.id, plain
 
     key_id, plain = run(work)
@@ -54,7 +79,7 @@ def apikey_revoke(key_id: int) -> None:
 
     async def work(settings: Settings) -> None:
         async with one_session(settings) as session:
-            await revoke_api_key(session, key_id)
+            await _audit(session, "api_key.revoke", await revoke_api_key(session, key_id))
 
     run(work)
     click.echo(f"key {key_id} revoked")

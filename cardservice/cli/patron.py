@@ -38,9 +38,11 @@ def patron_create(
     email: str,
     phone: str,
 ) -> None:
-    """Create a patron and issue a digital card; prints the user number."""
+    """Create a patron and issue a digital card; prints the user number (audited as
+    ``card.issue``)."""
     from cardservice.patrons.service import NewPatron, create_patron_with_card  # noqa: PLC0415
     from cardservice.services import Services  # noqa: PLC0415
+    from cardservice.staff import audit  # noqa: PLC0415
 
     async def work(settings: Settings) -> tuple[str, date]:
         svc = Services.build(settings)
@@ -58,6 +60,14 @@ def patron_create(
                         phone=phone,
                     ),
                     svc.policy,
+                )
+                await audit.record(
+                    session,
+                    staff_id=None,
+                    action="card.issue",
+                    target_type="card",
+                    target_id=card.user_number,
+                    detail={"patron_id": card.patron_id},
                 )
                 return card.user_number, card.expires_on
         finally:
