@@ -62,9 +62,16 @@ class ImagePool:
     Use as ``async with ImagePool() as pool: image = await pool.clean(...)``.
     """
 
-    def __init__(self, workers: int = WORKERS, memory_ceiling: int = MEMORY_CEILING) -> None:
+    def __init__(
+        self,
+        workers: int = WORKERS,
+        *,
+        memory_ceiling: int = MEMORY_CEILING,
+        queue_wait: float = QUEUE_WAIT,
+    ) -> None:
         self.workers = workers
         self.memory_ceiling = memory_ceiling
+        self.queue_wait = queue_wait
         self._places = asyncio.Semaphore(2 * workers)
         self._executor: ProcessPoolExecutor | None = None
 
@@ -99,16 +106,16 @@ class ImagePool:
     ) -> CleanImage:
         """The checked, re-encoded image (``documents.check_and_reencode`` in a worker), or
         :class:`DocumentRejected`: its own codes, "document_busy" when no place in the pool
-        freed within ``QUEUE_WAIT`` seconds, "document_failed" when a worker died on it.
+        freed within ``queue_wait`` seconds, "document_failed" when a worker died on it.
 
         ``where`` names the upload in the log line of a refusal (an application and slot);
         the log never holds the image, its name or a number read from it.
         """
         context = {"field": field, "filename": display_name(filename)}
         try:
-            await asyncio.wait_for(self._places.acquire(), QUEUE_WAIT)
+            await asyncio.wait_for(self._places.acquire(), self.queue_wait)
         except TimeoutError:
-            logger.warning("image pool busy for %ss; upload refused (%s)", QUEUE_WAIT, where)
+            logger.warning("image pool busy for %ss; upload refused (%s)", self.queue_wait, where)
             raise DocumentRejected(code="document_busy", **context) from None
         try:
             result = await self._run(data, documents, filename, field)
