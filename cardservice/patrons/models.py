@@ -49,7 +49,11 @@ class Patron(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
-    __table_args__ = (Index("ix_patrons_kana_birth", "family_kana", "given_kana", "birth_date"),)
+    __table_args__ = (
+        Index("ix_patrons_kana_birth", "family_kana", "given_kana", "birth_date"),
+        # Duplicates by birth date, their readings then compared folded (names.reading_key).
+        Index("ix_patrons_birth_date", "birth_date"),
+    )
 
 
 class PatronDevice(Base):

@@ -56,6 +56,7 @@ class Application(Base):
         Index("ix_applications_status_due", "status", "due_on"),
         # Possible duplicates, as for patrons.
         Index("ix_applications_kana_birth", "family_kana", "given_kana", "birth_date"),
+        Index("ix_applications_birth_date", "birth_date"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

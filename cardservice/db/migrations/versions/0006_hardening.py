@@ -35,9 +35,14 @@ def upgrade() -> None:
                 nullable=True,
             )
         )
+    # Possible duplicates are found by birth date, their readings compared folded.
+    op.create_index("ix_patrons_birth_date", "patrons", ["birth_date"])
+    op.create_index("ix_applications_birth_date", "applications", ["birth_date"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_applications_birth_date", table_name="applications")
+    op.drop_index("ix_patrons_birth_date", table_name="patrons")
     with op.batch_alter_table("applications", schema=None) as batch_op:
         batch_op.drop_column("personal_data_erased_at")
     for table in ("caught_mail", "outbox"):
