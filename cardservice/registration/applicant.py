@@ -19,6 +19,7 @@ from cardservice.registration.procedure_details import DocumentNeeds
 from cardservice.registration.submission import (
     add_document,
     documents_needed,
+    hash_ahead,
     missing_parts,
     remove_document,
     save_form,
@@ -30,6 +31,7 @@ __all__ = [
     "add_document",
     "documents_needed",
     "get_application",
+    "hash_ahead",
     "linked_patron",
     "missing_parts",
     "open_application",

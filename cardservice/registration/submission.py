@@ -62,11 +62,15 @@ async def save_form(
     raw_form: Mapping[str, str],
     *,
     profile: Profile,
+    prehashed: passwords.Prehashed | None = None,
     now: datetime | None = None,
 ) -> ApplicationForm:
     """Validate the form of the draft's procedure, eligibility, and the password (new
     registration) or the procedure's own fields (reissue reason, new name, what changes),
     all errors together in one :class:`FormErrors`; then store them.
+
+    ``prehashed`` is the password hashed before the caller's transaction opened
+    (:func:`hash_ahead`); without it, or for another password, the hash is made here.
 
     For a draft linked to a patron the procedure is the one started, and the name and birth
     date are the patron's whatever was posted. A new registration under a profile with
@@ -102,11 +106,27 @@ async def save_form(
         raise FormErrors(errors)
     password_hash = None
     if form.procedure is Procedure.NEW:
-        password_hash = await passwords.hash_password(form.password)  # in a thread
+        password_hash = prehashed.hash_of(form.password) if prehashed else None
+        password_hash = password_hash or await passwords.hash_password(form.password)
     _fill(app, form, password_hash, now)
     record_reissue(app, form, reissue, linked=patron is not None, now=now)
     await session.flush()
     return form
+
+
+async def hash_ahead(
+    app: Application, raw_form: Mapping[str, str], profile: Profile
+) -> passwords.Prehashed | None:
+    """The posted password of a new registration, hashed before the write transaction of
+    :func:`save_form` opens (Argon2's CPU time must not hold SQLite's write lock); None when
+    there is nothing to hash: another procedure, or a password the form refuses anyway."""
+    procedure = Procedure(app.procedure) if app.patron_id is not None else None
+    if (procedure or _posted_procedure(raw_form)) is not Procedure.NEW:
+        return None
+    password = raw_form.get("password", "")
+    checked = Collector(raw_form)
+    _check_password(password, app, profile, checked)
+    return None if checked.errors else await passwords.prehash(password)
 
 
 async def _check_procedure(

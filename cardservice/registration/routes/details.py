@@ -166,7 +166,7 @@ def _form_page(  # the page's state, each part shown by the template
 
 @get("/apply/form", name="apply_form")
 async def application_form(request: AnyRequest, procedure: FromQuery[str] = "") -> Template:
-    async with services(request).db.transaction() as session:
+    async with services(request).db.read() as session:
         draft = await _draft(request, session)
     shown = _shown_procedure(request, draft, procedure[:16])
     return _form_page(request, draft, draft.values, procedure=shown)
@@ -180,12 +180,17 @@ async def save_form(
     raw = data.raw()
     if data.lookup:
         return await _fill_from_postal_code(request, raw)
+    profile = services(request).settings.profile
+    async with services(request).db.read() as session:
+        prehashed = await applicant.hash_ahead(
+            await draft_application(request, session), raw, profile
+        )
     try:
         async with services(request).db.transaction() as session:
             app = await draft_application(request, session)
             # Read now: a rollback expires the loaded application.
             draft = await _draft(request, session)
-            await applicant.save_form(session, app, raw, profile=services(request).settings.profile)
+            await applicant.save_form(session, app, raw, profile=profile, prehashed=prehashed)
     except FormErrors as exc:  # raised before anything changed; rolled back all the same
         words = texts.field_words(lang)
         return _form_page(
@@ -202,7 +207,7 @@ async def save_form(
 
 
 async def _fill_from_postal_code(request: AnyRequest, raw: dict[str, str]) -> Template:
-    async with services(request).db.transaction() as session:
+    async with services(request).db.read() as session:
         draft = await _draft(request, session)
     values = steps.typed_values(raw, draft.email)
     procedure = _shown_procedure(request, draft, raw["procedure"])

@@ -59,7 +59,7 @@ async def _documents_page(
 ) -> Template:
     profile = services(request).settings.profile
     lang = language(request)
-    async with services(request).db.transaction() as session:
+    async with services(request).db.read() as session:
         app = await draft_application(request, session)
         attached = await list_documents(session, app)
         needs = await applicant.documents_needed(session, app, profile)
@@ -171,7 +171,7 @@ async def _review_page(
 ) -> Template:
     profile = services(request).settings.profile
     lang = language(request)
-    async with services(request).db.transaction() as session:
+    async with services(request).db.read() as session:
         app = await draft_application(request, session)
         attached = await list_documents(session, app)
         if missing is None:
@@ -241,7 +241,7 @@ async def submit(request: AnyRequest) -> Template | Redirect:
 
 @get("/apply/done", name="apply_done")
 async def done(request: AnyRequest) -> Template | Redirect:
-    async with services(request).db.transaction() as session:
+    async with services(request).db.read() as session:
         app = await current_application(request, session)
     if app.status == ApplicationStatus.DRAFT:
         return see_other("/apply/review")

@@ -101,7 +101,7 @@ async def sent(request: AnyRequest) -> Template:
 async def verify(request: AnyRequest, token: FromPath[str]) -> Template:
     """Shows a button only: mail scanners fetch links, and that must not use this one up."""
     try:
-        async with services(request).db.transaction() as session:
+        async with services(request).db.read() as session:
             await peek(session, LinkPurpose.VERIFY_EMAIL, token)
     except LinkInvalid as exc:
         return link_refused(request, exc, start_again=True)
@@ -150,7 +150,7 @@ def _notes_page(
 
 @get("/apply/notes", name="apply_notes")
 async def notes(request: AnyRequest) -> Template:
-    async with services(request).db.transaction() as session:
+    async with services(request).db.read() as session:
         app = await draft_application(request, session)
     return _notes_page(request, app)
 
