@@ -50,6 +50,8 @@ def cardservice(env: dict[str, str], *args: str, ok: bool = True, stdin: str | N
         text=True,
         timeout=300,
         check=False,
+        # No controlling terminal, as under cron: a hidden prompt reads standard input.
+        start_new_session=True,
     )
     ran = Ran(done.returncode, done.stdout, done.stderr)
     if ok:

@@ -1,4 +1,5 @@
-"""`cardservice staff ...` against a real database, on both engines."""
+"""`cardservice staff ...` as an operator runs it (the console script in a subprocess),
+against a real database, on both engines."""
 
 from __future__ import annotations
 
@@ -6,38 +7,34 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from cardservice.cli import main
+from cardservice.cli.common import cli_actor
 from cardservice.db.engine import Database
 from cardservice.settings import Settings
 from cardservice.staff.service import MAX_FAILED_ATTEMPTS, StaffBadCredentials, authenticate
+from tests.cli_support import cardservice, cli_env
+from tests.integration.test_cli import audit_entries
 
 PASSWORD = "kashiwa reading room 7"
 
 
 @pytest.fixture
 def env(empty_db: Settings, data_dir: Path) -> dict[str, str]:
-    return {
-        "CARDSERVICE_DATA_DIR": str(data_dir),
-        "CARDSERVICE_DATABASE_URL": empty_db.database_url,
-        "CARDSERVICE_BASE_URL": empty_db.base_url,
-    }
+    return cli_env(empty_db, data_dir)
 
 
 def run(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
-    result = CliRunner().invoke(main, list(args), env=env, input=stdin, catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result.output
+    """The command's standard output and error, as a terminal shows both."""
+    ran = cardservice(env, *args, stdin=stdin)
+    return ran.out + ran.err
 
 
 def fail(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
-    result = CliRunner().invoke(main, list(args), env=env, input=stdin)
-    assert result.exit_code != 0
-    return result.output
+    ran = cardservice(env, *args, stdin=stdin, ok=False)
+    return ran.out + ran.err
 
 
-def test_staff_life_cycle(env: dict[str, str]) -> None:
+def test_staff_life_cycle(env: dict[str, str], empty_db: Settings) -> None:
     out = run(
         env, "staff", "create", "Sato", "--role", "reviewer", "--password-stdin",
         stdin=PASSWORD + "\n",
@@ -57,6 +54,13 @@ def test_staff_life_cycle(env: dict[str, str]) -> None:
     assert "staff sato disabled" in run(env, "staff", "disable", "sato")
     assert "\tsato\treviewer\tdisabled " in run(env, "staff", "list")
     assert "staff_not_found" in fail(env, "staff", "disable", "nobody")
+    entries = audit_entries(empty_db)
+    assert [action for action, *_ in entries] == [
+        "staff.create",
+        "staff.unlock",
+        "staff.disable",
+    ]
+    assert {detail["actor"] for *_, detail in entries} == {cli_actor()}
 
 
 def test_password_prompt_asks_twice_hidden(env: dict[str, str]) -> None:
