@@ -96,6 +96,7 @@ def _validated(candidate: str) -> ValidatedEmail:
         allow_smtputf8=True,
         allow_domain_literal=False,
         allow_display_name=False,
+        strict=True,  # RFC 5321's 64 octets for the local part, which servers enforce
     )
     if checked.local_part.startswith('"') and not _DOTTED_LOCAL.match(checked.local_part[1:-1]):
         raise EmailNotValidError("a quoted local part other than a carrier's legacy one")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Final
 
 import jaconv
 
@@ -26,3 +27,50 @@ def normalise_kana(raw: str, *, field: str = "kana") -> str:
     if not text or not _KATAKANA.match(text):
         raise InvalidKana(field=field)
     return text
+
+
+# --- readings compared -------------------------------------------------------------------
+
+# Small kana as the large ones, and the spellings of one sound (ヂ ジ, ヅ ズ, ヲ オ).
+_SAME_SOUND: Final = str.maketrans(
+    "ァィゥェォャュョッヮヵヶヂヅヲ", "アイウエオヤユヨツワカケジズオ"
+)
+# The vowel each kana ends in, for the prolonged sound mark and the long vowels.
+_VOWEL_ROWS: Final = {
+    "ア": "アカサタナハマヤラワガザダバパ",
+    "イ": "イキシチニヒミリギジヂビピ",
+    "ウ": "ウクスツヌフムユルグズヅブプヴ",
+    "エ": "エケセテネヘメレゲゼデベペ",
+    "オ": "オコソトノホモヨロヲゴゾドボポ",
+}
+_VOWEL_OF: Final = {kana: vowel for vowel, row in _VOWEL_ROWS.items() for kana in row}
+# A long o is written オウ, オオ or オー, a long e エイ or エー: サイトウ and サイトー,
+# ケイコ and ケーコ.
+_LONG_VOWEL: Final = {"オ": "ウ", "エ": "イ"}
+
+
+def reading_key(*readings: str) -> str:
+    """The readings (katakana, as :func:`normalise_kana` stores them), each folded so that
+    the spellings of one pronunciation compare equal, joined by a space; for finding the
+    same person twice:
+
+    - spaces and middle dots are ignored;
+    - small kana are large (キャ and キヤ, ッ and ツ), ヂ is ジ, ヅ is ズ, ヲ is オ;
+    - the prolonged sound mark is the vowel before it (イチロー is イチロオ);
+    - a long o written with ウ and a long e written with イ are that vowel (イチロウ is
+      イチロオ, サイトウ and サイトー are サイトオ, ケイコ and ケーコ are ケエコ).
+
+    Not for display or storage: two different names may share a key (that is the point).
+    The long vowels are those of the Cabinet notice on modern kana usage (現代仮名遣い, 1986).
+    """
+    return " ".join(_fold_reading(reading) for reading in readings)
+
+
+def _fold_reading(reading: str) -> str:
+    text = "".join(reading.split()).replace("・", "").translate(_SAME_SOUND)
+    folded: list[str] = []
+    for char in text:
+        vowel = _VOWEL_OF.get(folded[-1]) if folded else None
+        lengthens = vowel is not None and (char == "ー" or _LONG_VOWEL.get(vowel) == char)
+        folded.append(vowel if lengthens and vowel else char)
+    return "".join(folded)

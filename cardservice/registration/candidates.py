@@ -1,14 +1,16 @@
 """Who an application is for: the patrons it may belong to, and the reviewer's pick.
 
 A procedure started without logging in (a plastic-card holder, a phone lost with the card)
-names no patron. The reviewer sees candidates, patrons whose normalised kana name and birth
-date, email or phone are the application's, and picks the one the identity document shows;
+names no patron. The reviewer sees candidates, patrons whose kana name and birth date,
+email or phone are the application's, and picks the one the identity document shows;
 approval waits for that pick (PRODUCT.md: find duplicates by normalised kana name plus birth
 date; issue "Who applies"). The same match, limited to patrons holding a card that is not
 revoked, flags a new registration by someone who is already registered.
 
-Kana are stored normalised on both sides (full-width katakana, ``patrons.names``), emails in
-lower case and phones in E.164, so equality compares the normalised values.
+Kana names match when their readings do (``patrons.names.reading_key``: サイトウ イチロウ is
+サイトー イチロー, small and large kana alike), so patrons are looked up by birth date and
+their readings compared here. Emails are stored in one form on both sides
+(``mail.addresses``) and phones in E.164, so those compare by equality.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Final
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -26,8 +28,11 @@ from cardservice.cards.models import Card, CardStatus
 from cardservice.cards.numbers import InvalidNumber, NumberFormat, normalise
 from cardservice.db.base import utcnow
 from cardservice.errors import Conflict, InvalidInput
+from cardservice.mail.addresses import normalise_address
+from cardservice.mail.errors import InvalidRecipient
 from cardservice.patrons.card_view import current_card
 from cardservice.patrons.models import Patron
+from cardservice.patrons.names import reading_key
 from cardservice.registration.decisions import (
     TARGET,
     is_lost_reissue,
@@ -113,76 +118,113 @@ class Candidate:
         return any(card.status != CardStatus.REVOKED for card in self.cards)
 
 
-def _name_birth(app: Application) -> ColumnElement[bool] | None:
-    if app.birth_date is None or not app.family_kana:
-        return None
-    return and_(
-        Patron.family_kana == app.family_kana,
-        Patron.given_kana == app.given_kana,
-        Patron.birth_date == app.birth_date,
+def same_person(
+    kana: tuple[str, str], birth_date: date | None, other: tuple[str, str], other_birth: date | None
+) -> bool:
+    """Whether two kana names (family, given) and birth dates may be one person: the same
+    birth date and the same readings (``patrons.names.reading_key``)."""
+    return (
+        birth_date is not None
+        and birth_date == other_birth
+        and bool(kana[0])
+        and reading_key(*kana) == reading_key(*other)
     )
+
+
+async def same_name_birth(
+    session: AsyncSession, kana: tuple[str, str], birth_date: date | None, *, exclude: int = 0
+) -> list[Patron]:
+    """Patrons (other than ``exclude``) whose readings and birth date are these, by id."""
+    if birth_date is None or not kana[0]:
+        return []
+    born = await session.scalars(
+        select(Patron)
+        .where(Patron.birth_date == birth_date, Patron.id != exclude)
+        .order_by(Patron.id)
+    )
+    key = reading_key(*kana)
+    return [p for p in born if reading_key(p.family_kana, p.given_kana) == key]
+
+
+def _contact(app: Application) -> list[ColumnElement[bool]]:
+    conditions = []
+    if app.email:
+        conditions.append(Patron.email == _stored_address(app.email))
+    if app.phone:
+        conditions.append(Patron.phone == app.phone)
+    return conditions
 
 
 async def candidates(
     session: AsyncSession, app: Application, *, contact: bool = True
 ) -> list[Candidate]:
-    """Patrons matching ``app`` by kana name and birth date, and (``contact``) by email or
-    phone; the strongest matches first. The application's own patron, once it has one, is
-    left out."""
-    conditions = [c for c in (_name_birth(app),) if c is not None]
-    if contact and app.email:
-        conditions.append(Patron.email == app.email.strip().lower())
-    if contact and app.phone:
-        conditions.append(Patron.phone == app.phone)
-    if not conditions:
-        return []
-    patrons = list(
-        await session.scalars(
+    """Patrons matching ``app`` by kana name (its reading) and birth date, and
+    (``contact``) by email or phone; the strongest matches first, at most
+    ``CANDIDATES_MAX``. The application's own patron, once it has one, is left out."""
+    own = app.patron_id or 0
+    found = {
+        p.id: p for p in await same_name_birth(session, _kana(app), app.birth_date, exclude=own)
+    }
+    conditions = _contact(app) if contact else []
+    if conditions:
+        by_contact = await session.scalars(
             select(Patron)
-            .where(or_(*conditions), Patron.id != (app.patron_id or 0))
+            .where(or_(*conditions), Patron.id != own)
             .order_by(Patron.id)
             .limit(CANDIDATES_MAX)
         )
-    )
-    found = [_candidate(p, app, await _cards(session, p.id)) for p in patrons]
-    return sorted(found, key=lambda c: (-len(c.matched_by), NAME_BIRTH not in c.matched_by))
+        found.update((p.id, p) for p in by_contact)
+    patrons = [found[key] for key in sorted(found)][:CANDIDATES_MAX]
+    listed = [_candidate(p, app, await _cards(session, p.id)) for p in patrons]
+    return sorted(listed, key=lambda c: (-len(c.matched_by), NAME_BIRTH not in c.matched_by))
 
 
 async def card_holders(session: AsyncSession, app: Application) -> list[Candidate]:
-    """For a new registration: registered patrons with this kana name and birth date who
-    hold a card that is not revoked. They need no new registration."""
+    """For a new registration: registered patrons with this kana name (its reading) and
+    birth date who hold a card that is not revoked. They need no new registration."""
     if app.procedure != "new":
         return []
     return [c for c in await candidates(session, app, contact=False) if c.holds_card]
 
 
 async def card_holder_applications(session: AsyncSession, ids: Iterable[int]) -> set[int]:
-    """Of the applications ``ids``, the new registrations whose kana name and birth date
-    are a patron's with a card that is not revoked (the queue's flag, in one query)."""
+    """Of the applications ``ids``, the new registrations whose kana name (its reading)
+    and birth date are a patron's with a card that is not revoked (the queue's flag; one
+    query for the applications, one for the patrons born on their birth dates)."""
     wanted = list(ids)
     if not wanted:
         return set()
-    rows = await session.scalars(
-        select(Application.id)
-        .join(
-            Patron,
-            and_(
-                Patron.family_kana == Application.family_kana,
-                Patron.given_kana == Application.given_kana,
-                Patron.birth_date == Application.birth_date,
-            ),
+    apps = list(
+        await session.scalars(
+            select(Application).where(
+                Application.id.in_(wanted),
+                Application.procedure == "new",
+                Application.birth_date.is_not(None),
+            )
         )
+    )
+    if not apps:
+        return set()
+    holders = await session.execute(
+        select(Patron.id, Patron.family_kana, Patron.given_kana, Patron.birth_date)
         .join(Card, Card.patron_id == Patron.id)
         .where(
-            Application.id.in_(wanted),
-            Application.procedure == "new",
+            Patron.birth_date.in_({app.birth_date for app in apps}),
             Card.status != CardStatus.REVOKED,
-            # Once approved, the application's own patron is no duplicate of it.
-            Patron.id != func.coalesce(Application.patron_id, 0),
         )
         .distinct()
     )
-    return set(rows)
+    keys: dict[tuple[date, str], set[int]] = {}
+    for patron_id, family, given, born in holders:
+        keys.setdefault((born, reading_key(family, given)), set()).add(patron_id)
+    flagged = set()
+    for app in apps:
+        born = app.birth_date or date.min  # never None: selected so
+        matching = keys.get((born, reading_key(*_kana(app))), set())
+        # Once approved, the application's own patron is no duplicate of it.
+        if matching - {app.patron_id}:
+            flagged.add(app.id)
+    return flagged
 
 
 async def _cards(session: AsyncSession, patron_id: int) -> tuple[CandidateCard, ...]:
@@ -202,13 +244,11 @@ async def _cards(session: AsyncSession, patron_id: int) -> tuple[CandidateCard, 
 
 def _candidate(patron: Patron, app: Application, cards: tuple[CandidateCard, ...]) -> Candidate:
     matched = set()
-    if (
-        patron.family_kana == app.family_kana
-        and patron.given_kana == app.given_kana
-        and patron.birth_date == app.birth_date
+    if same_person(
+        (patron.family_kana, patron.given_kana), patron.birth_date, _kana(app), app.birth_date
     ):
         matched.add(NAME_BIRTH)
-    if app.email and patron.email == app.email.strip().lower():
+    if app.email and patron.email == _stored_address(app.email):
         matched.add(EMAIL)
     if app.phone and patron.phone == app.phone:
         matched.add(PHONE)
@@ -225,6 +265,18 @@ def _candidate(patron: Patron, app: Application, cards: tuple[CandidateCard, ...
         cards=cards,
         matched_by=frozenset(matched),
     )
+
+
+def _kana(app: Application) -> tuple[str, str]:
+    return (app.family_kana, app.given_kana)
+
+
+def _stored_address(address: str) -> str:
+    """``address`` in the stored form; one that is none stays as it is (and matches none)."""
+    try:
+        return normalise_address(address)
+    except InvalidRecipient:
+        return address
 
 
 async def patron_of_number(session: AsyncSession, raw: str, fmt: NumberFormat) -> int:

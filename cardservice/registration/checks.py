@@ -7,7 +7,9 @@
 - change of details: the old and new address and phone, and the eligibility verdict on
   the new address (``eligibility.check_eligibility``, as for a new registration);
 - any procedure without a patron: the candidates to pick from (``candidates.py``);
-- a new registration: registered patrons with this kana name and birth date who hold a card.
+- a new registration: registered patrons with this kana name (its reading: サイトウ and
+  サイトー alike) and birth date who hold a card, and patrons with this email address or
+  phone number, who may be the applicant or their family.
 
 "Old" is the application's snapshot (``previous``) of the patron when the procedure was
 submitted or the patron picked; "new" is the application's form (PRODUCT.md, "Procedures").
@@ -68,7 +70,8 @@ class ProcedureChecks:
     renewal_basis: str | None = None
     # Change of details (and a renewal whose address changed): the verdict on the new one.
     eligibility: Eligibility | None = None
-    # No patron yet: whom the application may be for.
+    # No patron yet: whom the application may be for. For a new registration: patrons
+    # with its email address or phone number who are not among ``card_holders``.
     candidates: list[Candidate] = field(default_factory=list)
     # A new registration by someone who already holds a card.
     card_holders: list[Candidate] = field(default_factory=list)
@@ -79,7 +82,10 @@ async def procedure_checks(
 ) -> ProcedureChecks:
     """The checks of ``app``'s procedure on library date ``today``."""
     if app.procedure == Procedure.NEW:
-        return ProcedureChecks(card_holders=await card_holders(session, app))
+        holders = await card_holders(session, app)
+        shown = {holder.patron_id for holder in holders}
+        others = [c for c in await candidates(session, app) if c.patron_id not in shown]
+        return ProcedureChecks(card_holders=holders, candidates=others)
     found = await candidates(session, app) if app.patron_id is None else []
     card = await subject_card(session, app)
     now = (

@@ -29,6 +29,7 @@ from cardservice.cards.lifecycle import REPORTED_LOST, ReissueReason, suspend_ca
 from cardservice.cards.models import Card, CardStatus
 from cardservice.patrons.card_view import current_card
 from cardservice.patrons.models import Patron
+from cardservice.patrons.names import reading_key
 from cardservice.profiles.schema import Profile
 from cardservice.registration.form import (
     ApplicationForm,
@@ -194,19 +195,15 @@ def identity_document_needed(
 
 
 async def holds_card(session: AsyncSession, form: ApplicationForm) -> bool:
-    """Whether a patron with this kana name and birth date holds a card not revoked."""
-    found = await session.scalar(
-        select(Card.id)
-        .join(Patron, Patron.id == Card.patron_id)
-        .where(
-            Patron.family_kana == form.family_kana,
-            Patron.given_kana == form.given_kana,
-            Patron.birth_date == form.birth_date,
-            Card.status != CardStatus.REVOKED,
-        )
-        .limit(1)
+    """Whether a patron with this kana name (its reading, ``patrons.names.reading_key``)
+    and birth date holds a card not revoked."""
+    holders = await session.execute(
+        select(Patron.family_kana, Patron.given_kana)
+        .join(Card, Card.patron_id == Patron.id)
+        .where(Patron.birth_date == form.birth_date, Card.status != CardStatus.REVOKED)
     )
-    return found is not None
+    key = reading_key(form.family_kana, form.given_kana)
+    return any(reading_key(family, given) == key for family, given in holders)
 
 
 def record_reissue(

@@ -15,10 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cardservice.calendar import OpeningCalendar, local_today
 from cardservice.cards.models import Card
-from cardservice.patrons.models import Patron
 from cardservice.profiles.schema import Profile
 from cardservice.registration.applicant import get_application
-from cardservice.registration.candidates import card_holder_applications
+from cardservice.registration.candidates import (
+    card_holder_applications,
+    same_name_birth,
+    same_person,
+)
 from cardservice.registration.models import (
     Application,
     ApplicationDocument,
@@ -151,24 +154,13 @@ def _document_info(row: ApplicationDocument) -> DocumentInfo:
 
 
 async def possible_duplicates(session: AsyncSession, app: Application) -> list[PossibleDuplicate]:
-    """Patrons and other (non-draft) applications with the same kana name and birth date.
-
-    Both sides store kana normalised (full-width katakana, see ``patrons.names``), so an
-    equality match is a match of the normalised names.
-    """
+    """Patrons and other (non-draft) applications with the same kana name (its reading:
+    ``patrons.names.reading_key``, so サイトウ and サイトー alike) and birth date."""
     if app.birth_date is None:
         return []
-    patrons = list(
-        await session.scalars(
-            select(Patron).where(
-                Patron.family_kana == app.family_kana,
-                Patron.given_kana == app.given_kana,
-                Patron.birth_date == app.birth_date,
-                # Once approved, the application's own patron is no duplicate of it.
-                Patron.id != (app.patron_id or 0),
-            )
-        )
-    )
+    kana = (app.family_kana, app.given_kana)
+    # Once approved, the application's own patron is no duplicate of it.
+    patrons = await same_name_birth(session, kana, app.birth_date, exclude=app.patron_id or 0)
     numbers: dict[int, list[str]] = {}
     if patrons:
         cards = await session.execute(
@@ -178,17 +170,16 @@ async def possible_duplicates(session: AsyncSession, app: Application) -> list[P
         )
         for patron_id, number in cards:
             numbers.setdefault(patron_id, []).append(number)
-    others = await session.scalars(
+    born = await session.scalars(
         select(Application)
         .where(
             Application.id != app.id,
             Application.status != ApplicationStatus.DRAFT,
-            Application.family_kana == app.family_kana,
-            Application.given_kana == app.given_kana,
             Application.birth_date == app.birth_date,
         )
         .order_by(Application.id)
     )
+    others = [o for o in born if same_person(kana, app.birth_date, _kana(o), o.birth_date)]
     found = [
         PossibleDuplicate(
             kind="patron",
@@ -211,3 +202,7 @@ async def possible_duplicates(session: AsyncSession, app: Application) -> list[P
         for o in others
     ]
     return found
+
+
+def _kana(app: Application) -> tuple[str, str]:
+    return (app.family_kana, app.given_kana)
