@@ -7,16 +7,16 @@ mode takes microseconds and never waits for the writer, so it runs inline), or a
 pool with statements prepared once per connection. The SQL is shared; only the parameter
 style differs.
 
-On PostgreSQL a lookup is one round trip: asyncpg's pool would otherwise reset each
-connection it gets back (``RESET ALL``, ``CLOSE ALL``, advisory unlock: a second round trip
-per lookup). These connections only ever run single read statements, outside any
-transaction, so there is no session state to reset.
+On PostgreSQL a lookup is one round trip on a connection of the reader's own (see
+:class:`PostgresReader`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import sqlite3
+from collections import deque
 from typing import Any, Protocol
 
 from cardservice.db.engine import open_sqlite_reader
@@ -66,39 +66,106 @@ class SqliteReader:
 
 
 class PostgresReader:
-    def __init__(self, url: str, *, max_size: int = 10) -> None:
+    """A few asyncpg connections of its own, each statement prepared once per connection.
+
+    Not asyncpg's pool: its acquire and release cost more CPU than the query itself, and it
+    resets every connection it gets back (``RESET ALL``, ``CLOSE ALL``...: a second round
+    trip). These connections run single read statements outside any transaction, so they
+    carry no session state: a lookup is one round trip. Connections open on first need, up
+    to ``max_size``; a lookup that finds them all busy waits for the next one free. A
+    connection whose statement failed or was cancelled is closed, never reused, and the
+    error goes to the caller.
+    """
+
+    def __init__(self, url: str, *, max_size: int = 8) -> None:
         self._dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
         self._max_size = max_size
-        self._pool: Any = None
-
-    async def _get_pool(self) -> Any:
-        if self._pool is None:
-            import asyncpg  # noqa: PLC0415  # only PostgreSQL deployments need the driver
-
-            self._pool = await asyncpg.create_pool(
-                self._dsn, min_size=1, max_size=self._max_size, reset=_keep_session
-            )
-        return self._pool
+        self._idle: list[_Connection] = []
+        self._opened = 0  # open, or being opened
+        # Lookups waiting for a connection: given one, or None to open one themselves.
+        self._waiting: deque[asyncio.Future[_Connection | None]] = deque()
 
     async def fetchrow(self, sql: str, *args: Any) -> tuple[Any, ...] | None:
-        pool = await self._get_pool()
-        # asyncpg caches the prepared statement per connection, keyed by the SQL text.
-        record = await pool.fetchrow(sql, *args)
+        record = await self._run(sql, "fetchrow", args)
         return None if record is None else tuple(record)
 
     async def fetch(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-        pool = await self._get_pool()
-        return [tuple(record) for record in await pool.fetch(sql, *args)]
+        return [tuple(record) for record in await self._run(sql, "fetch", args)]
+
+    async def _run(self, sql: str, method: str, args: tuple[Any, ...]) -> Any:
+        connection = await self._acquire()
+        try:
+            statement = connection.statements.get(sql)
+            if statement is None:
+                statement = connection.statements[sql] = await connection.raw.prepare(sql)
+            result = await getattr(statement, method)(*args)
+        except BaseException:
+            self._discard(connection)
+            raise
+        self._release(connection)
+        return result
+
+    async def _acquire(self) -> _Connection:
+        if self._idle:
+            return self._idle.pop()
+        if self._opened >= self._max_size:
+            waiter: asyncio.Future[_Connection | None] = asyncio.get_running_loop().create_future()
+            self._waiting.append(waiter)
+            try:
+                given = await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():
+                    self._pass_on(waiter.result())  # handed over as we were cancelled
+                raise
+            if given is not None:
+                return given
+        else:
+            self._opened += 1
+        try:
+            return await _Connection.open(self._dsn)
+        except BaseException:
+            self._pass_on(None)
+            raise
+
+    def _release(self, connection: _Connection) -> None:
+        self._pass_on(connection)
+
+    def _discard(self, connection: _Connection) -> None:
+        connection.raw.terminate()
+        self._pass_on(None)
+
+    def _pass_on(self, connection: _Connection | None) -> None:
+        """A connection (or, None, the room to open one) to the first lookup still waiting."""
+        while self._waiting:
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                waiter.set_result(connection)
+                return
+        if connection is None:
+            self._opened -= 1
+        else:
+            self._idle.append(connection)
 
     async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+        idle, self._idle = self._idle, []
+        for connection in idle:
+            await connection.raw.close()
+        self._opened -= len(idle)
 
 
-async def _keep_session(_connection: Any) -> None:
-    """Given back to the pool as it is: the pool has already rolled back any transaction
-    (none is ever opened here), and single statements leave no other state."""
+class _Connection:
+    __slots__ = ("raw", "statements")
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+        self.statements: dict[str, Any] = {}
+
+    @classmethod
+    async def open(cls, dsn: str) -> _Connection:
+        import asyncpg  # noqa: PLC0415  # only PostgreSQL deployments need the driver
+
+        # Statements are prepared here, by name; asyncpg's own cache would only duplicate them.
+        return cls(await asyncpg.connect(dsn, statement_cache_size=0))
 
 
 def open_reader(url: str) -> FastReader:
