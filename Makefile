@@ -1,15 +1,17 @@
 # Two commands do all the set-up from a clean clone:
 #   make run    install and start the service on its embedded defaults
 #   make test   install what the tests need, then lint, type-check and run every test
-# and two print benchmark figures:
-#   make bench          the counter API (verify) under load
-#   make bench-import   the ILS patron import, 100,000 rows, twice
+# and these print benchmark figures:
+#   make bench             the counter API (verify) under load, on SQLite and on PostgreSQL
+#   make bench-applicants  10 applicants at once through online registration, on SQLite
+#   make bench-import      the ILS patron import, 100,000 rows, twice
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+BENCH_PG ?= postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run test bench bench-import lint
+.PHONY: run test bench bench-applicants bench-import lint
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +48,13 @@ bench: $(VENV)/.test-installed
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python tests/bench/verify.py
+	@# The same on PostgreSQL (a scratch database of its own) when the local server answers.
+	@if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then \
+	  $(BIN)/python tests/bench/verify.py --database-url $(BENCH_PG); \
+	else echo "PostgreSQL not reachable at 127.0.0.1:5432: its figures are skipped"; fi
+
+bench-applicants: $(VENV)/.test-installed
+	$(BIN)/python tests/bench/applicants.py
 
 bench-import: $(VENV)/.test-installed
 	$(BIN)/python tests/bench/import_patrons.py --rows 100000
