@@ -1,4 +1,12 @@
-"""Every domain's models, imported once so metadata and migrations see all tables."""
+"""Every domain's models, imported once so metadata and migrations see all tables.
+
+Every way into the database imports this module first: the app and the CLI's card, patron
+and demo work through ``cardservice.services``, every command through ``cli.common.run``,
+and the migrations through their ``env.py``. A table's foreign key may name a table of
+another domain (cards name ``patrons``), which SQLAlchemy must know before the first flush,
+whichever command runs first in a fresh process. A new model module is added here
+(tests/unit/db/test_model_registry.py checks that none is missing).
+"""
 
 from cardservice.cards.models import Card, CardEvent, NumberSequence, TokenRevocation
 from cardservice.mail.models import CaughtMail, OutboxRow

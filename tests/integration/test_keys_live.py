@@ -51,10 +51,14 @@ def _card_token(browser: httpx.Client) -> str:
     return decoded[0][0]
 
 
+def _part(token: str, index: int) -> dict[str, str]:
+    segment = token.split(".")[index]
+    part: dict[str, str] = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    return part
+
+
 def _kid(token: str) -> str:
-    header = token.split(".", maxsplit=1)[0]
-    kid: str = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))["kid"]
-    return kid
+    return _part(token, 0)["kid"]
 
 
 def _verdict(server: Server, key: str, token: str) -> str:
@@ -100,6 +104,7 @@ def test_a_rotation_reaches_every_worker_within_the_bound(
         assert answer.status_code == 303, answer.text
         old_token = _card_token(browser)
         assert _kid(old_token) == old
+        assert _part(old_token, 1)["iss"] == server.url  # the issuer follows the port
 
         rotated = cardservice(env, "keys", "rotate", "--overlap-hours", "0").out
         rotated_at = time.monotonic()
