@@ -5,13 +5,14 @@
 #   make bench             the counter API (verify) under load, on SQLite and on PostgreSQL
 #   make bench-applicants  10 applicants at once through online registration, on SQLite
 #   make bench-import      the ILS patron import, 100,000 rows, twice
+#   make bench-uploads     10 applicants uploading phone photos at once: memory and time
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 BENCH_PG ?= postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run test bench bench-applicants bench-import lint
+.PHONY: run test bench bench-applicants bench-import bench-uploads lint
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,3 +59,6 @@ bench-applicants: $(VENV)/.test-installed
 
 bench-import: $(VENV)/.test-installed
 	$(BIN)/python tests/bench/import_patrons.py --rows 100000
+
+bench-uploads: $(VENV)/.test-installed
+	$(BIN)/python tests/bench/uploads.py
