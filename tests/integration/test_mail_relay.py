@@ -10,7 +10,7 @@ import pytest
 
 from cardservice.db.base import utcnow
 from cardservice.db.engine import Database
-from cardservice.mail import MailRelay, MailStatus
+from cardservice.mail import MailRelay, MailStatus, OutboxRow
 from cardservice.mail.smtp import SmtpTarget
 from cardservice.services import Services
 from tests.unit.mail.support import (
@@ -141,3 +141,25 @@ async def test_run_forever_delivers_and_stops(services: Services, sink: SmtpSink
     await asyncio.wait_for(task, 5)
     assert (await outbox_row(services, mail_id)).status == MailStatus.SENT
     assert len(sink.envelopes) == 1
+
+
+async def test_a_claim_is_a_conditional_update_that_loses_to_an_earlier_one(
+    services: Services, second_db: Database, sink: SmtpSink
+) -> None:
+    """Two relays that both saw the row due: only the first claim takes it, on SQLite too,
+    where no row lock keeps the second from reading it."""
+    (mail_id,) = await queue(services, verify_mail())
+    first = relay_to(services, sink.port)
+    second = MailRelay(second_db, first.target, first.sender)
+    now = utcnow()
+    async with second_db.transaction() as session:
+        seen = await session.get(OutboxRow, mail_id)
+    assert seen is not None  # the second relay's candidate, read before the first claims it
+
+    claimed = await first._claim(now)
+    assert claimed is not None
+    async with second_db.transaction() as session:
+        assert await second._take(session, seen, now) is None
+    row = await outbox_row(services, mail_id)
+    assert (row.attempts, row.message_id) == (1, claimed.envelope.message_id)
+    assert row.next_attempt_at == now + first.lease
