@@ -76,6 +76,9 @@ class ImagePool:
         self._executor: ProcessPoolExecutor | None = None
 
     async def __aenter__(self) -> ImagePool:
+        # The server process holds each upload's bytes (a few MB) while it waits for a worker:
+        # mapped on their own, they go back to the system once the request is over.
+        _return_large_blocks()
         self._executor = self._new_executor()
         return self
 
@@ -160,6 +163,13 @@ def _start_worker(memory_ceiling: int) -> None:
     if hard != resource.RLIM_INFINITY:
         limit = min(limit, hard)
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    _return_large_blocks()
+
+
+def _return_large_blocks() -> None:
+    """glibc only: allocations from 256 KB up get their own mapping, given back on free (by
+    default the threshold grows with the largest block freed, up to 32 MB, and such blocks
+    stay in the heap once freed)."""
     libc_name = ctypes.util.find_library("c")
     if libc_name:
         libc = ctypes.CDLL(libc_name)
