@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -14,11 +15,14 @@ from sqlalchemy import select
 
 from cardservice.cards.numbers import compose
 from cardservice.cards.service import CardPolicy
+from cardservice.db.engine import Database
+from cardservice.db.migrate import upgrade
 from cardservice.mail import MailStatus
 from cardservice.patrons.models import Patron
 from cardservice.services import Services
 from cardservice.settings import Settings
 from tests.cli_support import cardservice, cli_env
+from tests.integration.test_registration_migration import fresh_url  # noqa: F401  # a fixture
 from tests.unit.mail.support import (
     SmtpSink,
     free_port,
@@ -228,3 +232,37 @@ async def test_no_smtputf8_fails_the_email_at_once_with_a_reason(
     assert (await outbox_row(services, legacy)).status == MailStatus.SENT
     [envelope] = plain_sink.envelopes
     assert envelope.rcpt_tos == ["taro..yamada@docomo.ne.jp"]  # aiosmtpd drops the quotes
+
+
+# --- addresses stored before the one rule ----------------------------------------------------
+
+
+async def test_the_migration_stores_old_addresses_in_the_one_form(
+    fresh_url: str,  # noqa: F811  # the fixture imported above
+) -> None:
+    await upgrade(fresh_url, "0005")
+    database = Database(fresh_url)
+    typed = ["hanako@例え.jp", "taro..yamada@docomo.ne.jp\u200b", "", "not an address"]
+    try:
+        async with database.transaction() as session:
+            for index, email in enumerate(typed):
+                session.add(
+                    Patron(
+                        family_name="山田",
+                        given_name="花子",
+                        family_kana="ヤマダ",
+                        given_kana="ハナコ",
+                        birth_date=date(1990, 4, 1 + index),
+                        email=email,
+                    )
+                )
+    finally:
+        await database.dispose()
+    await upgrade(fresh_url)
+    database = Database(fresh_url)
+    try:
+        async with database.transaction() as session:
+            stored = list(await session.scalars(select(Patron.email).order_by(Patron.id)))
+    finally:
+        await database.dispose()
+    assert stored == ["hanako@xn--r8jz45g.jp", '"taro..yamada"@docomo.ne.jp', "", "not an address"]
