@@ -41,7 +41,10 @@ PREFECTURES_EN: tuple[str, ...] = (
 )  # fmt: skip
 
 # Hyphen look-alikes people type in postal codes and phone numbers, after NFKC (which has
-# already turned the full-width hyphen-minus into "-" and half-width "ｰ" into "ー").
+# already turned the full-width hyphen-minus into "-" and half-width "ｰ" into "ー"). NFKC is
+# meant for these fields, unlike names and addresses (``text.fold_width``): what it folds
+# there (①, full-width digits, a compatibility ideograph in 神奈川県) can only be a typing
+# variant, and what is kept is ASCII digits or one of the 47 prefecture names.
 DASHES = "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u30fc"
 _POSTAL_CODE = re.compile(rf"〒?\s*([0-9]{{3}})[{DASHES}\s]?([0-9]{{4}})")
 
