@@ -98,7 +98,7 @@ def serving(env: dict[str, str], *args: str, port: int | None = None) -> Iterato
     with log.open("w") as output:
         process = subprocess.Popen(  # our own console script, fixed arguments
             [str(COMMAND), *args, "--port", str(port)],
-            env={**os.environ, **env},
+            env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},  # the log as it happens
             stdout=output,
             stderr=subprocess.STDOUT,
             text=True,

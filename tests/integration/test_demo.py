@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import stat
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -15,6 +16,7 @@ from cardservice.registration.procedures import availability
 from cardservice.security.passwords import verify_password
 from cardservice.services import Services
 from cardservice.staff.service import authenticate
+from tests.cli_support import get, serving
 
 
 async def test_demo_data_is_made_once_and_works(services: Services) -> None:
@@ -53,3 +55,17 @@ async def test_the_sample_card_can_be_renewed_at_once(services: Services) -> Non
             if found.procedure == Procedure.RENEWAL
         ]
     assert renewal.open
+
+
+def test_the_demo_command_serves_on_the_port_it_is_given(tmp_path: Path) -> None:
+    """`cardservice demo --port N` as a newcomer runs it: the links it prints, the pages and
+    the token issuer are at port N, not 8000."""
+    env = {"CARDSERVICE_DATA_DIR": str(tmp_path / "data"), "CARDSERVICE_LOG_LEVEL": "WARNING"}
+    with serving(env, "demo") as server:
+        status, page = get(f"{server.url}/apply")
+        assert status == 200
+        assert "<form" in page.decode()
+        printed = server.log.read_text()
+    assert f"open {server.url}/apply and enter any email address" in printed
+    assert f"curl -s -X POST {server.url}/api/v1/verify" in printed
+    assert ":8000" not in printed
