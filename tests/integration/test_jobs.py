@@ -8,12 +8,10 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 import time_machine
-from click.testing import CliRunner
 from sqlalchemy import select, update
 
 from cardservice.calendar import local_today
 from cardservice.cards.models import Card
-from cardservice.cli import main
 from cardservice.db.base import utcnow
 from cardservice.jobs import run_jobs
 from cardservice.notices import closures
@@ -27,6 +25,7 @@ from cardservice.security.models import LinkToken
 from cardservice.services import Services
 from cardservice.settings import Settings
 from cardservice.staff.audit import for_target
+from tests.cli_support import cardservice
 from tests.registration_flow import (
     ask,
     load,
@@ -166,10 +165,9 @@ def test_the_jobs_command(empty_db: Settings) -> None:
         "CARDSERVICE_DATABASE_URL": empty_db.database_url,
         "CARDSERVICE_PROFILE": "yokohama",
     }
-    result = CliRunner().invoke(main, ["jobs"], env=env, catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    assert "ID images deleted: 0" in result.output
-    assert "applications cancelled for unanswered inquiries: 0" in result.output
+    out = cardservice(env, "jobs").out
+    assert "ID images deleted: 0" in out
+    assert "applications cancelled for unanswered inquiries: 0" in out
 
 
 NOTICE = {
@@ -241,7 +239,6 @@ def test_the_jobs_command_reports_the_notices(empty_db: Settings) -> None:
         "CARDSERVICE_DATABASE_URL": empty_db.database_url,
         "CARDSERVICE_PROFILE": "kashiwa",
     }
-    result = CliRunner().invoke(main, ["jobs"], env=env, catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    assert "expiry reminders queued: 0" in result.output
-    assert "closure notice emails queued: 0" in result.output
+    out = cardservice(env, "jobs").out
+    assert "expiry reminders queued: 0" in out
+    assert "closure notice emails queued: 0" in out
