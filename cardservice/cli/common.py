@@ -11,8 +11,8 @@ import asyncio
 import functools
 import os
 import pwd
-from collections.abc import AsyncIterator, Callable, Coroutine
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -43,10 +43,20 @@ def run(work: Callable[[Settings], Coroutine[Any, Any, T]]) -> T:
 
     settings = settings_from_env()
     _name_the_operator_in_audit_entries()
-    try:
+    with reported():
         return asyncio.run(work(settings))
+
+
+@contextmanager
+def reported() -> Iterator[None]:
+    """A domain or configuration error inside the block ends the command with one line
+    (``code: message``, or ``configuration: KEY: problem``) and exit status 1."""
+    try:
+        yield
     except DomainError as exc:
         raise click.ClickException(f"{exc.code}: {exc.message}") from exc
+    except ConfigurationError as exc:
+        raise click.ClickException(f"configuration: {exc}") from exc
 
 
 def cli_actor() -> str:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import click
 
-from cardservice.cli.common import settings_from_env
+from cardservice.cli.common import reported, settings_from_env
 
 
 @click.group()
@@ -20,9 +20,10 @@ def keys_list() -> None:
     from cardservice.services import load_keyring  # noqa: PLC0415
 
     settings = settings_from_env()
-    ring = load_keyring(settings)
-    now = datetime.now(UTC)
-    signing = ring.signing_key(now).kid
+    with reported():
+        ring = load_keyring(settings)  # on a first start, makes a key that signs from now
+        now = datetime.now(UTC)
+        signing = ring.signing_key(now).kid
     for key in ring.keys:
         until = key.verify_until.isoformat() if key.verify_until else "-"
         mark = "signing" if key.kid == signing else "published"
@@ -54,7 +55,6 @@ def keys_rotate(overlap_hours: int | None) -> None:
         )
     directory = settings.data_dir / "keys"
     now = datetime.now(UTC)
-    ring = Keyring.load_or_create(directory, now=now)
     hours = settings.key_overlap_hours if overlap_hours is None else overlap_hours
     overlap = timedelta(hours=hours)
     # A token lives at most as long as a card: validity plus the renewal window.
@@ -62,7 +62,9 @@ def keys_rotate(overlap_hours: int | None) -> None:
     lifetime = timedelta(
         days=366 * card.validity_years + card.renewal_window_days + 31 * card.renewal_window_months
     )
-    new = ring.rotate(directory, now=now, overlap=overlap, max_token_lifetime=lifetime)
+    with reported():
+        ring = Keyring.load_or_create(directory, now=now)
+        new = ring.rotate(directory, now=now, overlap=overlap, max_token_lifetime=lifetime)
     when = "now" if hours == 0 else f"from {new.sign_from.isoformat()}"
     click.echo(f"new key {new.kid} published now, signs {when}")
 
@@ -75,5 +77,6 @@ def keys_prune() -> None:
     settings = settings_from_env()
     directory = settings.data_dir / "keys"
     now = datetime.now(UTC)
-    removed = Keyring.load_or_create(directory, now=now).prune(directory, now=now)
+    with reported():
+        removed = Keyring.load_or_create(directory, now=now).prune(directory, now=now)
     click.echo("removed: " + (", ".join(removed) if removed else "none"))

@@ -145,3 +145,17 @@ def test_rotating_with_no_overlap_signs_with_the_new_key_at_once(tmp_path: Path)
 def test_configuration_error_is_reported(tmp_path: Path) -> None:
     env = {"CARDSERVICE_DATA_DIR": str(tmp_path), "CARDSERVICE_PROFILE": "nowhere"}
     assert "CARDSERVICE_PROFILE" in cardservice(env, "migrate", ok=False).err
+
+
+def test_key_commands_report_bad_configuration_in_one_line(tmp_path: Path) -> None:
+    env = {"CARDSERVICE_DATA_DIR": str(tmp_path)}
+    cardservice(env, "keys", "list")
+    negative = {**env, "CARDSERVICE_KEY_OVERLAP_HOURS": "-1"}
+    refused = cardservice(negative, "keys", "rotate", ok=False)
+    assert refused.err.startswith("Error: invalid_input: overlap must be >= 0"), refused.err
+    (tmp_path / "keys" / "keyring.json").write_text("{not json")
+    for command in ("list", "rotate", "prune"):
+        broken = cardservice(env, "keys", command, ok=False)
+        assert broken.err.startswith("Error: configuration: "), broken.err
+        assert "keyring.json: unreadable" in broken.err
+        assert "Traceback" not in broken.err
