@@ -13,7 +13,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any, Final
 from zoneinfo import ZoneInfo
@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cardservice.calendar import start_of_day
 from cardservice.errors import InvalidInput
 from cardservice.patrons.names import InvalidKana, normalise_kana
 from cardservice.registration.form import Procedure
@@ -92,8 +93,8 @@ def parse_filter(params: Mapping[str, str]) -> HistoryFilter:
     status = pick("status", ApplicationStatus)
     procedure = pick("procedure", Procedure)
     date_field = pick("dates", DateField) or DateField.SUBMITTED
-    date_from = _date(params.get("from", ""), "from", errors)
-    date_to = _date(params.get("to", ""), "to", errors)
+    date_from = parse_day(params.get("from", ""), "from", errors)
+    date_to = parse_day(params.get("to", ""), "to", errors)
     if date_from and date_to and date_from > date_to:
         errors["to"] = "date_range_invalid"
     text = search_text(params.get("q", ""))
@@ -112,7 +113,9 @@ def parse_filter(params: Mapping[str, str]) -> HistoryFilter:
     )
 
 
-def _date(raw: str, field: str, errors: dict[str, str]) -> date | None:
+def parse_day(raw: str, field: str, errors: dict[str, str]) -> date | None:
+    """A date typed as YYYY-MM-DD (full-width digits too); None if empty. A date that is not
+    valid sets ``errors[field] = "date_invalid"`` and gives None."""
     text = unicodedata.normalize("NFKC", raw).strip()
     if not text:
         return None
@@ -160,17 +163,12 @@ def _conditions(chosen: HistoryFilter, timezone: ZoneInfo) -> list[ColumnElement
         else Application.submitted_at
     )
     if chosen.date_from is not None:
-        conditions.append(column >= _start_of(chosen.date_from, timezone))
+        conditions.append(column >= start_of_day(chosen.date_from, timezone))
     if chosen.date_to is not None:
-        conditions.append(column < _start_of(chosen.date_to + timedelta(days=1), timezone))
+        conditions.append(column < start_of_day(chosen.date_to + timedelta(days=1), timezone))
     if chosen.text:
         conditions.append(_text_condition(chosen.text))
     return conditions
-
-
-def _start_of(day: date, timezone: ZoneInfo) -> datetime:
-    """The instant the library's day begins, in UTC as the columns store it."""
-    return datetime.combine(day, time(0), tzinfo=timezone).astimezone(UTC)
 
 
 def _text_condition(text: str) -> ColumnElement[bool]:

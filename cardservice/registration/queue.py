@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Literal
+from typing import Final, Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -83,6 +83,21 @@ class ApplicationDetail:
     duplicates: list[PossibleDuplicate]
 
 
+# The queue's order: the earliest due date first, then the earliest submitted.
+_QUEUE_ORDER: Final = (Application.due_on, Application.submitted_at, Application.id)
+
+
+async def next_in_queue(session: AsyncSession) -> str | None:
+    """The public id of the application at the head of the queue (the order of
+    :func:`queue`), or None when no application waits for a decision."""
+    return await session.scalar(
+        select(Application.public_id)
+        .where(Application.status == ApplicationStatus.SUBMITTED)
+        .order_by(*_QUEUE_ORDER)
+        .limit(1)
+    )
+
+
 async def queue(session: AsyncSession, today: date, *, profile: Profile) -> list[QueueItem]:
     """Applications waiting for a decision, the most urgent first."""
     calendar = OpeningCalendar.from_profile(profile.calendar)
@@ -97,7 +112,7 @@ async def queue(session: AsyncSession, today: date, *, profile: Profile) -> list
         select(Application, func.coalesce(answered.c.n, 0))
         .outerjoin(answered, answered.c.application_id == Application.id)
         .where(Application.status == ApplicationStatus.SUBMITTED)
-        .order_by(Application.due_on, Application.submitted_at, Application.id)
+        .order_by(*_QUEUE_ORDER)
     )
     found = list(rows)
     holders = await card_holder_applications(session, [app.id for app, _ in found])

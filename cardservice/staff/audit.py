@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cardservice.db.base import utcnow
@@ -76,11 +78,44 @@ def _refuse_secrets(value: object) -> None:
             _refuse_secrets(item)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditFilter:
+    """Which entries to show; the defaults show every one."""
+
+    action: str | None = None  # one action code, e.g. "application.approve"
+    staff_id: int | None = None  # one staff member's entries
+    without_staff: bool = False  # only the entries no staff member made (applicant, system)
+    since: datetime | None = None  # UTC instants: since included, until excluded
+    until: datetime | None = None
+
+
+def _where(chosen: AuditFilter | None) -> list[ColumnElement[bool]]:
+    if chosen is None:
+        return []
+    conditions: list[ColumnElement[bool]] = []
+    if chosen.action is not None:
+        conditions.append(AuditEntry.action == chosen.action)
+    if chosen.without_staff:
+        conditions.append(AuditEntry.staff_id.is_(None))
+    elif chosen.staff_id is not None:
+        conditions.append(AuditEntry.staff_id == chosen.staff_id)
+    if chosen.since is not None:
+        conditions.append(AuditEntry.at >= chosen.since)
+    if chosen.until is not None:
+        conditions.append(AuditEntry.at < chosen.until)
+    return conditions
+
+
 async def recent(
-    session: AsyncSession, limit: int = 50, *, before: int | None = None
+    session: AsyncSession,
+    limit: int = 50,
+    *,
+    before: int | None = None,
+    chosen: AuditFilter | None = None,
 ) -> list[AuditEntry]:
-    """The newest entries first; ``before`` (an entry id) pages back through older ones."""
-    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    """The newest entries first, those ``chosen`` selects (all if None); ``before`` (an
+    entry id) pages back through older ones."""
+    query = select(AuditEntry).where(*_where(chosen)).order_by(AuditEntry.id.desc()).limit(limit)
     if before is not None:
         query = query.where(AuditEntry.id < before)
     rows = await session.scalars(query)
@@ -88,12 +123,17 @@ async def recent(
 
 
 async def for_target(
-    session: AsyncSession, target_type: str, target_id: str | int
+    session: AsyncSession,
+    target_type: str,
+    target_id: str | int,
+    *,
+    chosen: AuditFilter | None = None,
 ) -> list[AuditEntry]:
-    """One record's history, oldest first."""
+    """One record's history, oldest first, the entries ``chosen`` selects (all if None)."""
     rows = await session.scalars(
         select(AuditEntry)
         .where(AuditEntry.target_type == target_type, AuditEntry.target_id == str(target_id))
+        .where(*_where(chosen))
         .order_by(AuditEntry.id)
     )
     return list(rows)

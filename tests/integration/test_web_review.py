@@ -285,7 +285,12 @@ async def test_approve_issues_the_card_and_a_second_approve_is_a_conflict(
 
     done = await post_form(client, f"{url}/approve", page=url, confirm="yes")
     assert done.status_code == 303
-    assert done.headers["location"] == f"{url}?done=approved"
+    # Nothing else waits: the reviewer lands on the queue, told what was done and to which.
+    assert done.headers["location"] == f"/staff/queue?done=approved&decided={public_id}"
+    landed = (await client.get(f"{done.headers['location']}&lang=en")).text
+    assert "Approved. The card is issued" in landed
+    assert f'href="{url}"' in landed
+    assert "No application is left in the queue." in landed
 
     async with services.db.transaction() as session:
         card = await session.scalar(select(Card))
@@ -301,6 +306,7 @@ async def test_approve_issues_the_card_and_a_second_approve_is_a_conflict(
     shown = await client.get(f"{url}?done=approved&lang=en")
     assert "Approved. The card is issued" in shown.text
     assert f"User number: {card.user_number}" in shown.text
+    assert f"User number: {card.user_number}" in landed
     assert f'action="{url}/approve"' not in shown.text  # decided: no more decisions
     assert "Possible duplicates" not in shown.text  # its own new patron is no duplicate
 
@@ -324,7 +330,7 @@ async def test_reject_with_a_template(client: Client, services: Services) -> Non
 
     done = await post_form(client, f"{url}/reject", page=url, template_id=str(template.id))
     assert done.status_code == 303
-    assert done.headers["location"] == f"{url}?done=rejected"
+    assert done.headers["location"] == f"/staff/queue?done=rejected&decided={public_id}"
     app = await load(services, public_id)
     assert app.status == ApplicationStatus.REJECTED
     assert app.decision_reason == template.text_ja  # the applicant wrote in Japanese
@@ -401,7 +407,7 @@ async def test_inquiry_emails_an_answer_link_and_leaves_only_reject(
 
     done = await post_form(client, f"{url}/inquiry", page=url, question=question)
     assert done.status_code == 303
-    assert done.headers["location"] == f"{url}?done=inquiry"
+    assert done.headers["location"] == f"/staff/queue?done=inquiry&decided={public_id}"
     (mail,) = await outbox(services, "inquiry")
     assert question in mail.body_text
     assert re.search(rf"{services.settings.base_url}/apply/answer/\S+", mail.body_text)

@@ -271,7 +271,7 @@ async def test_approving_needs_the_ticked_confirmation(client: Client, services:
 
     done = await post_form(client, f"{url}/approve", page=url, confirm="yes")
     assert done.status_code == 303
-    assert done.headers["location"] == f"{url}?done=approved"
+    assert done.headers["location"] == f"/staff/queue?done=approved&decided={public_id}"
     shown = (await client.get(f"{url}?done=approved&lang=en")).text
     assert "Approved. The patron&#39;s details are updated" in shown
     assert len(await outbox(services, "details_changed")) == 1

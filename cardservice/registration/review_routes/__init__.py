@@ -10,8 +10,10 @@ the pick of its patron; the rejection templates and the audit log (``admin``).
     POST /staff/applications/{public_id}/patron             the patron's pick (``patron``)
 
 Each decision (approve, reject, ask) and the pick of the patron an application is for is one
-transaction around the domain function, then a 303 back to the application with a notice.
-Approving asks for a ticked confirmation. A decision the application's state no longer
+transaction around the domain function, then a 303 with a notice: after a decision to the
+next application in the queue (or the queue when none is left, ``after``), after the pick
+back to the application. Approving asks for a ticked confirmation (and, with JavaScript, a
+dialog: static/review.js). A decision the application's state no longer
 allows is a 409 page; a missing confirmation, a reason, question or patron that is not valid
 comes back on the application page (400, or 409 for a patron still to pick) with the
 message next to its field, in the page's language, the text kept. ``view`` says how an

@@ -8,6 +8,8 @@ password (the log never stores them).
 from __future__ import annotations
 
 from typing import Annotated, Any, Final
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import msgspec
 from litestar import Request, get, post
@@ -20,6 +22,13 @@ from cardservice.registration import reasons
 from cardservice.registration.form import FormErrors
 from cardservice.registration.models import RejectionTemplate
 from cardservice.registration.reasons import TemplateTexts
+from cardservice.registration.review_routes.actions import (
+    action_label,
+    action_options,
+    actor_label,
+    entry_filter,
+    staff_options,
+)
 from cardservice.staff import audit
 from cardservice.staff.models import Role, StaffUser
 from cardservice.staff.service import list_staff
@@ -34,8 +43,6 @@ AUDIT_PAGE_SIZE: Final = 50
 # Row ids are 32-bit integers on PostgreSQL; a bigger number in a URL is no row at all.
 ID_MAX: Final = 2**31 - 1
 
-SYSTEM_ACTOR: Final = N_("System")
-STAFF_NOT_KNOWN: Final = N_("Unknown staff member")
 TEMPLATE_NOTICES: Final = {
     "created": N_("The template has been added."),
     "updated": N_("The template has been saved."),
@@ -194,23 +201,39 @@ def _before(raw: str) -> int | None:
 
 @get(AUDIT, name="staff_audit")
 async def audit_page(request: AnyRequest) -> Template:
+    """The audit log, newest first, a page at a time; filtered by action, staff member and
+    library dates (a GET form, kept in the page links). A wrong filter field is marked and
+    the page shows every entry (400)."""
     staff = await current_staff(request, Role.ADMIN)
+    svc = services(request)
     before = _before(request.query_params.get("before", ""))
-    async with services(request).db.transaction() as session:
+    async with svc.db.transaction() as session:
+        users = await list_staff(session)
+        chosen = entry_filter(
+            request, request.query_params, users, ZoneInfo(svc.settings.profile.library.timezone)
+        )
         # One more than a page tells whether there is an older page at all.
-        entries = await audit.recent(session, AUDIT_PAGE_SIZE + 1, before=before)
-        names = {user.id: user.display_name for user in await list_staff(session)}
+        entries = await audit.recent(
+            session, AUDIT_PAGE_SIZE + 1, before=before, chosen=chosen.chosen
+        )
+    names = {user.id: user.display_name for user in users}
     older = entries[AUDIT_PAGE_SIZE - 1].id if len(entries) > AUDIT_PAGE_SIZE else None
+    query = chosen.query
     return render(
         request,
         "pages/staff/audit.html",
+        status_code=HTTP_400_BAD_REQUEST if chosen.errors else 200,
         staff=staff,
         entries=entries[:AUDIT_PAGE_SIZE],
-        names=names,
-        system_actor=translate(request, SYSTEM_ACTOR),
-        unknown_actor=translate(request, STAFF_NOT_KNOWN),
+        action_label=lambda entry: action_label(request, entry.action),
+        actor_label=lambda entry: actor_label(request, entry, names),
+        filter=chosen,
+        actions=action_options(request),
+        staff_choices=staff_options(request, users),
+        filter_url=AUDIT,
         before=before,
-        older=older,
+        newest_url=f"{AUDIT}?{urlencode(query)}" if query else AUDIT,
+        older_url=f"{AUDIT}?{urlencode({**query, 'before': older})}" if older else "",
     )
 
 

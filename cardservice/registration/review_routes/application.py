@@ -3,16 +3,27 @@ history and the forms of the decisions; the decisions show it again with their e
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from litestar import get
 from litestar.params import FromPath
 from litestar.response import Template
+from litestar.status_codes import HTTP_200_OK, HTTP_400_BAD_REQUEST
 
 from cardservice.registration import inquiries, review, waiting
 from cardservice.registration.checks import procedure_checks
 from cardservice.registration.japan import format_phone
 from cardservice.registration.models import ApplicationStatus
 from cardservice.registration.queue import ApplicationDetail
-from cardservice.registration.review_routes.admin import STAFF_NOT_KNOWN, SYSTEM_ACTOR
+from cardservice.registration.review_routes.actions import (
+    STAFF_NOT_KNOWN,
+    action_label,
+    action_options,
+    actor_label,
+    entry_filter,
+    staff_options,
+)
+from cardservice.registration.review_routes.after import decided_notice, done_text
 from cardservice.registration.review_routes.common import (
     APPLICATIONS,
     QUEUE,
@@ -20,9 +31,9 @@ from cardservice.registration.review_routes.common import (
     application_url,
     library_today,
 )
-from cardservice.registration.review_routes.texts import APPROVED_NOTICES, DONE_NOTICES
 from cardservice.registration.review_routes.view import (
     DocumentView,
+    answer_documents,
     applicant_language,
     approve_texts,
     card_state,
@@ -53,6 +64,7 @@ async def queue_page(request: AnyRequest) -> Template:
     async with services(request).db.transaction() as session:
         items = await review.queue(session, today, profile=profile)
         waiting_items = await waiting.awaiting_answer(session, today)
+        decided = await decided_notice(request, session, None)
     labels = {i.public_id: procedure_label(request, i.procedure, i.reissue_reason) for i in items}
     return render(
         request,
@@ -63,6 +75,7 @@ async def queue_page(request: AnyRequest) -> Template:
         waiting=waiting_items,
         today=today,
         overdue_count=sum(1 for item in items if item.overdue),
+        decided=decided,
     )
 
 
@@ -71,27 +84,35 @@ async def show_application(
     staff: StaffUser,
     public_id: str,
     *,
-    status_code: int = 200,
+    status_code: int = HTTP_200_OK,
     field_errors: dict[str, str] | None = None,
     values: dict[str, str] | None = None,
 ) -> Template:
     """The application's page; a refused decision shows it again with ``status_code``, the
     error next to its field (``field_errors``) and what was typed (``values``)."""
-    profile = services(request).settings.profile
+    svc = services(request)
+    profile = svc.settings.profile
     today = library_today(profile)
-    async with services(request).db.transaction() as session:
+    async with svc.db.transaction() as session:
         detail: ApplicationDetail = await review.application_detail(session, public_id)
-        checks = await procedure_checks(session, detail.application, profile=profile, today=today)
+        app = detail.application
+        checks = await procedure_checks(session, app, profile=profile, today=today)
         templates = await review.rejection_templates(session)
-        number = await waiting.issued_number(session, detail.application)
-        history = await audit.for_target(session, review.TARGET, public_id)
-        staff_names = {user.id: user.display_name for user in await list_staff(session)}
-    app = detail.application
+        number = await waiting.issued_number(session, app)
+        users = await list_staff(session)
+        # The history's filter (action, who, dates) is in the query, as on the audit log.
+        chosen = entry_filter(
+            request, request.query_params, users, ZoneInfo(profile.library.timezone)
+        )
+        everything = await audit.for_target(session, review.TARGET, public_id)
+        history = (
+            await audit.for_target(session, review.TARGET, public_id, chosen=chosen.chosen)
+            if chosen.query and not chosen.errors
+            else everything
+        )
+        decided = await decided_notice(request, session, app)
+    staff_names = {user.id: user.display_name for user in users}
     done = request.query_params.get("done", "")
-    notices = {
-        **DONE_NOTICES,
-        "approved": APPROVED_NOTICES.get(app.procedure, DONE_NOTICES["approved"]),
-    }
     documents = [
         DocumentView(
             info=info,
@@ -100,6 +121,8 @@ async def show_application(
         )
         for info in detail.documents
     ]
+    if chosen.errors and status_code == HTTP_200_OK:
+        status_code = HTTP_400_BAD_REQUEST
     return render(
         request,
         "pages/staff/application.html",
@@ -107,7 +130,7 @@ async def show_application(
         staff=staff,
         app=app,
         url=application_url(public_id),
-        facts=facts(request, app),
+        facts=facts(request, app, today),
         status_label=status_label(request, app),
         status_labels=status_labels(request),
         documents=documents,
@@ -118,9 +141,19 @@ async def show_application(
         decision_reason=decision_reason(request, app),
         history=history,
         staff_names=staff_names,
-        system_actor=translate(request, SYSTEM_ACTOR),
         unknown_actor=translate(request, STAFF_NOT_KNOWN),
-        notice=translate(request, notices[done]) if done in notices else "",
+        action_label=lambda entry: action_label(request, entry.action),
+        actor_label=lambda entry: actor_label(request, entry, staff_names),
+        filter=chosen,
+        actions=action_options(request),
+        staff_choices=staff_options(request, users),
+        filter_url=f"{application_url(public_id)}#history",
+        answer_documents=answer_documents(request, profile, everything),
+        decided=decided,
+        # The notice of a decision on this application itself (no ``decided`` for another).
+        notice=done_text(request, app, done)
+        if request.query_params.get("decided", public_id) == public_id
+        else "",
         can_decide=app.status == ApplicationStatus.SUBMITTED,
         can_reject=app.status in (ApplicationStatus.SUBMITTED, ApplicationStatus.INQUIRY),
         errors=field_errors or {},

@@ -1,5 +1,6 @@
 """The decisions on an application: approve (with a ticked confirmation), reject (a
-template or a written reason), ask the applicant a question."""
+template or a written reason), ask the applicant a question. After each the reviewer lands
+on the next application in the queue, or on the queue when none is left (``after``)."""
 
 from __future__ import annotations
 
@@ -16,13 +17,13 @@ from cardservice.cards.service import CardAlreadyRevoked
 from cardservice.registration import candidates, errors, inquiries, review
 from cardservice.registration.applicant import get_application
 from cardservice.registration.decisions import ApplicationNoCard
+from cardservice.registration.review_routes.after import after_decision
 from cardservice.registration.review_routes.application import show_application
 from cardservice.registration.review_routes.common import (
     APPLICATIONS,
     ID_DIGITS_MAX,
     TEXT_FIELD_MAX,
     AnyRequest,
-    back_to_application,
 )
 from cardservice.registration.review_routes.texts import CARD_CHANGED, NOT_CONFIRMED
 from cardservice.staff.models import Role
@@ -71,6 +72,7 @@ async def approve(
                 profile=svc.settings.profile,
                 base_url=svc.settings.base_url,
             )
+            landing = await after_decision(session, public_id, "approved")
     except candidates.ApplicationPatronRequired as exc:
         message = domain_error_text(request, exc)
         return await show_application(
@@ -89,7 +91,7 @@ async def approve(
             status_code=HTTP_409_CONFLICT,
             field_errors={"confirm": message},
         )
-    return back_to_application(public_id, "approved")
+    return landing
 
 
 def _template_id(raw: str) -> int | None:
@@ -121,6 +123,7 @@ async def reject(
                 template_id=template_id,
                 text=None if template_id is not None else data.text,
             )
+            landing = await after_decision(session, public_id, "rejected")
     except errors.RejectionReasonInvalid as exc:
         field = str(exc.detail.get("field", "text"))
         return await show_application(
@@ -131,7 +134,7 @@ async def reject(
             field_errors={field: domain_error_text(request, exc)},
             values={"template_id": data.template_id, "text": data.text},
         )
-    return back_to_application(public_id, "rejected")
+    return landing
 
 
 @post(f"{APPLICATIONS}/{{public_id:str}}/inquiry", name="staff_application_inquiry")
@@ -151,6 +154,7 @@ async def inquiry(
                 profile=svc.settings.profile,
                 base_url=svc.settings.base_url,
             )
+            landing = await after_decision(session, public_id, "inquiry")
     except errors.InquiryTextInvalid as exc:
         return await show_application(
             request,
@@ -160,4 +164,4 @@ async def inquiry(
             field_errors={"question": domain_error_text(request, exc)},
             values={"question": data.question},
         )
-    return back_to_application(public_id, "inquiry")
+    return landing

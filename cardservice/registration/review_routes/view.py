@@ -10,6 +10,7 @@ from typing import Any, Final
 
 from litestar import Request
 
+from cardservice.calendar import age_on, japanese_era_date, written_date
 from cardservice.cards.models import CardStatus
 from cardservice.profiles.schema import Profile
 from cardservice.registration import inquiries
@@ -20,6 +21,7 @@ from cardservice.registration.japan import format_phone, format_postal_code
 from cardservice.registration.models import Application, ApplicationStatus
 from cardservice.registration.queue import DocumentInfo
 from cardservice.registration.storage import EXTRA_DOCUMENT
+from cardservice.staff.models import AuditEntry
 from cardservice.web.i18n import N_, language
 from cardservice.web.pages import translate
 
@@ -58,6 +60,11 @@ LANGUAGE_LABELS: Final = {"ja": N_("Japanese"), "en": N_("English")}
 EXTRA_DOCUMENT_LABEL: Final = N_("Workplace or school document")
 CANCELLED_UNANSWERED: Final = N_("The applicant did not answer the library's questions in time.")
 NO_NOTIFICATIONS: Final = N_("None")
+# The age in full years (singular and plural; Japanese says 「1歳」 and 「41歳」 alike).
+AGE_ONE: Final = N_("%(num)d year old")
+AGE_MANY: Final = N_("%(num)d years old")
+ANSWER_REPLACED: Final = N_("New image: %(slot)s, in place of the one sent before.")
+ANSWER_ADDED: Final = N_("New image: %(slot)s, added.")
 
 _SIDE_NAMES: Final = {str(side): names for side, names in SIDE_NAMES.items()}
 
@@ -69,6 +76,12 @@ class DocumentView:
     info: DocumentInfo
     url: str
     label: str
+
+
+def aside(request: AnyRequest, text: str, note: str) -> str:
+    """``text`` with ``note`` in brackets as the page's language writes them: full-width in
+    Japanese (健康保険証（うら）), "Health insurance card (back)" in English."""
+    return f"{text}（{note}）" if language(request) == "ja" else f"{text} ({note})"
 
 
 def _label(request: AnyRequest, labels: dict[Any, str], value: str) -> str:
@@ -97,8 +110,28 @@ def applicant_language(request: AnyRequest, app: Application) -> str:
     return _label(request, LANGUAGE_LABELS, app.language)
 
 
-def facts(request: AnyRequest, app: Application) -> list[tuple[str, str]]:
-    """The form as the reviewer reads it: (label, value) in the page's language."""
+def birth_date_text(request: AnyRequest, birth_date: date) -> str:
+    """1985年4月1日（昭和60年4月1日） / 1 April 1985 (昭和60年4月1日): the Japanese era is
+    the one documents print, in Japanese on both languages' pages."""
+    written = written_date(birth_date, language(request))
+    try:
+        era = japanese_era_date(birth_date)
+    except ValueError:  # before 1873: no era date to compare with
+        return written
+    return aside(request, written, era)
+
+
+def age_text(request: AnyRequest, birth_date: date, today: date) -> str:
+    """41歳 / 41 years old, on ``today`` (the library's date); empty for a future date."""
+    if birth_date > today:
+        return ""
+    age = age_on(birth_date, today)
+    return translate(request, AGE_ONE if age == 1 else AGE_MANY) % {"num": age}
+
+
+def facts(request: AnyRequest, app: Application, today: date) -> list[tuple[str, str]]:
+    """The form as the reviewer reads it: (label, value) in the page's language; the birth
+    date also in the Japanese era, and the age on ``today`` (the library's date)."""
     chosen = [
         translate(request, label)
         for key, label in NOTIFICATION_LABELS.items()
@@ -112,7 +145,8 @@ def facts(request: AnyRequest, app: Application) -> list[tuple[str, str]]:
         (N_("Procedure"), procedure_label(request, app.procedure, app.reissue_reason)),
         (N_("Name"), app.display_name),
         (N_("Name in katakana"), f"{app.family_kana}\u3000{app.given_kana}".strip()),
-        (N_("Date of birth"), app.birth_date.isoformat() if app.birth_date else ""),
+        (N_("Date of birth"), birth_date_text(request, app.birth_date) if app.birth_date else ""),
+        (N_("Age today"), age_text(request, app.birth_date, today) if app.birth_date else ""),
         (N_("Postal code"), format_postal_code(app.postal_code) if app.postal_code else ""),
         (N_("Address"), " ".join(part for part in parts if part)),
         (N_("Phone"), format_phone(app.phone) if app.phone else ""),
@@ -128,16 +162,37 @@ def facts(request: AnyRequest, app: Application) -> list[tuple[str, str]]:
     return [(translate(request, label), value) for label, value in rows]
 
 
-def document_label(request: AnyRequest, profile: Profile, info: DocumentInfo) -> str:
-    """The document's type and side, as "Health insurance card (back)"."""
+def slot_label(request: AnyRequest, profile: Profile, doc_type: str, side: str) -> str:
+    """A document slot, type and side: "Health insurance card (back)", 「健康保険証（うら）」."""
     lang = language(request)
-    if info.doc_type == EXTRA_DOCUMENT:
+    if doc_type == EXTRA_DOCUMENT:
         kind = translate(request, EXTRA_DOCUMENT_LABEL)
     else:
-        found = next((t for t in profile.documents.types if t.id == info.doc_type), None)
-        kind = found.name.get(lang) if found else info.doc_type
-    side = _SIDE_NAMES.get(info.side, {}).get(lang, info.side)
-    return f"{kind} ({side})"
+        found = next((t for t in profile.documents.types if t.id == doc_type), None)
+        kind = found.name.get(lang) if found else doc_type
+    side_name = _SIDE_NAMES.get(side, {}).get(lang, side)
+    return aside(request, kind, side_name)
+
+
+def document_label(request: AnyRequest, profile: Profile, info: DocumentInfo) -> str:
+    """The document's type and side, as "Health insurance card (back)"."""
+    return slot_label(request, profile, info.doc_type, info.side)
+
+
+def answer_documents(
+    request: AnyRequest, profile: Profile, history: list[AuditEntry]
+) -> dict[int, str]:
+    """By inquiry id, the image its answer brought, as the history recorded it: "Health
+    insurance card (back): replaces the image sent before" or "...: added"."""
+    found: dict[int, str] = {}
+    for entry in history:
+        detail = entry.detail
+        if entry.action != "application.answer" or "doc_type" not in detail:
+            continue
+        slot = slot_label(request, profile, str(detail["doc_type"]), str(detail["side"]))
+        how = ANSWER_REPLACED if detail.get("replaced") else ANSWER_ADDED
+        found[int(detail["inquiry_id"])] = translate(request, how) % {"slot": slot}
+    return found
 
 
 def decision_reason(request: AnyRequest, app: Application) -> str:
