@@ -102,7 +102,7 @@ async def test_pending_mail_goes_out_within_a_minute_of_a_restart_after_sigkill(
     sink.start()
     env = {
         **cli_env(services.settings, data_dir),
-        "CARDSERVICE_SMTP_URL": (f"smtp://127.0.0.1:{sink.port}?starttls=0&timeout={SMTP_TIMEOUT}"),
+        "CARDSERVICE_SMTP_URL": f"smtp://127.0.0.1:{sink.port}?starttls=0&timeout={SMTP_TIMEOUT}",
         "CARDSERVICE_PORT": str(free_port()),
         "CARDSERVICE_WORKERS": str(workers),
     }
