@@ -11,9 +11,9 @@ offline too, so the public keys are published as a JWKS and a key's life has thr
 
 Keys live in memory. On disk (the service's ``data/keys`` directory) each private key is a
 PKCS#8 PEM file ``{kid}.pem`` and ``keyring.json`` lists ``kid``, ``sign_from`` and
-``verify_until`` per key. Every file is created 0600 from the start and the directory is
-0700. Changes happen under an exclusive ``flock`` so that several server workers starting
-or rotating at once cannot create diverging keys.
+``verify_until`` per key (``cards.keyfiles``: 0600 files in a 0700 directory, changed under
+an exclusive ``flock`` so that several workers starting or rotating at once cannot create
+diverging keys). One key is a ``cards.signing_key.SigningKey``.
 
 A rotation by another process (``cardservice keys rotate``) reaches every running worker
 within ``ROTATION_BOUND`` (5 seconds), with no restart: each worker runs
@@ -26,40 +26,43 @@ worker that already reloaded verifies on one that has not yet. Keys configured a
 from __future__ import annotations
 
 import asyncio
-import base64
-import fcntl
-import hashlib
 import json
 import logging
-import os
-import re
-import secrets
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from cardservice.cards.keyfiles import (
+    DIRECTORY_MODE,
+    MANIFEST_NAME,
+    Stamp,
+    load_pem_file,
+    locked,
+    manifest_stamp,
+    read_keys,
+    write_manifest,
+    write_private_key,
+)
+from cardservice.cards.signing_key import EPOCH, SigningKey, jwk_thumbprint, require_utc
 from cardservice.errors import ConfigurationError, DomainError, InvalidInput, Kind
 
+__all__ = [
+    "EPOCH",
+    "MANIFEST_NAME",
+    "RELOAD_INTERVAL",
+    "ROTATION_BOUND",
+    "Keyring",
+    "NoSigningKey",
+    "SigningKey",
+    "UnknownKey",
+    "follow_rotations",
+    "jwk_thumbprint",
+]
+
 log = logging.getLogger(__name__)
-
-MANIFEST_NAME = "keyring.json"
-LOCK_NAME = ".keyring.lock"
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-# A kid is a SHA-256 thumbprint: 32 bytes are 43 base64url characters. Checking the shape
-# before a kid becomes a file name keeps a tampered manifest from pointing outside the
-# directory.
-KID_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")
-
-_PRIVATE_FILE_MODE = 0o600
-_DIRECTORY_MODE = 0o700
 
 # How often each worker looks for a rotation, and the bound this gives, stated in the README:
 # one interval, plus the time to read the files and a busy event loop's delay.
@@ -81,69 +84,6 @@ class NoSigningKey(DomainError):
     kind = Kind.UNAVAILABLE
 
 
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _raw_public_bytes(public_key: Ed25519PublicKey) -> bytes:
-    return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-
-
-def jwk_thumbprint(public_key: Ed25519PublicKey) -> str:
-    """RFC 7638 thumbprint of the key's OKP JWK, base64url without padding.
-
-    RFC 7638 fixes the input: only the required members (crv, kty, x), sorted, no spaces.
-    """
-    x = _b64url(_raw_public_bytes(public_key))
-    canonical = json.dumps({"crv": "Ed25519", "kty": "OKP", "x": x}, separators=(",", ":"))
-    return _b64url(hashlib.sha256(canonical.encode("ascii")).digest())
-
-
-def _require_utc(value: datetime, what: str) -> None:
-    # A naive datetime would be read in the host's local zone: refuse it rather than guess.
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{what} must be timezone-aware")
-
-
-@dataclass(frozen=True, slots=True)
-class SigningKey:
-    """One key of the keyring; ``private_key`` is None for a verify-only key."""
-
-    kid: str
-    private_key: Ed25519PrivateKey | None = field(repr=False)
-    public_key: Ed25519PublicKey
-    sign_from: datetime
-    verify_until: datetime | None
-
-    def __post_init__(self) -> None:
-        _require_utc(self.sign_from, "sign_from")
-        if self.verify_until is not None:
-            _require_utc(self.verify_until, "verify_until")
-
-    @classmethod
-    def generate(cls, *, sign_from: datetime) -> SigningKey:
-        private_key = Ed25519PrivateKey.generate()
-        public_key = private_key.public_key()
-        return cls(jwk_thumbprint(public_key), private_key, public_key, sign_from, None)
-
-    def is_published(self, now: datetime) -> bool:
-        """True until ``verify_until`` (exclusive); a key is published before it signs."""
-        return self.verify_until is None or now < self.verify_until
-
-    def can_sign(self, now: datetime) -> bool:
-        return self.private_key is not None and self.sign_from <= now and self.is_published(now)
-
-    def public_jwk(self) -> dict[str, str]:
-        return {
-            "kty": "OKP",
-            "crv": "Ed25519",
-            "x": _b64url(_raw_public_bytes(self.public_key)),
-            "kid": self.kid,
-            "alg": "EdDSA",
-            "use": "sig",
-        }
-
-
 @dataclass(frozen=True, slots=True)
 class _KeySet:
     """An immutable snapshot; the keyring swaps it whole so readers never see half a change."""
@@ -163,17 +103,12 @@ class _KeySet:
         return cls(ordered, by_kid)
 
 
-# The manifest's identity: os.replace gives a new inode, so this changes on every write
-# even when the mtime resolution is coarse.
-_Stamp = tuple[int, int, int]
-
-
 class Keyring:
     """Ed25519 keys held in memory; see the module docstring for their life cycle."""
 
     def __init__(self, keys: Iterable[SigningKey]) -> None:
         self._set = _KeySet.of(keys)
-        self._stamp: _Stamp | None = None
+        self._stamp: Stamp | None = None
         # Where the keys were loaded from; None for operator-managed key files.
         self.directory: Path | None = None
 
@@ -225,9 +160,9 @@ class Keyring:
         The first key signs from ``now``. A directory holding key files but no manifest is
         an error, not a first start: a new key would silently invalidate every issued card.
         """
-        _require_utc(now, "now")
-        directory.mkdir(mode=_DIRECTORY_MODE, parents=True, exist_ok=True)
-        with _locked(directory, exclusive=True):
+        require_utc(now, "now")
+        directory.mkdir(mode=DIRECTORY_MODE, parents=True, exist_ok=True)
+        with locked(directory, exclusive=True):
             manifest = directory / MANIFEST_NAME
             if not manifest.exists():
                 orphans = sorted(path.name for path in directory.glob("*.pem"))
@@ -236,10 +171,10 @@ class Keyring:
                         str(manifest), f"missing, but key files exist: {', '.join(orphans)}"
                     )
                 first = SigningKey.generate(sign_from=now)
-                _write_private_key(directory, first)
-                _write_manifest(directory, [first])
-            keyring = cls(_read_keys(directory))
-            keyring._stamp = _manifest_stamp(directory)
+                write_private_key(directory, first)
+                write_manifest(directory, [first])
+            keyring = cls(read_keys(directory))
+            keyring._stamp = manifest_stamp(directory)
         keyring.directory = directory
         return keyring
 
@@ -253,8 +188,8 @@ class Keyring:
         """
         if not paths:
             raise ConfigurationError("key files", "no key file configured")
-        keys = [_load_pem_file(path, verify_only=True) for path in paths[:-1]]
-        keys.append(_load_pem_file(paths[-1], verify_only=False))
+        keys = [load_pem_file(path, verify_only=True) for path in paths[:-1]]
+        keys.append(load_pem_file(paths[-1], verify_only=False))
         seen = {key.kid for key in keys}
         if len(seen) != len(keys):
             raise ConfigurationError("key files", "the same key is configured twice")
@@ -274,28 +209,28 @@ class Keyring:
         Works on the directory's current manifest, not on this keyring's snapshot, so a
         rotation by another worker is not lost; this keyring then reflects the result.
         """
-        _require_utc(now, "now")
+        require_utc(now, "now")
         if overlap < timedelta(0) or max_token_lifetime <= timedelta(0):
             raise InvalidInput("overlap must be >= 0 and max_token_lifetime > 0")
         new = SigningKey.generate(sign_from=now + overlap)
         retire_at = new.sign_from + max_token_lifetime
-        with _locked(directory, exclusive=True):
-            older = [_retire_by(key, retire_at) for key in _read_keys(directory)]
-            _write_private_key(directory, new)
-            _write_manifest(directory, [*older, new])
+        with locked(directory, exclusive=True):
+            older = [_retire_by(key, retire_at) for key in read_keys(directory)]
+            write_private_key(directory, new)
+            write_manifest(directory, [*older, new])
             self._replace([*older, new], directory)
         return new
 
     def prune(self, directory: Path, *, now: datetime) -> list[str]:
         """Delete the keys whose ``verify_until`` has passed; returns their kids."""
-        _require_utc(now, "now")
-        with _locked(directory, exclusive=True):
-            keys = _read_keys(directory)
+        require_utc(now, "now")
+        with locked(directory, exclusive=True):
+            keys = read_keys(directory)
             kept = [key for key in keys if key.is_published(now)]
             gone = [key.kid for key in keys if not key.is_published(now)]
             # Manifest first: a crash between the two steps leaves an unlisted file, never a
             # listed key without its file.
-            _write_manifest(directory, kept)
+            write_manifest(directory, kept)
             for kid in gone:
                 (directory / f"{kid}.pem").unlink(missing_ok=True)
             self._replace(kept, directory)
@@ -308,10 +243,10 @@ class Keyring:
         once a minute, or before serving the JWKS) to pick up a rotation by another process.
         A manifest that fails to load raises ``ConfigurationError`` and keeps the current keys.
         """
-        if _manifest_stamp(directory) == self._stamp:
+        if manifest_stamp(directory) == self._stamp:
             return False
-        with _locked(directory, exclusive=False):
-            self._replace(_read_keys(directory), directory)
+        with locked(directory, exclusive=False):
+            self._replace(read_keys(directory), directory)
         return True
 
     def refresh(self) -> bool:
@@ -324,7 +259,7 @@ class Keyring:
         except ConfigurationError:
             log.exception("signing keys not reloaded; keeping the keys in use")
             # Not again until the manifest changes: one log line per broken version.
-            self._stamp = _manifest_stamp(self.directory)
+            self._stamp = manifest_stamp(self.directory)
             return False
         if changed:
             log.info("signing keys reloaded: %s", ", ".join(key.kid for key in self.keys))
@@ -333,7 +268,7 @@ class Keyring:
     def _replace(self, keys: Iterable[SigningKey], directory: Path) -> None:
         # Build first, then swap one attribute: a concurrent reader sees old or new, whole.
         self._set = _KeySet.of(keys)
-        self._stamp = _manifest_stamp(directory)
+        self._stamp = manifest_stamp(directory)
 
 
 async def follow_rotations(keyring: Keyring, stop: asyncio.Event) -> None:
@@ -354,157 +289,3 @@ def _retire_by(key: SigningKey, retire_at: datetime) -> SigningKey:
     if key.verify_until is not None and key.verify_until <= retire_at:
         return key
     return replace(key, verify_until=retire_at)
-
-
-# --- files -------------------------------------------------------------------------------
-
-
-@contextmanager
-def _locked(directory: Path, *, exclusive: bool) -> Iterator[None]:
-    # Shared for readers so that a prune cannot delete a file between reading the manifest
-    # and reading the key files it lists.
-    fd = os.open(directory / LOCK_NAME, os.O_RDWR | os.O_CREAT, _PRIVATE_FILE_MODE)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
-
-
-def _manifest_stamp(directory: Path) -> _Stamp | None:
-    try:
-        info = (directory / MANIFEST_NAME).stat()
-    except FileNotFoundError:
-        return None
-    return (info.st_ino, info.st_mtime_ns, info.st_size)
-
-
-def _create_private_file(path: Path, content: bytes) -> None:
-    """Write a new file that is 0600 from its first instant; never overwrites."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _PRIVATE_FILE_MODE)
-    try:
-        os.fchmod(fd, _PRIVATE_FILE_MODE)  # exact mode whatever the umask
-        os.write(fd, content)
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        path.unlink(missing_ok=True)
-        raise
-    os.close(fd)
-
-
-def _fsync_directory(directory: Path) -> None:
-    # Makes a new or renamed entry durable, so a power cut cannot lose a key in use.
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_private_key(directory: Path, key: SigningKey) -> None:
-    if key.private_key is None:
-        raise ValueError("a verify-only key has no private key to write")
-    pem = key.private_key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    _create_private_file(directory / f"{key.kid}.pem", pem)
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.astimezone(UTC).isoformat()
-
-
-def _write_manifest(directory: Path, keys: Iterable[SigningKey]) -> None:
-    entries = [
-        {"kid": key.kid, "sign_from": _iso(key.sign_from), "verify_until": _iso(key.verify_until)}
-        for key in sorted(keys, key=lambda k: (k.sign_from, k.kid))
-    ]
-    content = json.dumps({"keys": entries}, indent=2, sort_keys=True).encode() + b"\n"
-    temporary = directory / f".{MANIFEST_NAME}.{secrets.token_hex(8)}.tmp"
-    _create_private_file(temporary, content)
-    try:
-        os.replace(temporary, directory / MANIFEST_NAME)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    _fsync_directory(directory)
-
-
-def _read_keys(directory: Path) -> list[SigningKey]:
-    manifest = directory / MANIFEST_NAME
-    entries = _read_manifest(manifest)
-    keys = [_load_entry(directory, manifest, entry) for entry in entries]
-    if len({key.kid for key in keys}) != len(keys):
-        raise ConfigurationError(str(manifest), "a kid is listed twice")
-    return keys
-
-
-def _read_manifest(manifest: Path) -> list[Any]:
-    try:
-        document = json.loads(manifest.read_bytes())
-    except FileNotFoundError:
-        raise ConfigurationError(str(manifest), "missing") from None
-    except (OSError, ValueError) as error:
-        raise ConfigurationError(str(manifest), f"unreadable: {error}") from None
-    if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
-        raise ConfigurationError(str(manifest), 'expected an object with a "keys" list')
-    entries: list[Any] = document["keys"]
-    return entries
-
-
-def _parse_instant(manifest: Path, value: object, name: str) -> datetime:
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            pass
-        else:
-            if parsed.tzinfo is not None:
-                return parsed.astimezone(UTC)
-    raise ConfigurationError(str(manifest), f"{name} must be an ISO 8601 instant with offset")
-
-
-def _load_entry(directory: Path, manifest: Path, entry: object) -> SigningKey:
-    if not isinstance(entry, dict):
-        raise ConfigurationError(str(manifest), "each key entry must be an object")
-    kid = entry.get("kid")
-    if not isinstance(kid, str) or not KID_PATTERN.fullmatch(kid):
-        raise ConfigurationError(str(manifest), f"invalid kid {kid!r}")
-    sign_from = _parse_instant(manifest, entry.get("sign_from"), "sign_from")
-    raw_until = entry.get("verify_until")
-    verify_until = (
-        None if raw_until is None else _parse_instant(manifest, raw_until, "verify_until")
-    )
-    key = _load_pem_file(directory / f"{kid}.pem", verify_only=False)
-    if key.kid != kid:
-        raise ConfigurationError(str(directory / f"{kid}.pem"), "holds a key with another kid")
-    return replace(key, sign_from=sign_from, verify_until=verify_until)
-
-
-def _load_pem_file(path: Path, *, verify_only: bool) -> SigningKey:
-    """A key from a PEM file, signing from the epoch; raises ``ConfigurationError``."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigurationError(str(path), "key file missing") from None
-    except OSError as error:
-        raise ConfigurationError(str(path), f"key file unreadable: {error.strerror}") from None
-    private_key: Ed25519PrivateKey | None = None
-    try:
-        if b"PUBLIC KEY-----" in data and verify_only:
-            public = serialization.load_pem_public_key(data)
-        else:
-            private = serialization.load_pem_private_key(data, password=None)
-            if not isinstance(private, Ed25519PrivateKey):
-                raise ConfigurationError(str(path), "not an Ed25519 private key")
-            private_key = None if verify_only else private
-            public = private.public_key()
-    except (ValueError, TypeError, UnsupportedAlgorithm):
-        # The library's message could quote key material; say only what is wrong.
-        raise ConfigurationError(str(path), "not a valid unencrypted PEM key") from None
-    if not isinstance(public, Ed25519PublicKey):
-        raise ConfigurationError(str(path), "not an Ed25519 key")
-    return SigningKey(jwk_thumbprint(public), private_key, public, EPOCH, None)
