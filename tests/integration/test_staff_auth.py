@@ -19,6 +19,8 @@ from cardservice.staff.service import (
     MAX_FAILED_ATTEMPTS,
     StaffBadCredentials,
     StaffExists,
+    StaffLoginLimited,
+    StaffLoginLimits,
     authenticate,
     create_staff,
     disable_staff,
@@ -176,3 +178,26 @@ async def test_roles(services: Services) -> None:
     assert caught.value.code == "staff_forbidden"
     with pytest.raises(Forbidden):
         require_role(reviewer, Role.ADMIN)
+
+
+async def test_one_client_is_limited_whatever_usernames_it_tries(services: Services) -> None:
+    await _create(services)
+    limits = StaffLoginLimits(per_client=3)
+
+    async def attempt(username: str, password: str, client: str = "198.51.100.1") -> str:
+        try:
+            await authenticate(services.db, username, password, client=client, limits=limits)
+        except (StaffBadCredentials, StaffLoginLimited) as error:
+            return error.code
+        return "ok"
+
+    assert await attempt("sato", "wrong password") == "staff_bad_credentials"
+    assert await attempt("sato", PASSWORD) == "ok"  # a success gives its count back
+    assert await attempt("nobody", "wrong password") == "staff_bad_credentials"
+    assert await attempt("kato", "wrong password") == "staff_bad_credentials"  # the third
+    # Over the limit: refused before any password is checked, known or unknown account.
+    assert await attempt("sato", PASSWORD) == "staff_login_limited"
+    assert await attempt("nobody", PASSWORD) == "staff_login_limited"
+    # Another client, and the CLI (no client), are not held back by this one.
+    assert await attempt("sato", PASSWORD, client="198.51.100.2") == "ok"
+    assert (await authenticate(services.db, "sato", PASSWORD)).username == "sato"
