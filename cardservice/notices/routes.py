@@ -118,7 +118,7 @@ def _compose(
 @get(NOTICES, name="staff_notices")
 async def notice_list(request: AnyRequest) -> Template:
     staff = await _admin(request)
-    async with services(request).db.transaction() as session:
+    async with services(request).db.read() as session:
         notices = await closures.recent_notices(session)
     return render(request, "pages/staff/notices.html", staff=staff, notices=notices)
 
@@ -183,7 +183,7 @@ async def send(request: AnyRequest, data: URLEncodedBody[NoticeForm]) -> Templat
 @get(f"{NOTICES}/{{notice_id:int}}", name="staff_notice")
 async def notice_page(request: AnyRequest, notice_id: FromPath[int]) -> Template:
     staff = await _admin(request)
-    async with services(request).db.transaction() as session:
+    async with services(request).db.read() as session:
         notice = await closures.get_notice(session, notice_id)
     page = render(
         request,

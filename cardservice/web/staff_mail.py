@@ -70,7 +70,7 @@ def _require_catcher(request: AnyRequest) -> None:
 async def _caught(request: AnyRequest, mail_id: int) -> tuple[StaffUser, CaughtMail]:
     staff = await current_staff(request, *MAIL_ROLES)
     _require_catcher(request)
-    async with services(request).db.transaction() as session:
+    async with services(request).db.read() as session:
         return staff, await get_caught(session, mail_id)
 
 
@@ -78,7 +78,7 @@ async def _caught(request: AnyRequest, mail_id: int) -> tuple[StaffUser, CaughtM
 async def caught_list(request: AnyRequest) -> Template:
     staff = await current_staff(request, *MAIL_ROLES)
     _require_catcher(request)
-    async with services(request).db.transaction() as session:
+    async with services(request).db.read() as session:
         messages = await list_caught(session, limit=100)
     return render(request, "pages/staff/mail_list.html", staff=staff, messages=messages)
 
@@ -113,7 +113,7 @@ async def caught_html(request: AnyRequest, mail_id: FromPath[int]) -> Response[s
 @get(FAILED_MAIL, name="staff_failed_mail")
 async def failed_list(request: AnyRequest) -> Template:
     staff = await current_staff(request, *MAIL_ROLES)
-    async with services(request).db.transaction() as session:
+    async with services(request).db.read() as session:
         messages = await failed_messages(session)
     retried = request.query_params.get("retried", "")
     return render(

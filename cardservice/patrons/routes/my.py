@@ -303,7 +303,7 @@ async def email(request: AnyRequest, data: URLEncodedBody[EmailForm]) -> Templat
 async def email_verify(request: AnyRequest, token: FromPath[str]) -> Template:
     """A button only: mail scanners fetch links, and that must not use this one up."""
     try:
-        async with services(request).db.transaction() as session:
+        async with services(request).db.read() as session:
             pending = await email_change.pending_change(session, token)
     except LinkInvalid as exc:
         return link_refused(request, exc, again=EMAIL_PATH, bound_to="email")

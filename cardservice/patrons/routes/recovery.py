@@ -233,7 +233,7 @@ def _reset_page(
 @get(f"{RESET}/{{token:str}}", name="password_reset_form")
 async def reset_form(request: AnyRequest, token: FromPath[str]) -> Template:
     try:
-        async with services(request).db.transaction() as session:
+        async with services(request).db.read() as session:
             await recovery.reset_target(session, token)
     except LinkInvalid as exc:
         return link_refused(request, exc, again=FORGOT_PASSWORD, bound_to="password")

@@ -44,7 +44,7 @@ async def patron_page(request: AnyRequest, patron_id: FromPath[int]) -> Template
     if row_id(patron_id) is None:
         return refused(request, staff, PatronNotFound(), None)
     try:
-        async with svc.db.transaction() as session:
+        async with svc.db.read() as session:
             record = await patron_record(session, patron_id, local_today(svc.policy.timezone))
     except PatronNotFound as exc:
         return refused(request, staff, exc, None)

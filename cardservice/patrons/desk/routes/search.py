@@ -44,7 +44,7 @@ async def desk_page(request: AnyRequest) -> Template | Redirect:
     if raw is not None:
         try:
             query = parse_query(raw, svc.policy.number_format)
-            async with svc.db.transaction() as session:
+            async with svc.db.read() as session:
                 result = await search(session, query)
         except (SearchEmpty, SearchTooLong, InvalidNumber) as exc:
             error = field_error(request, exc.code)
