@@ -207,3 +207,29 @@ async def test_uploads_are_limited_per_application(draft: Client, services: Serv
     assert limited.status_code == 400
     assert f"1時間に {UPLOADS_PER_HOUR} 点まで" in file_error(limited.text)
     assert await count(services, ApplicationDocument) == 0
+
+
+async def test_a_nameless_file_part_with_an_answer_gets_a_field_error(
+    client: Client, services: Services
+) -> None:
+    token = await ask(services, await submitted(services), await make_reviewer(services))
+    page = await client.get(f"/apply/answer/{token}")
+    before = await count(services, ApplicationDocument)
+    body = (
+        b'--XX\r\nContent-Disposition: form-data; name="_csrf_token"\r\n\r\n'
+        + csrf_from(page.text).encode()
+        + b'\r\n--XX\r\nContent-Disposition: form-data; name="file"\r\n\r\n'
+        + photo()
+        + b"\r\n--XX--\r\n"
+    )
+    response = await client.post(
+        f"/apply/answer/{token}",
+        content=body,
+        headers={"content-type": "multipart/form-data; boundary=XX"},
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/apply/answer/{token}?upload=unnamed"
+    shown = await client.get(response.headers["location"])
+    assert "ファイル名なしで送られました" in file_error(shown.text)
+    assert await count(services, ApplicationDocument) == before
+    assert (await client.get(f"/apply/answer/{token}")).status_code == 200  # the link still works
