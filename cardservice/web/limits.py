@@ -139,7 +139,11 @@ class EdgeLimits(ASGIMiddleware):
         _refuse_controls(request.query_params.multi_items())
         if scope.get("method") in _BODY_METHODS and request.content_type[0] in _FORMS:
             form = await request.form()  # kept in the scope: CSRF and the handler reuse it
-            _refuse_controls(form.multi_items())
+            try:
+                _refuse_controls(form.multi_items())
+            except ControlCharacter:
+                await form.close()  # the route would have closed uploaded files; it never runs
+                raise
         await next_app(scope, receive, send)
 
 
