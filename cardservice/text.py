@@ -22,6 +22,9 @@ import jaconv
 INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
 # The CJK compatibility ideographs, which normalisation of any form would replace.
 _COMPATIBILITY_IDEOGRAPHS: Final = re.compile(r"([\uf900-\ufaff\U0002f800-\U0002fa1f]+)")
+# What jaconv would change: full-width ASCII and the ideographic space, half-width katakana.
+_FULL_WIDTH: Final = re.compile(r"[\uff01-\uff5e\u3000]")
+_HALF_WIDTH_KANA: Final = re.compile(r"[\uff61-\uff9f]")
 
 
 def fold_width(raw: str) -> str:
@@ -29,8 +32,16 @@ def fold_width(raw: str) -> str:
     as half-width and half-width katakana as full-width (jaconv), and combining voiced
     sound marks composed (NFC) everywhere but in CJK compatibility ideographs, which are
     kept as typed. Length may shrink (ｶﾞ is one ガ); nothing is stripped or refused."""
-    text = jaconv.z2h(raw, kana=False, ascii=True, digit=True)
-    text = jaconv.h2z(text, kana=True, ascii=False, digit=False)
+    if raw.isascii():
+        return raw
+    # jaconv is pure Python: it runs only where it has something to change.
+    text = raw
+    if _FULL_WIDTH.search(text):
+        text = jaconv.z2h(text, kana=False, ascii=True, digit=True)
+    if _HALF_WIDTH_KANA.search(text):
+        text = jaconv.h2z(text, kana=True, ascii=False, digit=False)
+    if unicodedata.is_normalized("NFC", text):
+        return text
     parts = _COMPATIBILITY_IDEOGRAPHS.split(text)
     # split() with a group: the odd items are the runs of compatibility ideographs.
     return "".join(

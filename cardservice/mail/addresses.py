@@ -41,6 +41,7 @@ Syntax and IDNA are email-validator's (2.x, https://github.com/JoshData/python-e
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from typing import Final
@@ -55,6 +56,9 @@ from cardservice.text import INVISIBLE_CATEGORIES
 _DOTTED_LOCAL: Final = re.compile(r"^(?=.*[^.])[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+$")
 # Typed input longer than this is not an address (the longest valid one is 254 octets).
 MAX_TYPED_LENGTH: Final = 1024
+# The common case, which needs no Unicode work: a lower-case ASCII dot-atom local part (a
+# subset of what email-validator takes, so the answer is the same) at a checked domain.
+_PLAIN_LOCAL: Final = re.compile(r"[a-z0-9_%+-]+(?:\.[a-z0-9_%+-]+)*")
 
 
 def normalise_address(raw: str, *, field: str = "email") -> str:
@@ -65,6 +69,18 @@ def normalise_address(raw: str, *, field: str = "email") -> str:
     every rule). Raises :class:`~cardservice.mail.errors.InvalidRecipient` (stable code
     ``mail_invalid_recipient``, detail ``field``) for anything that is not such an address.
     """
+    if raw.isascii():  # most addresses: the same answer, without the Unicode work
+        plain = raw.strip().lower()
+        local, at, domain = plain.rpartition("@")
+        if at and len(local) <= 64 and len(plain) <= 254 and _PLAIN_LOCAL.fullmatch(local):
+            checked_domain = _ascii_domain(domain)
+            if checked_domain is not None:
+                return f"{local}@{checked_domain}"
+    return _normalised(raw, field)
+
+
+def _normalised(raw: str, field: str) -> str:
+    """:func:`normalise_address` without its shortcut for plain addresses."""
     text = _visible(raw[:MAX_TYPED_LENGTH])
     local, at, domain = text.rpartition("@")
     if not at or not local or not domain:
@@ -86,6 +102,16 @@ def needs_smtputf8(address: str) -> bool:
     """Whether a stored address (from :func:`normalise_address`) has a non-ASCII local
     part, which only a server offering SMTPUTF8 (RFC 6531) can take."""
     return not address.isascii()
+
+
+@functools.lru_cache(maxsize=1024)
+def _ascii_domain(domain: str) -> str | None:
+    """A domain as email-validator checks and writes it (IDNA), or None; an import has
+    few domains among many rows, and checking one is most of checking an address."""
+    try:
+        return _validated(f"x@{domain}").ascii_domain.lower()
+    except EmailNotValidError:
+        return None
 
 
 def _validated(candidate: str) -> ValidatedEmail:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+from collections.abc import Callable
 
-from cardservice.mail.addresses import needs_smtputf8, normalise_address
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cardservice.mail.addresses import _normalised, needs_smtputf8, normalise_address
 from cardservice.mail.errors import InvalidRecipient
 from cardservice.mail.outbox import checked_address
 
@@ -85,3 +89,15 @@ def test_only_a_non_ascii_local_part_needs_smtputf8() -> None:
     assert needs_smtputf8(normalise_address("花子@example.jp"))
     assert not needs_smtputf8(normalise_address("hanako@例え.jp"))
     assert not needs_smtputf8(normalise_address("taro..yamada@docomo.ne.jp"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.emails() | st.text(alphabet="aZ09._+-@\"' \u200bｈ＠例", max_size=40))
+def test_the_shortcut_for_plain_addresses_answers_as_the_full_rule(typed: str) -> None:
+    def answer(rule: Callable[[str], str]) -> str:
+        try:
+            return rule(typed)
+        except InvalidRecipient as refused:
+            return refused.code
+
+    assert answer(normalise_address) == answer(lambda raw: _normalised(raw, "email"))

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
+import jaconv
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cardservice.profiles import Profile
 from cardservice.registration.form import Collector, parse_application
@@ -100,3 +106,19 @@ def test_fold_width_touches_width_only() -> None:
 
 def test_the_search_box_matches_stored_names_as_typed() -> None:
     assert search_text(f" {KAMI}田\u200b　ﾊﾅｺ ") == f"{KAMI}田 ハナコ"
+
+
+def _fold_width_everywhere(raw: str) -> str:
+    """What fold_width gives, without its shortcuts: jaconv both ways, NFC between the
+    compatibility ideographs."""
+    text = jaconv.h2z(jaconv.z2h(raw, kana=False, ascii=True, digit=True), kana=True)
+    parts = re.split(r"([\uf900-\ufaff\U0002f800-\U0002fa1f]+)", text)
+    return "".join(p if i % 2 else unicodedata.normalize("NFC", p) for i, p in enumerate(parts))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(alphabet="aZ1 －ＡＺ１　ｶﾞｰ｡か\u3099は\u309aが神\ufa19塚\ufa10〜～①㈱髙", max_size=30)
+)
+def test_fold_width_shortcuts_change_nothing(raw: str) -> None:
+    assert fold_width(raw) == _fold_width_everywhere(raw)
