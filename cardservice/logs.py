@@ -89,10 +89,14 @@ class RedactLinkTokens(logging.Filter):
             record.args = {
                 k: redact(v) if isinstance(v, str) else v for k, v in record.args.items()
             }
+        if record.exc_info and not record.exc_text:
+            # Formatters print a set ``exc_text``; an exception's message may quote a path.
+            record.exc_text = redact(_FORMATTER.formatException(record.exc_info))
         return True
 
 
 _FILTER: Final = RedactLinkTokens()
+_FORMATTER: Final = logging.Formatter()
 
 
 def install(route_paths: Iterable[str] = ()) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 
 import pytest
 
@@ -85,3 +86,19 @@ def test_the_serve_command_configures_uvicorn_with_the_filter() -> None:
         "default",
         "access",
     }
+
+
+def test_an_exception_quoting_a_link_is_redacted_in_its_traceback(
+    token_routes: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    log = logging.getLogger("litestar")
+    try:
+        raise LookupError(f"no link at /apply/answer/{TOKEN}")  # noqa: TRY301  # a raised one
+    except LookupError:
+        record = log.makeRecord(
+            "litestar", logging.ERROR, __file__, 1, "failed", (), sys.exc_info()
+        )
+    assert logs.RedactLinkTokens().filter(record)
+    text = logging.Formatter().format(record)
+    assert "LookupError: no link at /apply/answer/[redacted]" in text
+    assert TOKEN not in text
