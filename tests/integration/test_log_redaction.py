@@ -88,9 +88,8 @@ def test_the_serve_command_configures_uvicorn_with_the_filter() -> None:
     }
 
 
-def test_an_exception_quoting_a_link_is_redacted_in_its_traceback(
-    token_routes: list[str], caplog: pytest.LogCaptureFixture
-) -> None:
+@pytest.mark.usefixtures("token_routes")  # the app registered its routes
+def test_an_exception_quoting_a_link_is_redacted_in_its_traceback() -> None:
     log = logging.getLogger("litestar")
     try:
         raise LookupError(f"no link at /apply/answer/{TOKEN}")  # noqa: TRY301  # a raised one
