@@ -87,8 +87,10 @@ def test_reissue_prints_a_new_number_and_revokes_the_old(
     assert state["cards"][old].status_reason == "reissued"
     assert state["cards"][old].replaced_by_id == state["cards"][new].id
     assert ("reissued", old, new) in state["events"]
-    [(action, staff_id, target, detail)] = state["audits"]
+    issued, (action, staff_id, target, detail) = state["audits"]
+    assert issued[:3] == ("card.issue", None, old)  # by `patron create`
     assert (action, staff_id, target, detail["new_user_number"]) == ("card.reissue", None, old, new)
+    assert detail["actor"].startswith("cli:")
     [(_, to, body)] = [m for m in state["mails"] if m[0] == "reissue_completed"]
     assert (to, new in body, old in body) == ("hanako@example.org", True, True)
 
@@ -143,6 +145,7 @@ def test_suspend_reinstate_revoke_keep_their_output_and_record_events(
     state = read(empty_db, _state)
     assert [kind for kind, *_ in state["events"]] == ["suspended", "reinstated", "revoked"]
     assert [(action, staff_id) for action, staff_id, *_ in state["audits"]] == [
+        ("card.issue", None),
         ("card.suspend", None),
         ("card.reinstate", None),
         ("card.revoke", None),
