@@ -225,6 +225,7 @@ class Round:
     peak: int
     peak_server: int
     after: int
+    after_server: int
     processes: int
     seconds: list[float]
     wall: float
@@ -249,9 +250,17 @@ async def run(args: argparse.Namespace, settings: Settings, base: str, server: i
                 seconds = await asyncio.gather(*[upload(c, photo) for c in clients])
                 wall = time.perf_counter() - started
             await asyncio.sleep(1)
-            after = tree_rss(server)[0]
+            after, after_server, _ = tree_rss(server)
             rounds.append(
-                Round(sampler.peak, sampler.peak_server, after, sampler.processes, seconds, wall)
+                Round(
+                    peak=sampler.peak,
+                    peak_server=sampler.peak_server,
+                    after=after,
+                    after_server=after_server,
+                    processes=sampler.processes,
+                    seconds=seconds,
+                    wall=wall,
+                )
             )
     finally:
         for client in clients:
@@ -287,11 +296,13 @@ def _report(
     print(f"idle RSS (server + image pool, {idle[2]} processes): {_mb(idle[0])}"
           f"  (server process {_mb(idle[1])})")  # fmt: skip
     print(f"one upload alone: {statistics.median(alone):.2f} s (median of {len(alone)})\n")
-    print(f"{'round':<7}{'peak RSS':>10}{'server':>9}{'after':>9}{'peak/idle':>11}"
-          f"{'p50 s':>8}{'max s':>8}{'wall s':>8}")  # fmt: skip
+    # "server": the serving process alone; the rest of the tree is the image pool.
+    print(f"{'round':<7}{'peak RSS':>10}{'server':>9}{'after':>9}{'server':>9}{'procs':>7}"
+          f"{'peak/idle':>11}{'p50 s':>8}{'max s':>8}{'wall s':>8}")  # fmt: skip
     for i, r in enumerate(rounds, 1):
         print(
             f"{i:<7}{_mb(r.peak):>10}{_mb(r.peak_server):>9}{_mb(r.after):>9}"
+            f"{_mb(r.after_server):>9}{r.processes:>7}"
             f"{r.peak / idle[0]:>11.2f}{statistics.median(r.seconds):>8.2f}"
             f"{max(r.seconds):>8.2f}{r.wall:>8.2f}"
         )
