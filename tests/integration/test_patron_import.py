@@ -19,6 +19,7 @@ from cardservice.cards.models import Card, CardEvent
 from cardservice.cards.numbers import compose
 from cardservice.cards.service import CardPolicy, new_jti
 from cardservice.cards.verification import Status
+from cardservice.cli.common import cli_actor
 from cardservice.cli.patron import REFUSED_ROWS_EXIT
 from cardservice.patrons.models import Patron
 from cardservice.services import Services
@@ -148,7 +149,13 @@ def test_import_reports_bad_rows_by_line_and_is_idempotent(
         Status.REVOKED,
         "withdrawn",
     )
-    assert state["audits"][0] == {"created": 3, "updated": 0, "unchanged": 0, "refused": 8}
+    assert state["audits"][0] == {
+        "created": 3,
+        "updated": 0,
+        "unchanged": 0,
+        "refused": 8,
+        "actor": cli_actor(),  # the operator who ran the import
+    }
 
 
 def test_changed_rows_are_updated_and_a_number_here_is_never_taken_over(
