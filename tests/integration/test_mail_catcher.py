@@ -30,7 +30,7 @@ from cardservice.mail import (
     mail_background,
     uses_catcher,
 )
-from cardservice.mail.catcher import effective_smtp_url
+from cardservice.mail.catcher import CatcherUnavailable, effective_smtp_url
 from cardservice.profiles import load_profile
 from cardservice.services import Services
 from cardservice.settings import Settings
@@ -219,3 +219,15 @@ async def _send_to(port: int, subject: str) -> None:
     message["Subject"] = subject
     message.set_content("本文")
     await aiosmtplib.send(message, hostname="127.0.0.1", port=port, start_tls=False)
+
+
+async def test_a_catcher_that_cannot_listen_stops_the_start_with_a_clear_message(
+    services: Services,
+) -> None:
+    # 192.0.2.1 (TEST-NET-1) is no address of this machine: nothing can listen there.
+    catcher = MailCatcher(services.db, port=free_port(), host="192.0.2.1")
+    with pytest.raises(CatcherUnavailable) as refused:
+        await catcher.start()
+    assert refused.value.key == "CARDSERVICE_MAIL_CATCHER_PORT"
+    assert "the dev mail catcher cannot listen on 192.0.2.1:" in refused.value.problem
+    assert "CARDSERVICE_SMTP_URL" in refused.value.problem
