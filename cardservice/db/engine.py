@@ -8,7 +8,10 @@ Two kinds of unit of work, and a page takes the one it needs:
 - ``Database.transaction()`` writes. On SQLite it begins IMMEDIATE, so two writers queue on
   the busy timeout instead of failing when a read lock cannot be upgraded. It holds the one
   write lock of the file until it ends: slow work (Argon2, image re-encoding) is done before
-  it opens, never inside.
+  it opens, never inside. The writers of one process take turns first, in the order they
+  came (an asyncio lock): SQLite's busy handler polls with sleeps of up to 100 ms and lets
+  a newcomer overtake, so ten writers at once would wait seconds at the tail; only writers
+  of other processes (workers, the CLI) still meet on the busy timeout.
 - ``Database.read()`` only reads. On SQLite it begins a deferred transaction on connections
   of their own that are ``query_only`` (a write raises), so a page read never waits for a
   writer nor makes one wait; in WAL mode it sees the last commit before its first SELECT. On
@@ -17,12 +20,14 @@ Two kinds of unit of work, and a page takes the one it needs:
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -92,6 +97,7 @@ class Database:
             _configure_sqlite(self.read_engine, SQLITE_READ_PRAGMAS, "BEGIN")
         else:
             self.read_engine = self.engine.execution_options(postgresql_readonly=True)
+        self._turn: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
 
@@ -100,10 +106,35 @@ class Database:
         """One unit of work that writes: commits on success, rolls back on any error.
 
         On SQLite it holds the file's write lock from its start to its end: open it after
-        any slow work (hashing, image processing), not around it.
+        any slow work (hashing, image processing), not around it. It waits for this
+        process's earlier writers first, in order, for at most the busy timeout, then raises
+        ``OperationalError`` (database is locked) as SQLite would.
         """
-        async with self.sessions() as session, session.begin():
-            yield session
+        if not self.is_sqlite:
+            async with self.sessions() as session, session.begin():
+                yield session
+            return
+        turn = self._writers_turn()
+        try:
+            async with asyncio.timeout(BUSY_TIMEOUT_MS / 1000):
+                await turn.acquire()
+        except TimeoutError:
+            # What SQLite's busy timeout would have raised, after as long.
+            locked = sqlite3.OperationalError("database is locked")
+            raise OperationalError("BEGIN IMMEDIATE", None, locked) from None
+        try:
+            async with self.sessions() as session, session.begin():
+                yield session
+        finally:
+            turn.release()
+
+    def _writers_turn(self) -> asyncio.Lock:
+        """This event loop's queue of SQLite writers (a process may run several loops one
+        after another: the CLI, tests)."""
+        loop = asyncio.get_running_loop()
+        if self._turn is None or self._turn[0] is not loop:
+            self._turn = (loop, asyncio.Lock())
+        return self._turn[1]
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from cardservice.db.engine import Database, open_sqlite_reader
 from cardservice.db.migrate import upgrade
@@ -95,3 +95,44 @@ async def test_a_read_does_not_wait_for_a_writer(services: Services) -> None:
             assert (await reading.execute(count)).scalar() == 0
     async with services.db.read() as reading:
         assert (await reading.execute(count)).scalar() == 1
+
+
+async def test_sqlite_writers_take_turns_in_order(sqlite_db: Database) -> None:
+    """Writers of one process queue in the order they came, none overtaking another and
+    none failing, however long the one before holds the lock."""
+    order: list[str] = []
+    first_in = asyncio.Event()
+
+    async def write(name: str, hold: float = 0.0) -> None:
+        async with sqlite_db.transaction() as session:
+            await session.execute(
+                text(
+                    "INSERT INTO api_keys (name, prefix, key_hash, created_at) "
+                    "VALUES (:n, 'csk_', :n, CURRENT_TIMESTAMP)"
+                ),
+                {"n": name},
+            )
+            order.append(name)
+            first_in.set()
+            await asyncio.sleep(hold)
+
+    first = asyncio.create_task(write("first", hold=0.3))
+    await first_in.wait()
+    later = []
+    for name in ("second", "third", "fourth"):
+        later.append(asyncio.create_task(write(name)))
+        await asyncio.sleep(0)  # each one queued before the next comes
+    await asyncio.gather(first, *later)
+    assert order == ["first", "second", "third", "fourth"]
+
+
+async def test_a_writer_waits_no_longer_than_the_busy_timeout(
+    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("cardservice.db.engine.BUSY_TIMEOUT_MS", 200)
+    async with sqlite_db.transaction():
+        with pytest.raises(OperationalError, match="database is locked"):
+            async with sqlite_db.transaction():
+                pass
+    async with sqlite_db.transaction() as session:  # the queue is free again
+        await session.execute(text("SELECT 1"))
