@@ -256,6 +256,7 @@ def _approve(staff: Phone, button: str, name: str, *, done: str) -> None:
     expect(page.get_by_role("button", name=button)).to_be_enabled()
     staff.shot(f"life-{name}-7-review")
     page.locator("form[action$='/approve'] input[name=confirm]").check()
+    page.once("dialog", lambda dialog: dialog.accept())  # the confirmation dialog (review.js)
     page.get_by_role("button", name=button).click()
     expect(page.get_by_role("status")).to_contain_text(done)
     staff.shot(f"life-{name}-8-approved")

@@ -156,6 +156,7 @@ def _approve(reviewer: Reviewer) -> str:
     expect(page.locator("img[src*='/documents/']").first).to_be_visible()
     page.screenshot(path=str(ARTIFACTS / "flow-review-application.png"), full_page=True)
     page.locator("form[action$='/approve'] input[name=confirm]").check()
+    page.once("dialog", lambda dialog: dialog.accept())  # the confirmation dialog (review.js)
     page.locator("form[action$='/approve'] button[type=submit]").click()
     page.screenshot(path=str(ARTIFACTS / "flow-review-approved.png"), full_page=True)
     reviewer.link_in_mail("/card", count=3)

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Dialog, Page, expect
 
 from cardservice.profiles import load_profile
 from cardservice.registration import applicant, review
@@ -115,9 +115,30 @@ def test_review_on_a_phone_and_a_desktop(server: Server) -> None:
         page.get_by_role("button", name="Approve and issue the card").click()
         expect(page.get_by_role("status")).to_have_count(0)
         page.get_by_label("I have checked the identity document against the details above").check()
+        # Then a dialog asks again: dismissed, nothing is sent.
+        asked: list[str] = []
+
+        def answer(dialog: Dialog, *, accept: bool) -> None:
+            asked.append(dialog.message)
+            dialog.accept() if accept else dialog.dismiss()
+
+        page.once("dialog", lambda dialog: answer(dialog, accept=False))
         page.get_by_role("button", name="Approve and issue the card").click()
+        expect(page.get_by_role("status")).to_have_count(0)
+        assert len(asked) == 1
+        assert asked[0].startswith("Approve the application of 山田 花子?")
+        page.once("dialog", lambda dialog: answer(dialog, accept=True))
+        page.get_by_role("button", name="Approve and issue the card").click()
+        # Nothing else waits: the queue says what was done, and to which application.
+        expect(page.get_by_role("heading", level=1)).to_have_text("Application queue")
         expect(page.get_by_role("status")).to_contain_text("User number:")
+        expect(page.get_by_role("status")).to_contain_text("No application is left in the queue.")
+        assert len(asked) == 2
         phone.shot("review-04-approved")
+        page.locator(".notice.decided a").click()
+        expect(page.locator(".outcome-approved")).to_be_visible()
+        expect(page.locator("#history")).to_contain_text("Approval")
+        phone.shot("review-04b-approved-application")
 
         page.goto(f"{server.url}/staff/rejection-templates")
         expect(page.get_by_text("Only administrators can change the templates.")).to_be_visible()

@@ -94,8 +94,12 @@ def test_a_reviewer_picks_the_patron_and_approves_a_lost_card_reissue(
         phone.shot("review-procedures-03-lost-linked")
 
         page.get_by_label("I have checked the identity document against the details above").check()
+        page.once("dialog", lambda dialog: dialog.accept())  # the confirmation dialog
         page.get_by_role("button", name="Approve and reissue with a new number").click()
+        # The next application in the queue opens, saying what was done to this one.
         expect(page.get_by_role("status")).to_contain_text("A new user number is issued")
+        expect(page.get_by_role("status")).to_contain_text("the next application in the queue")
+        page.locator(".notice.decided a").click()
         expect(page.get_by_text("Previous user number (revoked)")).to_be_visible()
         phone.shot("review-procedures-04-lost-approved")
 
