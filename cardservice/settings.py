@@ -126,6 +126,12 @@ class Settings(Struct, frozen=True, kw_only=True):
             raise ConfigurationError(PREFIX + "SMTP_URL", "is required in production mode")
         if not 1 <= self.workers <= 64:
             raise ConfigurationError(PREFIX + "WORKERS", "must be between 1 and 64")
+        if not 1 <= self.port <= 65535:
+            raise ConfigurationError(PREFIX + "PORT", "must be between 1 and 65535")
+        if not 0 <= self.mail_catcher_port <= 65535:
+            raise ConfigurationError(
+                PREFIX + "MAIL_CATCHER_PORT", "must be between 0 (a free port) and 65535"
+            )
         if self.db_pool_size < 1 or self.db_max_overflow < 0:
             raise ConfigurationError(
                 PREFIX + "DB_POOL_SIZE", "must be at least 1 (DB_MAX_OVERFLOW at least 0)"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from cardservice.errors import ConfigurationError
 from cardservice.settings import Settings
 
 
@@ -38,3 +39,14 @@ def test_base_url_follows_host_and_port(tmp_path: Path, env: dict[str, str], exp
 def test_a_port_given_as_an_override_moves_the_base_url(tmp_path: Path) -> None:
     settings = Settings.from_env({"CARDSERVICE_DATA_DIR": str(tmp_path)}, port=8101)
     assert settings.base_url == "http://127.0.0.1:8101"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("PORT", "0"), ("PORT", "65536"), ("MAIL_CATCHER_PORT", "-1"), ("MAIL_CATCHER_PORT", "70000")],
+)
+def test_ports_out_of_range_are_refused(tmp_path: Path, name: str, value: str) -> None:
+    env = {"CARDSERVICE_DATA_DIR": str(tmp_path), f"CARDSERVICE_{name}": value}
+    with pytest.raises(ConfigurationError) as refused:
+        Settings.from_env(env)
+    assert refused.value.key == f"CARDSERVICE_{name}"
