@@ -31,6 +31,12 @@ class VerifyRequest(msgspec.Struct, forbid_unknown_fields=True):
     token: Annotated[str, msgspec.Meta(min_length=1, max_length=4096)] | None = None
 
 
+class JwkSet(msgspec.Struct):
+    """RFC 7517 section 5: Ed25519 public keys (kty OKP, crv Ed25519, x, kid, alg EdDSA)."""
+
+    keys: list[dict[str, str]]
+
+
 class VerifyRequestShape(InvalidInput):
     """Send exactly one of "barcode" and "token"."""
 
@@ -97,9 +103,10 @@ async def verify(request: Request[Any, Any, Any], data: JSONBody[VerifyRequest])
     responses=api_responses(
         {
             200: ResponseSpec(
-                data_container=dict[str, Any],
+                data_container=JwkSet,
                 description="A JSON Web Key Set (RFC 7517): the keys in use and in overlap.",
                 media_type="application/jwk-set+json",
+                generate_examples=False,
             )
         }
     ),
@@ -123,6 +130,7 @@ async def jwks(request: Request[Any, Any, Any]) -> Response[bytes]:
                 data_container=bytes,
                 description="The image: image/svg+xml for svg, image/png for png.",
                 media_type="image/*",
+                generate_examples=False,
             ),
             304: ResponseSpec(data_container=None, description="The client's copy is current."),
             404: error_response("No such symbology or format (not_found)."),

@@ -66,7 +66,7 @@ class ErrorBody(msgspec.Struct):
 
 
 def error_response(description: str) -> ResponseSpec:
-    return ResponseSpec(data_container=ErrorBody, description=description)
+    return ResponseSpec(data_container=ErrorBody, description=description, generate_examples=False)
 
 
 # Answers any API route may give, whatever it does.

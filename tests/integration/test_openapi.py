@@ -1,0 +1,136 @@
+"""The published OpenAPI document says what the service answers: its API key, its error
+bodies, its 401 and 422, and the content types of the key set and the barcode images."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from cardservice.services import Services
+from tests.web_support import Client, web_client, with_free_catcher_port
+
+ERROR_REF = "#/components/schemas/ErrorBody"
+ERROR_CONTENT = {"application/json": {"schema": {"$ref": ERROR_REF}}}
+VERIFY = "/api/v1/verify"
+BARCODES = "/api/v1/barcodes/{symbology}/{fmt}"
+
+
+@pytest.fixture
+async def client(services: Services) -> AsyncIterator[Client]:
+    async with web_client(with_free_catcher_port(services.settings), mail=False) as running:
+        yield running
+
+
+@pytest.fixture
+async def document(client: Client) -> dict[str, Any]:
+    response = await client.get("/api/docs/openapi.json")
+    assert response.status_code == 200
+    found: dict[str, Any] = response.json()
+    return found
+
+
+def content_of(response_spec: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = response_spec["content"]
+    return found
+
+
+async def test_only_the_api_is_published(document: dict[str, Any]) -> None:
+    assert set(document["paths"]) == {
+        VERIFY,
+        "/.well-known/jwks.json",
+        BARCODES,
+        "/health",
+        "/ready",
+    }
+
+
+async def test_the_api_key_is_a_security_scheme_verify_requires(document: dict[str, Any]) -> None:
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["apiKey"] == {
+        "type": "apiKey",
+        "name": "X-API-Key",
+        "in": "header",
+        "description": "A counter API key (cardservice apikey create).",
+    }
+    assert schemes["bearerApiKey"]["type"] == "http"
+    assert schemes["bearerApiKey"]["scheme"] == "bearer"
+    verify = document["paths"][VERIFY]["post"]
+    assert verify["security"] == [{"apiKey": []}, {"bearerApiKey": []}]
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if (path, method) != (VERIFY, "post"):
+                assert "security" not in operation, (path, method)
+
+
+async def test_verify_documents_its_refusals_with_the_error_body(
+    document: dict[str, Any],
+) -> None:
+    responses = document["paths"][VERIFY]["post"]["responses"]
+    assert set(responses) == {"200", "400", "401", "413", "422", "500", "503"}
+    assert content_of(responses["200"])["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Verdict"
+    }
+    assert "Cache-Control" in responses["200"]["headers"]
+    for status in ("400", "401", "413", "422", "500", "503"):
+        assert content_of(responses[status]) == ERROR_CONTENT
+    assert "api_key_invalid" in responses["401"]["description"]
+    assert "verify_needs_one_of_barcode_or_token" in responses["422"]["description"]
+
+
+async def test_every_error_answer_of_every_operation_is_the_error_body(
+    document: dict[str, Any],
+) -> None:
+    for path in (VERIFY, "/.well-known/jwks.json", BARCODES):
+        for operation in document["paths"][path].values():
+            errors = {s: r for s, r in operation["responses"].items() if int(s) >= 400}
+            assert {"400", "500", "503"} <= set(errors), path
+            for spec in errors.values():
+                assert content_of(spec) == ERROR_CONTENT
+    schemas = document["components"]["schemas"]
+    assert schemas["ErrorBody"]["required"] == ["error"]
+    detail = schemas["ErrorDetail"]
+    assert detail["required"] == ["code", "message"]
+    assert set(detail["properties"]) == {"code", "message", "request_id", "fields", "field"}
+
+
+async def test_the_key_set_and_the_images_have_their_content_types(
+    client: Client, document: dict[str, Any]
+) -> None:
+    jwks = document["paths"]["/.well-known/jwks.json"]["get"]["responses"]["200"]
+    assert set(content_of(jwks)) == {"application/jwk-set+json"}
+    assert content_of(jwks)["application/jwk-set+json"]["schema"] == {
+        "$ref": "#/components/schemas/JwkSet"
+    }
+    served = await client.get("/.well-known/jwks.json")
+    assert served.headers["content-type"] == "application/jwk-set+json"
+    assert [key["kty"] for key in served.json()["keys"]] == ["OKP"]
+
+    image = document["paths"][BARCODES]["get"]["responses"]
+    assert set(content_of(image["200"])) == {"image/*"}
+    assert "content" not in image["304"]
+    for fmt, media_type in (("svg", "image/svg+xml"), ("png", "image/png")):
+        drawn = await client.get(f"/api/v1/barcodes/codabar/{fmt}", params={"data": "A20A"})
+        assert drawn.status_code == 200
+        assert drawn.headers["content-type"].split(";")[0] == media_type
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"barcode": "A1A"}, 401, "api_key_invalid"),
+        ({"barcode": "A1A", "token": "x"}, 422, "verify_needs_one_of_barcode_or_token"),
+        ({"barcode": 1}, 400, "bad_request"),
+    ],
+)
+async def test_the_answers_are_the_documented_error_body(
+    client: Client, api_key: str, body: dict[str, Any], status: int, code: str
+) -> None:
+    headers = {} if status == 401 else {"X-API-Key": api_key}
+    response = await client.post(VERIFY, json=body, headers=headers)
+    assert response.status_code == status
+    error = response.json()["error"]
+    assert error["code"] == code
+    assert isinstance(error["message"], str)
+    assert set(error) <= {"code", "message", "request_id", "fields", "field"}
