@@ -12,11 +12,13 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import date, timedelta
 from urllib.parse import urlencode
 
+import msgspec
 import pytest
 import time_machine
 from sqlalchemy import select, update
 
 from cardservice.cards.models import Card
+from cardservice.profiles.schema import InquirySection
 from cardservice.registration import inquiries
 from cardservice.registration.models import Application, ApplicationStatus
 from cardservice.services import Services
@@ -227,7 +229,10 @@ async def test_the_history_in_words_with_the_applicants_steps_and_filters(
     assert "application.document_view" not in entries  # only the filter's values are codes
     # The answer says which image it brought, and when.
     answer = visible(page.split('class="answer-document"', 1)[1].split("</p>", 1)[0])
-    assert answer == ">新しい画像：健康保険証（うら）（前に送られた画像と差し替え）（ 2026-04-03 10:00 ）"
+    assert (
+        answer
+        == ">新しい画像：健康保険証（うら）（前に送られた画像と差し替え）（ 2026-04-03 10:00 ）"
+    )
 
     # Filters: the action, who, the dates; kept in the form.
     only_views = (await client.get(f"{url}?action=application.document_view&lang=ja")).text
@@ -308,3 +313,28 @@ async def test_the_audit_log_in_words_filtered_and_paged_with_its_filter(
     assert wrong.status_code == 400
     assert 'id="audit-staff-error">Choose a staff member from the list.' in wrong.text
     assert 'id="audit-to-error">The end of the range is before its start.' in wrong.text
+
+
+async def test_a_cancellation_for_no_answer_is_in_the_history(
+    client: Client, services: Services, clock: time_machine.Traveller
+) -> None:
+    public_id = await submitted_application(services)
+    admin = await _staff(services, "sato", "佐藤 花子")
+    await login(client, "sato")
+    await ask(services, public_id, admin)
+    strict = msgspec.structs.replace(
+        services.settings.profile, inquiry=InquirySection(max_unanswered=1, answer_days=3)
+    )
+    clock.move_to(FRIDAY + timedelta(days=60))  # the answer date has long passed
+    async with services.db.transaction() as session:
+        report = await inquiries.expire_inquiries(session, profile=strict)
+    assert report.cancelled == [public_id]
+    await login(client, "sato")  # the staff session of two months ago has ended
+    page = (await client.get(f"{app_url(public_id)}?lang=ja")).text
+    assert history_of(page) == [
+        "申込者 申し込み",
+        "佐藤 花子 問い合わせ",
+        "システム 取り消し（回答なし）",
+    ]
+    english = (await client.get(f"{app_url(public_id)}?lang=en")).text
+    assert history_of(english)[-1] == "System Cancellation (no answer)"
