@@ -24,6 +24,7 @@ import ctypes.util
 import logging
 import multiprocessing
 import resource
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -100,7 +101,7 @@ class ImagePool:
 
     async def clean(
         self,
-        data: bytes,
+        data: bytes | Callable[[], Awaitable[bytes]],
         *,
         documents: DocumentsSection,
         filename: str,
@@ -110,6 +111,10 @@ class ImagePool:
         """The checked, re-encoded image (``documents.check_and_reencode`` in a worker), or
         :class:`DocumentRejected`: its own codes, "document_busy" when no place in the pool
         freed within ``queue_wait`` seconds, "document_failed" when a worker died on it.
+
+        ``data`` is the image's bytes, or a function reading them: then they are read only
+        once the upload has a place in the pool, so that uploads waiting for one keep their
+        bytes in the request's spooled file, not in the server's memory.
 
         ``where`` names the upload in the log line of a refusal (an application and slot);
         the log never holds the image, its name or a number read from it.
@@ -121,7 +126,9 @@ class ImagePool:
             logger.warning("image pool busy for %ss; upload refused (%s)", self.queue_wait, where)
             raise DocumentRejected(code="document_busy", **context) from None
         try:
-            result = await self._run(data, documents, filename, field)
+            payload = data if isinstance(data, bytes) else await data()
+            result = await self._run(payload, documents, filename, field)
+            del payload
         except BrokenProcessPool:
             logger.exception("an image worker died; the pool is restarted (%s)", where)
             await self._restart()

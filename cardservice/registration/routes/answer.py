@@ -23,13 +23,13 @@ from cardservice.registration.routes.common import (
     form_field,
     link_refused,
     megabytes,
-    read_upload,
     see_other,
     upload_field,
 )
 from cardservice.registration.routes.uploads import (
     UNNAMED_FLAG,
     checked_image,
+    chosen_file,
     sent_without_name,
     unreadable_upload,
 )
@@ -95,7 +95,7 @@ async def answer_page(request: AnyRequest, token: FromPath[str]) -> Template:
 async def send_answer(request: AnyRequest, token: FromPath[str]) -> Template | Redirect:
     form = await request.form()
     written = form_field(form.get("answer"))
-    upload = await read_upload(request, form.get("file"))
+    upload = chosen_file(request, form.get("file"))
     lang = language(request)
     if upload is None and sent_without_name(form.get("file")):
         return await _answer_page(
@@ -114,12 +114,7 @@ async def send_answer(request: AnyRequest, token: FromPath[str]) -> Template | R
                 public_id = (await inquiries.open_inquiry(session, token)).public_id
                 await allow_upload(session, public_id)
             image = await checked_image(
-                request,
-                public_id=public_id,
-                doc_type=doc_type,
-                side=side or "front",
-                data=upload[0],
-                filename=upload[1],
+                request, public_id=public_id, doc_type=doc_type, side=side or "front", upload=upload
             )
             document = inquiries.AnswerDocument(doc_type, side or "front", image)
         async with services(request).db.transaction() as session:

@@ -6,7 +6,6 @@ from typing import Annotated, Any, Final
 
 import msgspec
 from litestar import Request, Response
-from litestar.datastructures import UploadFile
 from litestar.response import Redirect, Template
 from litestar.status_codes import (
     HTTP_303_SEE_OTHER,
@@ -114,18 +113,6 @@ def link_refused(request: AnyRequest, exc: LinkInvalid, *, start_again: bool) ->
         code=exc.code,
         start_again=start_again,
     )
-
-
-async def read_upload(request: AnyRequest, upload: object) -> tuple[bytes, str] | None:
-    """The file's bytes (at most one past the profile's limit, enough to refuse it) and
-    name; None when no file was chosen."""
-    if not isinstance(upload, UploadFile) or not upload.filename:
-        return None
-    limit = services(request).settings.profile.documents.max_bytes
-    try:
-        return await upload.read(limit + 1), upload.filename
-    finally:
-        await upload.close()
 
 
 def upload_field(exc: InvalidInput) -> str:

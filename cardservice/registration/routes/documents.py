@@ -30,13 +30,13 @@ from cardservice.registration.routes.common import (
     draft_application,
     form_field,
     megabytes,
-    read_upload,
     see_other,
     upload_field,
 )
 from cardservice.registration.routes.uploads import (
     UNNAMED_FLAG,
     checked_image,
+    chosen_file,
     sent_without_name,
     unreadable_upload,
 )
@@ -111,14 +111,13 @@ async def add_document(request: AnyRequest) -> Template | Redirect:
     doc_type, side = form_field(form.get("doc_type")), form_field(form.get("side")) or "front"
     chosen = {"chosen_type": doc_type, "chosen_side": side}
     lang = language(request)
-    upload = await read_upload(request, form.get("file"))
+    upload = chosen_file(request, form.get("file"))
     if upload is None:
         missing = "document_unnamed" if sent_without_name(form.get("file")) else "file_missing"
         error = steps.text(missing, lang)
         return await _documents_page(
             request, error=error, error_field="file", status_code=HTTP_400_BAD_REQUEST, **chosen
         )
-    data, filename = upload
     db = services(request).db
     try:
         async with db.transaction() as session:
@@ -126,9 +125,8 @@ async def add_document(request: AnyRequest) -> Template | Redirect:
             await allow_upload(session, app.public_id)
             public_id = app.public_id
         image = await checked_image(
-            request, public_id=public_id, doc_type=doc_type, side=side, data=data, filename=filename
+            request, public_id=public_id, doc_type=doc_type, side=side, upload=upload
         )
-        del data  # the original bytes are not needed any more; nothing of them is stored
         async with db.transaction() as session:
             app = await draft_application(request, session)
             await applicant.add_document(

@@ -10,9 +10,11 @@ sends the applicant back to the page, which says so next to the file field.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Final
 
 from litestar import Response
+from litestar.datastructures import UploadFile
 
 from cardservice.registration.documents import CleanImage
 from cardservice.registration.images import ImagePool
@@ -30,16 +32,37 @@ def image_pool(request: AnyRequest) -> ImagePool:
     return pool
 
 
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """A chosen file, not read yet: the pool reads it once it has a place for it."""
+
+    file: UploadFile
+    filename: str
+    limit: int  # the profile's documents.max_bytes
+
+    async def read(self) -> bytes:
+        """The bytes, at most one past the limit (enough to refuse the file as too large)."""
+        return await self.file.read(self.limit + 1)
+
+
+def chosen_file(request: AnyRequest, value: object) -> Upload | None:
+    """The file of a file field; None when no file was chosen (or it came without a name)."""
+    if not isinstance(value, UploadFile) or not value.filename:
+        return None
+    limit = services(request).settings.profile.documents.max_bytes
+    return Upload(value, value.filename, limit)
+
+
 async def checked_image(
-    request: AnyRequest, *, public_id: str, doc_type: str, side: str, data: bytes, filename: str
+    request: AnyRequest, *, public_id: str, doc_type: str, side: str, upload: Upload
 ) -> CleanImage:
     """The upload, checked and re-encoded in the pool; ``DocumentRejected`` otherwise."""
     documents = services(request).settings.profile.documents
     check_slot(documents, doc_type, side)
     return await image_pool(request).clean(
-        data,
+        upload.read,
         documents=documents,
-        filename=filename,
+        filename=upload.filename,
         where=f"application {public_id}, {doc_type} {side}",
     )
 
