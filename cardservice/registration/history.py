@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
@@ -60,6 +60,7 @@ class HistoryFilter:
     date_from: date | None = None  # library dates, both ends included
     date_to: date | None = None
     text: str = ""  # name (kanji or kana), email, or reference number
+    decided_by: int | None = None  # the staff member who approved or rejected it
     page: int = 1
 
 
@@ -74,9 +75,10 @@ class HistoryPage:
         return max(1, -(-self.total // PAGE_SIZE))
 
 
-def parse_filter(params: Mapping[str, str]) -> HistoryFilter:
+def parse_filter(params: Mapping[str, str], staff_ids: Collection[int] = ()) -> HistoryFilter:
     """A filter from the query string: ``status``, ``procedure``, ``dates`` (submitted or
-    decided), ``from`` and ``to`` (YYYY-MM-DD), ``q`` and ``page``. Empty means any.
+    decided), ``from`` and ``to`` (YYYY-MM-DD), ``q``, ``staff`` (the id of the staff member
+    who decided; one of ``staff_ids``) and ``page``. Empty means any.
     Raises :class:`FilterInvalid` naming every bad field."""
     errors: dict[str, str] = {}
 
@@ -100,6 +102,12 @@ def parse_filter(params: Mapping[str, str]) -> HistoryFilter:
     text = search_text(params.get("q", ""))
     if len(text) > TEXT_MAX:
         errors["q"] = "too_long"
+    decided_by = None
+    staff = params.get("staff", "").strip()
+    if staff:
+        decided_by = next((i for i in staff_ids if str(i) == staff), None)
+        if decided_by is None:
+            errors["staff"] = "staff_invalid"
     if errors:
         raise FilterInvalid(errors)
     return HistoryFilter(
@@ -109,6 +117,7 @@ def parse_filter(params: Mapping[str, str]) -> HistoryFilter:
         date_from=date_from,
         date_to=date_to,
         text=text,
+        decided_by=decided_by,
         page=_page(params.get("page", "")),
     )
 
@@ -168,6 +177,8 @@ def _conditions(chosen: HistoryFilter, timezone: ZoneInfo) -> list[ColumnElement
         conditions.append(column < start_of_day(chosen.date_to + timedelta(days=1), timezone))
     if chosen.text:
         conditions.append(_text_condition(chosen.text))
+    if chosen.decided_by is not None:
+        conditions.append(Application.decided_by == chosen.decided_by)
     return conditions
 
 

@@ -14,13 +14,14 @@ from cardservice.registration import history
 from cardservice.registration.history import PAGE_SIZE, FilterInvalid
 from cardservice.registration.review_routes.view import PROCEDURE_LABELS, STATUS_LABELS
 from cardservice.staff.models import Role
+from cardservice.staff.service import list_staff
 from cardservice.web.i18n import N_
 from cardservice.web.pages import render, translate
 from cardservice.web.staff import current_staff
 from cardservice.web.state import services
 
 SEARCH: Final = "/staff/applications/search"
-FIELDS: Final = ("q", "status", "procedure", "dates", "from", "to")
+FIELDS: Final = ("q", "status", "procedure", "dates", "from", "to", "staff")
 FIELD_ERRORS: Final = {
     "status_invalid": N_("Choose a status from the list."),
     "procedure_invalid": N_("Choose a procedure from the list."),
@@ -28,6 +29,7 @@ FIELD_ERRORS: Final = {
     "date_invalid": N_("Write the date as YYYY-MM-DD."),
     "date_range_invalid": N_("The end of the range is before its start."),
     "too_long": N_("The search text is too long."),
+    "staff_invalid": N_("Choose a staff member from the list."),
 }
 DATE_FIELD_LABELS: Final = {
     history.DateField.SUBMITTED: N_("Submitted"),
@@ -48,8 +50,10 @@ async def search_page(request: AnyRequest) -> Template:
     values = {name: request.query_params.get(name, "") for name in FIELDS}
     errors: dict[str, str] = {}
     found = None
+    async with svc.db.transaction() as session:
+        users = await list_staff(session)
     try:
-        chosen = history.parse_filter(request.query_params)
+        chosen = history.parse_filter(request.query_params, [user.id for user in users])
         async with svc.db.transaction() as session:
             found = await history.search(session, chosen, svc.policy.timezone)
     except FilterInvalid as exc:
@@ -79,6 +83,8 @@ async def search_page(request: AnyRequest) -> Template:
         date_fields=_options(request, DATE_FIELD_LABELS),
         status_labels=dict(_options(request, STATUS_LABELS)),
         procedure_labels=dict(_options(request, PROCEDURE_LABELS)),
+        staff_choices=[(str(user.id), user.display_name) for user in users],
+        staff_names={user.id: user.display_name for user in users},
     )
 
 

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from sqlalchemy import update
 
 from cardservice.registration.history import PAGE_SIZE
 from cardservice.registration.models import Application, ApplicationStatus
@@ -146,3 +147,30 @@ async def test_counter_staff_may_not_search_applications(
     await login(client, "kato")
     refused = await client.get(SEARCH, headers={"Accept": "text/html"})
     assert refused.status_code == 403
+
+
+async def test_decisions_are_found_by_who_made_them(client: Client, services: Services) -> None:
+    sato = await make_staff(services, "sato", Role.REVIEWER)
+    suzuki = await make_staff(services, "suzuki", Role.REVIEWER, display_name="鈴木 一郎")
+    by_sato = await add(services, decided=APRIL_1 + timedelta(days=1))
+    by_suzuki = await add(services, email="ichiro@example.org", decided=APRIL_1)
+    async with services.db.transaction() as session:
+        for app, staff in ((by_sato, sato), (by_suzuki, suzuki)):
+            await session.execute(
+                update(Application).where(Application.id == app.id).values(decided_by=staff.id)
+            )
+    await login(client, "sato")
+
+    page = await client.get(SEARCH, params={"staff": str(suzuki.id), "lang": "ja"})
+    assert page.status_code == 200
+    assert references(page.text) == [by_suzuki.reference]
+    assert f'<option value="{suzuki.id}" selected>鈴木 一郎</option>' in page.text
+    assert "<dt>審査した職員</dt><dd>鈴木 一郎</dd>" in page.text
+    both = await client.get(SEARCH)
+    assert references(both.text) == [by_suzuki.reference, by_sato.reference]
+
+    unknown = await client.get(SEARCH, params={"staff": "999999", "lang": "en"})
+    assert unknown.status_code == 400
+    assert '<p class="field-error" id="staff-error">Choose a staff member from the list.' in (
+        unknown.text
+    )

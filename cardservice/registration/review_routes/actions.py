@@ -61,10 +61,8 @@ STAFF_NOT_KNOWN: Final = N_("Unknown staff member")
 WITHOUT_STAFF: Final = "none"
 WITHOUT_STAFF_LABEL: Final = N_("The applicant or the system")
 FILTER_FIELDS: Final = ("action", "staff", "from", "to")
-FILTER_ERRORS: Final = {
-    "action_invalid": N_("Choose an action from the list."),
-    "staff_invalid": N_("Choose a staff member from the list."),
-}
+# With the date and staff errors of the application search (``DATE_ERRORS``).
+FILTER_ERRORS: Final = {"action_invalid": N_("Choose an action from the list.")}
 
 AnyRequest = Request[Any, Any, Any]
 
