@@ -77,8 +77,8 @@ class ImagePool:
         self._executor: ProcessPoolExecutor | None = None
 
     async def __aenter__(self) -> ImagePool:
-        # The server process holds each upload's bytes (a few MB) while it waits for a worker:
-        # mapped on their own, they go back to the system once the request is over.
+        # The server process holds an upload's bytes (a few MB) while its image is in the
+        # pool: mapped on their own, they go back to the system once the request is over.
         _return_large_blocks()
         self._executor = self._new_executor()
         return self
@@ -125,13 +125,18 @@ class ImagePool:
         except TimeoutError:
             logger.warning("image pool busy for %ss; upload refused (%s)", self.queue_wait, where)
             raise DocumentRejected(code="document_busy", **context) from None
+        executor = self._executor
+        if executor is None:
+            self._places.release()
+            raise RuntimeError("the image pool is not started")
         try:
             payload = data if isinstance(data, bytes) else await data()
-            result = await self._run(payload, documents, filename, field)
+            future = executor.submit(_work, payload, documents, filename, field)
             del payload
+            result = await asyncio.wrap_future(future)
         except BrokenProcessPool:
             logger.exception("an image worker died; the pool is restarted (%s)", where)
-            await self._restart()
+            await self._restart(executor)
             raise DocumentRejected(code="document_failed", **context) from None
         finally:
             self._places.release()
@@ -145,17 +150,11 @@ class ImagePool:
             raise DocumentRejected(code=result.code, **result.detail)
         return result
 
-    async def _run(
-        self, data: bytes, documents: DocumentsSection, filename: str, field: str
-    ) -> CleanImage | Refusal:
-        if self._executor is None:
-            raise RuntimeError("the image pool is not started")
-        future = self._executor.submit(_work, data, documents, filename, field)
-        return await asyncio.wrap_future(future)
-
-    async def _restart(self) -> None:
-        broken, self._executor = self._executor, self._new_executor()
-        if broken is not None:
+    async def _restart(self, broken: ProcessPoolExecutor) -> None:
+        """A new executor in place of ``broken``, unless another upload has already put one
+        (both workers can die at once, with an image each)."""
+        if self._executor is broken:
+            self._executor = self._new_executor()
             await asyncio.to_thread(broken.shutdown, wait=False, cancel_futures=True)
 
 

@@ -109,3 +109,27 @@ async def test_the_refusal_of_a_number_is_logged_without_it(
         "(application abc, extra front)"
     ]
     assert number not in caplog.text
+
+
+async def test_both_workers_killed_at_once_restart_the_pool_once(yokohama: Profile) -> None:
+    photo = phone_photo()
+    async with ImagePool(2) as pool:
+        await pool.clean(_png((10, 10)), documents=yokohama.documents, filename="w.png")
+        running = [
+            asyncio.create_task(pool.clean(photo, documents=yokohama.documents, filename="p.jpg"))
+            for _ in range(2)
+        ]
+        await asyncio.sleep(0.05)
+        executor = pool._executor
+        assert executor is not None
+        for pid in list(executor._processes):
+            os.kill(pid, signal.SIGKILL)
+        results = await asyncio.gather(*running, return_exceptions=True)
+        assert all(isinstance(r, DocumentRejected) for r in results), results
+        assert pool._executor is not executor
+        replacement = pool._executor
+        again = await asyncio.gather(
+            *[pool.clean(photo, documents=yokohama.documents, filename="p.jpg") for _ in range(2)]
+        )
+        assert pool._executor is replacement
+    assert [image.width for image in again] == [2000, 2000]
