@@ -202,7 +202,7 @@ def check_and_reencode(
     if len(data) > limits.max_bytes:
         max_mb = f"{limits.max_bytes / 1_000_000:g}"
         raise DocumentRejected(code="document_too_large", max_mb=max_mb, **context)
-    header_bits = _png_bits(data, context)
+    header_bits = _png_bits(data, context) if "png" in limits.formats else 0
     with _open(data, limits, context) as image:
         _decode(image, limits, context, header_bits=header_bits)
         if carries_individual_number(_code_texts(image)):
