@@ -1,4 +1,5 @@
-"""Property-based fuzzing of every HTML form, on both engines: no input gives a server error.
+"""Property-based fuzzing of every HTML form and page query, on both engines: no input gives a
+server error.
 
 Three people use the service as a browser would, each with a session and a CSRF cookie: an
 applicant with a draft, a patron logged in to My Library, an administrator. Their pages'
@@ -6,7 +7,8 @@ applicant with a draft, a patron logged in to My Library, an administrator. Thei
 route of the app's route table that none of those forms reaches is posted to as well, with
 made-up fields. Hypothesis then fills the fields: what the page put there, or text with
 control and format characters, huge strings, other scripts, numbers past any column,
-fields left out or sent twice, uploads with odd names. Every answer must be below 500.
+fields left out or sent twice, uploads with odd names. Every GET page is asked for with such
+values in the query parameters the pages read. Every answer must be below 500.
 """
 
 from __future__ import annotations
@@ -270,3 +272,33 @@ async def test_no_form_gives_a_server_error(people: list[Person], data: st.DataO
     # Both the edge's refusals and the handlers' own answers were reached.
     assert answered[400] > 0
     assert answered[200] + answered[300] > 0
+
+
+# What the pages read from their query strings, and what their search forms send.
+QUERY_NAMES = (
+    *("q", "page", "before", "card", "code", "decided", "done", "next", "procedure"),
+    *("retried", "saved", "session", "upload", "status", "dates", "from", "to", "staff"),
+    *("action", "lang"),
+)
+
+
+@settings(max_examples=1, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+async def test_no_query_gives_a_server_error(people: list[Person], data: st.DataObject) -> None:
+    """Every GET page without path parameters, as each of the three, with fuzzed queries."""
+    app: Litestar = people[0].client.app  # type: ignore[assignment]  # the test client's app
+    pages = [
+        route.path
+        for route in app.routes
+        if isinstance(route, HTTPRoute)
+        and "GET" in route.methods
+        and not route.path_parameters
+        and not route.path.startswith(("/api/docs", "/static"))
+    ]
+    assert {"/staff/audit", "/staff/applications/search", "/staff/patrons", "/my"} <= set(pages)
+    for person in people:
+        for path in pages:
+            names = data.draw(st.lists(st.sampled_from(QUERY_NAMES), max_size=4), label=path)
+            query = [(name, data.draw(VALUES.filter(lambda v: len(v) < 3000))) for name in names]
+            response = await person.client.get(path, params=query)
+            assert response.status_code < 500, (path, query, response.text[-400:])
