@@ -387,11 +387,14 @@ async def test_reject_without_a_reason_shows_the_message_by_the_field(
     assert too_long.status_code == 400
     assert long_text in too_long.text  # what was typed is kept
 
-    # A NUL (which PostgreSQL refuses) or another control character: the field's message.
-    for hidden in ("住所が\x00違います", "住所が\u202e違います"):
-        refused = await post_form(client, f"{url}/reject", page=url, text=hidden)
-        assert refused.status_code == 400
-        assert '<p class="error" id="text-error">' in refused.text
+    # A NUL (which PostgreSQL refuses) is turned away before the form is read, with a page
+    # of its own; another invisible character (a bidi override) gets the field's message.
+    nul = await post_form(client, f"{url}/reject", page=url, text="住所が\x00違います")
+    assert nul.status_code == 400
+    assert "control character (such as NUL)" in nul.text  # English since ?lang=en above
+    refused = await post_form(client, f"{url}/reject", page=url, text="住所が\u202e違います")
+    assert refused.status_code == 400
+    assert '<p class="error" id="text-error">' in refused.text
 
     assert (await load(services, public_id)).status == ApplicationStatus.SUBMITTED
     assert await outbox(services, "application_rejected") == []
@@ -434,13 +437,17 @@ async def test_an_empty_question_shows_the_message_by_the_field(
     public_id = await submitted_application(services)
     await log_in_as(client, services)
     url = app_url(public_id)
-    for question in (" ", "住所を\x00教えてください"):
+    for question in (" ", "住所を\u202e教えてください"):
         response = await post_form(client, f"{url}/inquiry?lang=en", page=url, question=question)
         assert response.status_code == 400
         assert (
             '<p class="error" id="question-error">Write the text (at most 2000 characters).'
             in response.text
         )
+    # A NUL is turned away before the form is read, with a page of its own.
+    nul = await post_form(client, f"{url}/inquiry?lang=en", page=url, question="住所を\x00")
+    assert nul.status_code == 400
+    assert "control character (such as NUL)" in nul.text
     assert await outbox(services, "inquiry") == []
 
 
