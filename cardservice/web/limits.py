@@ -35,6 +35,7 @@ from cardservice.web.i18n import N_
 ID_MIN: Final = 1
 ID_MAX: Final = 2**31 - 1  # PostgreSQL integer, the type of every id column
 MAX_JSON_DEPTH: Final = 32
+API_PREFIX: Final = "/api/"
 # C0 and C1 controls and DEL, less tab, line feed and carriage return (forms send CRLF).
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 # A JSON string (escapes and all) or a bracket: what counts towards the depth.
@@ -137,7 +138,11 @@ class EdgeLimits(ASGIMiddleware):
         check_path_params(scope.get("path_params") or {})
         request = EdgeRequest(scope, receive, send)
         _refuse_controls(request.query_params.multi_items())
-        if scope.get("method") in _BODY_METHODS and request.content_type[0] in _FORMS:
+        if (
+            scope.get("method") in _BODY_METHODS
+            and request.content_type[0] in _FORMS
+            and not scope.get("path", "").startswith(API_PREFIX)  # JSON only, after its key
+        ):
             form = await request.form()  # kept in the scope: CSRF and the handler reuse it
             try:
                 _refuse_controls(form.multi_items())

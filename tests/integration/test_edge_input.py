@@ -92,6 +92,12 @@ async def test_without_a_key_the_body_is_never_read(client: Client, body: bytes)
     assert response.headers["www-authenticate"] == "Bearer"
 
 
+async def test_without_a_key_a_form_body_is_never_read(client: Client) -> None:
+    response = await client.post("/api/v1/verify", data={"barcode": "A\x00A"})
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "api_key_invalid"
+
+
 async def test_json_nested_1000_levels_is_a_400_with_a_key(client: Client, api_key: str) -> None:
     response = await client.post(
         "/api/v1/verify",

@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator
 import httpx
 import msgspec
 import pytest
+from litestar import Litestar
+from litestar.routes import HTTPRoute
 
 from cardservice.mail.models import CaughtMail
 from cardservice.services import Services
@@ -80,6 +82,22 @@ async def test_every_response_carries_the_security_headers(
     assert response.status_code == status
     assert_security_headers(response.headers)
     assert "strict-transport-security" not in response.headers  # dev mode: plain http
+
+
+async def test_every_page_of_the_route_table_forbids_plugins_and_base(client: Client) -> None:
+    app: Litestar = client.app  # type: ignore[assignment]  # the test client's ASGI app
+    pages = [
+        route.path
+        for route in app.routes
+        if isinstance(route, HTTPRoute) and "GET" in route.methods and not route.path_parameters
+    ]
+    assert len(pages) > 20
+    for path in pages:
+        response = await client.get(path, headers=HTML)
+        policy = _directives(response.headers["content-security-policy"])
+        assert policy["object-src"] == ["'none'"], path
+        assert policy["base-uri"] == ["'none'"], path
+        assert policy["script-src"] == ["'self'"], path
 
 
 async def test_pages_are_not_cached_but_static_files_are(client: Client) -> None:
