@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from litestar import Request, Response, get
+from litestar.openapi import ResponseSpec
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 from sqlalchemy import text
 
@@ -17,7 +18,18 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/ready", tags=["operations"], summary="Readiness: database reachable, signing key usable")
+@get(
+    "/ready",
+    tags=["operations"],
+    summary="Readiness: database reachable, signing key usable",
+    responses={
+        503: ResponseSpec(
+            data_container=dict[str, Any],
+            description='Not ready: {"status": "not_ready", "checks": {name: "error: Kind"}}.',
+            generate_examples=False,
+        )
+    },
+)
 async def ready(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     svc = services(request)
     checks: dict[str, str] = {}

@@ -116,6 +116,10 @@ async def test_the_key_set_and_the_images_have_their_content_types(
         assert drawn.headers["content-type"].split(";")[0] == media_type
 
 
+async def test_readiness_documents_not_ready(document: dict[str, Any]) -> None:
+    assert set(document["paths"]["/ready"]["get"]["responses"]) == {"200", "503"}
+
+
 @pytest.mark.parametrize(
     ("body", "status", "code"),
     [
