@@ -11,7 +11,9 @@ import cardservice
 from cardservice.registration.review_routes.actions import ACTION_LABELS
 from cardservice.web.i18n import gettext
 
-_CODE = re.compile(r"^(application|card|patron|notice|mail|rejection_template|staff)\.[a-z_]+$")
+_CODE = re.compile(
+    r"^(application|card|patron|notice|mail|rejection_template|staff|api_key)\.[a-z_]+$"
+)
 
 
 def _logger_names(tree: ast.AST) -> set[int]:

@@ -54,6 +54,19 @@ ACTION_LABELS: Final = {
     "staff.unlock": N_("Staff account unlocked"),
     "staff.disable": N_("Staff account disabled"),
     "staff.password_change": N_("Staff password changed"),
+    "api_key.create": N_("API key created"),
+    "api_key.revoke": N_("API key revoked"),
+}
+# What an entry was done to, by its target type.
+TARGET_LABELS: Final = {
+    "application": N_("Application"),
+    "card": N_("Card"),
+    "import": N_("Patron import"),
+    "notice": N_("Notice"),
+    "outbox": N_("Email"),
+    "rejection_template": N_("Rejection template"),
+    "staff_user": N_("Staff account"),
+    "api_key": N_("API key"),
 }
 # What the applicant did (no staff member, and not the system either).
 APPLICANT_ACTIONS: Final = frozenset({"application.submit", "application.answer"})
@@ -74,6 +87,12 @@ def action_label(request: AnyRequest, action: str) -> str:
     """「承認」 for ``application.approve``; an action without words reads as its code."""
     found = ACTION_LABELS.get(action)
     return translate(request, found) if found else action
+
+
+def target_label(request: AnyRequest, target_type: str) -> str:
+    """「お申し込み」 for ``application``; a type without words reads as itself."""
+    found = TARGET_LABELS.get(target_type)
+    return translate(request, found) if found else target_type
 
 
 def action_options(request: AnyRequest) -> list[tuple[str, str]]:

@@ -28,6 +28,7 @@ from cardservice.registration.review_routes.actions import (
     actor_label,
     entry_filter,
     staff_options,
+    target_label,
 )
 from cardservice.staff import audit
 from cardservice.staff.models import Role, StaffUser
@@ -227,6 +228,7 @@ async def audit_page(request: AnyRequest) -> Template:
         entries=entries[:AUDIT_PAGE_SIZE],
         action_label=lambda entry: action_label(request, entry.action),
         actor_label=lambda entry: actor_label(request, entry, names),
+        target_label=lambda entry: target_label(request, entry.target_type),
         filter=chosen,
         actions=action_options(request),
         staff_choices=staff_options(request, users),
