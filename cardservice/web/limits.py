@@ -136,19 +136,20 @@ class EdgeLimits(ASGIMiddleware):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         check_path_params(scope.get("path_params") or {})
-        request = EdgeRequest(scope, receive, send)
-        _refuse_controls(request.query_params.multi_items())
-        if (
-            scope.get("method") in _BODY_METHODS
-            and request.content_type[0] in _FORMS
-            and not scope.get("path", "").startswith(API_PREFIX)  # JSON only, after its key
-        ):
-            form = await request.form()  # kept in the scope: CSRF and the handler reuse it
-            try:
-                _refuse_controls(form.multi_items())
-            except ControlCharacter:
-                await form.close()  # the route would have closed uploaded files; it never runs
-                raise
+        query = scope.get("query_string", b"")
+        form_possible = scope.get("method") in _BODY_METHODS and not scope.get(
+            "path", ""
+        ).startswith(API_PREFIX)  # the API takes JSON, read after its key is checked
+        if query or form_possible:  # else (the counter API's hot path) nothing to read
+            request = EdgeRequest(scope, receive, send)
+            _refuse_controls(request.query_params.multi_items())
+            if form_possible and request.content_type[0] in _FORMS:
+                form = await request.form()  # kept in the scope: CSRF and the handler reuse it
+                try:
+                    _refuse_controls(form.multi_items())
+                except ControlCharacter:
+                    await form.close()  # the route would have closed uploaded files
+                    raise
         await next_app(scope, receive, send)
 
 
