@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from cardservice.profiles import Profile
 from cardservice.registration.form import Collector, parse_application
+from cardservice.registration.japan import normalise_postal_code, normalise_prefecture
 from cardservice.registration.models import Application
 from cardservice.registration.procedure_details import (
     Names,
@@ -122,3 +123,9 @@ def _fold_width_everywhere(raw: str) -> str:
 )
 def test_fold_width_shortcuts_change_nothing(raw: str) -> None:
     assert fold_width(raw) == _fold_width_everywhere(raw)
+
+
+def test_closed_lists_and_numbers_still_fold_fully() -> None:
+    # NFKC is meant there: what it folds can only be a typing variant of a known value.
+    assert normalise_prefecture(f"{KAMI}奈川県") == "神奈川県"
+    assert normalise_postal_code("〒２３１－０００５") == "2310005"
