@@ -123,13 +123,15 @@ async def create_staff(
         )
     checked_role = _role(role)
     check_password(STAFF_PASSWORD_POLICY, password, email=None)
+    # Hashed before the session's first statement, which on SQLite takes the write lock.
+    password_hash = await hash_password(password)
     if await session.scalar(select(StaffUser.id).where(StaffUser.username == name)):
         raise StaffExists(username=name)
     user = StaffUser(
         username=name,
         display_name=display_name or name,
         role=checked_role,
-        password_hash=await hash_password(password),
+        password_hash=password_hash,
     )
     session.add(user)
     try:
