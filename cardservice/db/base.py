@@ -8,6 +8,10 @@ from sqlalchemy import DateTime, MetaData, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
 
+# Row ids are INTEGER columns: 32-bit signed on PostgreSQL, so an id from outside (a path, a
+# form) beyond this can name no row and must not reach a query.
+ID_MAX = 2**31 - 1
+
 # Stable constraint names, so Alembic migrations read the same on SQLite and PostgreSQL.
 NAMING = {
     "ix": "ix_%(column_0_label)s",

@@ -26,7 +26,7 @@ from sqlalchemy import ColumnElement, Select, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cardservice.cards.models import Card, CardStatus
-from cardservice.db.base import utcnow
+from cardservice.db.base import ID_MAX, utcnow
 from cardservice.db.engine import Database
 from cardservice.errors import InvalidInput, NotFound
 from cardservice.mail.errors import InvalidRecipient
@@ -50,7 +50,6 @@ FIELDS: Final = ("subject_ja", "body_ja", "subject_en", "body_en")
 BATCH_SIZE: Final = 200
 # The same texts sent again this soon by the same person is a double click, not a notice.
 RESEND_GUARD: Final = timedelta(minutes=10)
-ID_MAX: Final = 2**31 - 1  # row ids are 32-bit integers on PostgreSQL
 
 # Control characters other than line breaks and tabs never belong in a notice.
 _CONTROL: Final = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")

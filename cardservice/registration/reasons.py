@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cardservice.db.base import ID_MAX
 from cardservice.errors import NotFound
 from cardservice.registration import Messages, localise
 from cardservice.registration.form import FieldError, FormErrors
@@ -27,7 +28,6 @@ from cardservice.staff.service import require_role
 from cardservice.text import has_invisible
 
 CODE_MAX = 64
-ID_MAX = 2**31 - 1
 TARGET = "rejection_template"
 _CODE = re.compile(r"^[a-z][a-z0-9_]*$")
 # Control and format characters have no place in a letter to an applicant; a line break does.

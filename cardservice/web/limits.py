@@ -29,11 +29,11 @@ from litestar.exceptions import NotFoundException
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+from cardservice.db.base import ID_MAX
 from cardservice.errors import DomainError, Kind
 from cardservice.web.i18n import N_
 
 ID_MIN: Final = 1
-ID_MAX: Final = 2**31 - 1  # PostgreSQL integer, the type of every id column
 MAX_JSON_DEPTH: Final = 32
 API_PREFIX: Final = "/api/"
 # C0 and C1 controls and DEL, less tab, line feed and carriage return (forms send CRLF).

@@ -17,6 +17,7 @@ from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_400_BAD_REQUEST
 
+from cardservice.db.base import ID_MAX
 from cardservice.errors import DomainError
 from cardservice.registration import reasons
 from cardservice.registration.form import FormErrors
@@ -42,7 +43,6 @@ TEMPLATES: Final = "/staff/rejection-templates"
 AUDIT: Final = "/staff/audit"
 AUDIT_PAGE_SIZE: Final = 50
 # Row ids are 32-bit integers on PostgreSQL; a bigger number in a URL is no row at all.
-ID_MAX: Final = 2**31 - 1
 
 TEMPLATE_NOTICES: Final = {
     "created": N_("The template has been added."),
