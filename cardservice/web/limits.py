@@ -14,6 +14,9 @@
   with no control character in a string (``control_character``). Route guards run before the
   body is read, so the API key is checked first.
 
+- **Form encoding**: a form field whose bytes are not UTF-8 makes the whole form unreadable:
+  400 ``form_unreadable``, before CSRF or the handler try to read it.
+
 File parts of a multipart form are the upload's business (``registration/documents``).
 """
 
@@ -53,6 +56,19 @@ class ControlCharacter(DomainError):
     """What was sent holds a control character (such as NUL), which cannot be typed."""
 
     code = "control_character"
+    kind = Kind.MALFORMED
+
+
+FORM_UNREADABLE_MESSAGE: Final = N_(
+    "What was sent could not be read as text (it was not UTF-8). Nothing has been saved: go "
+    "back and send the form again from this service's page."
+)
+
+
+class FormUnreadable(DomainError):
+    """A form field's bytes are not UTF-8, so the form cannot be read."""
+
+    code = "form_unreadable"
     kind = Kind.MALFORMED
 
 
@@ -144,7 +160,10 @@ class EdgeLimits(ASGIMiddleware):
             request = EdgeRequest(scope, receive, send)
             _refuse_controls(request.query_params.multi_items())
             if form_possible and request.content_type[0] in _FORMS:
-                form = await request.form()  # kept in the scope: CSRF and the handler reuse it
+                try:
+                    form = await request.form()  # kept in the scope: CSRF and handlers reuse it
+                except UnicodeDecodeError:
+                    raise FormUnreadable(FORM_UNREADABLE_MESSAGE) from None
                 try:
                     _refuse_controls(form.multi_items())
                 except ControlCharacter:

@@ -227,6 +227,25 @@ async def test_a_control_character_in_any_form_field_of_any_form_is_refused(
             assert "<code>control_character</code>" in response.text, path
 
 
+async def test_a_form_field_that_is_not_utf8_is_refused_by_every_form(admin: Client) -> None:
+    token = await form_token(admin, "/staff/rejection-templates")
+    body = (
+        b'--B\r\nContent-Disposition: form-data; name="_csrf_token"\r\n\r\n'
+        + token.encode()
+        + b'\r\n--B\r\nContent-Disposition: form-data; name="name"\r\n\r\n\xff\xfe\r\n--B--\r\n'
+    )
+    multipart = {**HTML, "content-type": "multipart/form-data; boundary=B"}
+    for template in page_post_routes(admin):
+        path = fill(template, dict.fromkeys(re.findall(r"\{(\w+):int\}", template), 1))
+        response = await admin.post(path, content=body, headers=multipart)
+        # The upload pages send the applicant back to the page, which says so by the field.
+        assert response.status_code in (400, 303), (path, response.status_code)
+        if response.status_code == 400:
+            assert "<code>form_unreadable</code>" in response.text, path
+        else:
+            assert response.headers["location"].endswith("?upload=unnamed"), path
+
+
 async def test_a_control_character_in_a_query_or_a_text_path_parameter_is_refused(
     admin: Client,
 ) -> None:

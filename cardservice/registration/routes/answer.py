@@ -36,6 +36,7 @@ from cardservice.registration.routes.uploads import (
 from cardservice.registration.storage import EXTRA_DOCUMENT, allow_upload
 from cardservice.security.links import LinkInvalid
 from cardservice.web.i18n import language
+from cardservice.web.limits import FormUnreadable
 from cardservice.web.pages import error_page, render
 from cardservice.web.state import secrets, services
 
@@ -90,7 +91,7 @@ async def answer_page(request: AnyRequest, token: FromPath[str]) -> Template:
     "/apply/answer/{token:str}",
     name="apply_send_answer",
     request_max_body_size=UPLOAD_BODY_LIMIT,
-    exception_handlers={**UPLOAD_ERRORS, UnicodeDecodeError: unreadable_upload},
+    exception_handlers={**UPLOAD_ERRORS, FormUnreadable: unreadable_upload},
 )
 async def send_answer(request: AnyRequest, token: FromPath[str]) -> Template | Redirect:
     form = await request.form()

@@ -42,6 +42,7 @@ from cardservice.registration.routes.uploads import (
 )
 from cardservice.registration.storage import EXTRA_DOCUMENT, allow_upload, list_documents
 from cardservice.web.i18n import language
+from cardservice.web.limits import FormUnreadable
 from cardservice.web.pages import render
 from cardservice.web.state import secrets, services
 
@@ -102,7 +103,7 @@ async def documents_page(request: AnyRequest) -> Template:
     "/apply/documents",
     name="apply_add_document",
     request_max_body_size=UPLOAD_BODY_LIMIT,
-    exception_handlers={**UPLOAD_ERRORS, UnicodeDecodeError: unreadable_upload},
+    exception_handlers={**UPLOAD_ERRORS, FormUnreadable: unreadable_upload},
 )
 async def add_document(request: AnyRequest) -> Template | Redirect:
     """Slot and allowance, then the image in the pool, then one short transaction storing

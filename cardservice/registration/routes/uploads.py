@@ -4,7 +4,7 @@ transaction that stores it opens (so no write lock is held while an image is dec
 
 A file part sent without a file name (``filename=""`` or none) is not a file: when its bytes
 are text it reaches the handler as a text field (:func:`sent_without_name`); when they are
-not, the form cannot be read at all (``UnicodeDecodeError``) and :func:`unreadable_upload`
+not, the form cannot be read at all (``web.limits.FormUnreadable``) and :func:`unreadable_upload`
 sends the applicant back to the page, which says so next to the file field.
 """
 
