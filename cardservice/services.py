@@ -45,7 +45,7 @@ class Services:
             max_overflow=settings.db_max_overflow,
             pool_timeout=settings.db_pool_timeout,
         )
-        reader = open_reader(settings.async_database_url)
+        reader = open_reader(settings.async_database_url, wait_timeout=settings.db_pool_timeout)
         keyring = load_keyring(settings)
         policy = CardPolicy.of(settings.profile)
         tokens = CardTokenVerifier(

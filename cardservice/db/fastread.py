@@ -19,6 +19,8 @@ import sqlite3
 from collections import deque
 from typing import Any, Protocol
 
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
 from cardservice.db.engine import open_sqlite_reader
 
 _POSITIONAL = re.compile(r"\$\d+")
@@ -72,14 +74,16 @@ class PostgresReader:
     resets every connection it gets back (``RESET ALL``, ``CLOSE ALL``...: a second round
     trip). These connections run single read statements outside any transaction, so they
     carry no session state: a lookup is one round trip. Connections open on first need, up
-    to ``max_size``; a lookup that finds them all busy waits for the next one free. A
-    connection whose statement failed or was cancelled is closed, never reused, and the
-    error goes to the caller.
+    to ``max_size``; a lookup that finds them all busy waits for the next one free, at most
+    ``wait_timeout`` seconds, then raises ``sqlalchemy.exc.TimeoutError`` as the ORM's pool
+    does (the web answers 503 with Retry-After). A connection whose statement failed or was
+    cancelled is closed, never reused, and the error goes to the caller.
     """
 
-    def __init__(self, url: str, *, max_size: int = 8) -> None:
+    def __init__(self, url: str, *, max_size: int = 8, wait_timeout: float = 10.0) -> None:
         self._dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
         self._max_size = max_size
+        self._wait_timeout = wait_timeout
         self._idle: list[_Connection] = []
         self._opened = 0  # open, or being opened
         # Lookups waiting for a connection: given one, or None to open one themselves.
@@ -112,10 +116,17 @@ class PostgresReader:
             waiter: asyncio.Future[_Connection | None] = asyncio.get_running_loop().create_future()
             self._waiting.append(waiter)
             try:
-                given = await waiter
-            except asyncio.CancelledError:
+                async with asyncio.timeout(self._wait_timeout):
+                    given = await asyncio.shield(waiter)
+            except (asyncio.CancelledError, TimeoutError) as stopped:
                 if waiter.done() and not waiter.cancelled():
-                    self._pass_on(waiter.result())  # handed over as we were cancelled
+                    self._pass_on(waiter.result())  # handed over as we stopped waiting
+                else:
+                    waiter.cancel()  # _pass_on skips it
+                if isinstance(stopped, TimeoutError):
+                    raise PoolTimeout(
+                        f"no fast-read connection free within {self._wait_timeout:g} s"
+                    ) from None
                 raise
             if given is not None:
                 return given
@@ -168,7 +179,9 @@ class _Connection:
         return cls(await asyncpg.connect(dsn, statement_cache_size=0))
 
 
-def open_reader(url: str) -> FastReader:
+def open_reader(url: str, *, wait_timeout: float = 10.0) -> FastReader:
+    """The hot-path reader for ``url``; on PostgreSQL a lookup waits at most ``wait_timeout``
+    seconds for a connection (the pool timeout setting)."""
     if url.startswith("sqlite"):
         return SqliteReader(url)
-    return PostgresReader(url)
+    return PostgresReader(url, wait_timeout=wait_timeout)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from cardservice.db.fastread import PostgresReader, open_reader
 from cardservice.security.apikeys import create_api_key
@@ -53,6 +54,22 @@ async def test_a_cancelled_lookup_gives_its_connection_back(pg_url: str) -> None
         slow.cancel()
         waiting.cancel()
         await asyncio.gather(slow, waiting, return_exceptions=True)
+        async with asyncio.timeout(5):
+            assert await reader.fetchrow("SELECT $1::int", 7) == (7,)
+    finally:
+        await reader.close()
+
+
+async def test_a_lookup_waits_at_most_the_pool_timeout(pg_url: str) -> None:
+    """PostgreSQL only: every connection busy, a lookup gives up after ``wait_timeout`` with
+    the pool's TimeoutError (the web's 503), and the connection serves on once free."""
+    reader = PostgresReader(pg_url, max_size=1, wait_timeout=0.3)
+    try:
+        slow = asyncio.ensure_future(reader.fetchrow("SELECT pg_sleep($1::float8)", 1.0))
+        await asyncio.sleep(0.1)
+        with pytest.raises(PoolTimeout, match=r"within 0\.3 s"):
+            await reader.fetchrow("SELECT $1::int", 1)
+        await slow
         async with asyncio.timeout(5):
             assert await reader.fetchrow("SELECT $1::int", 7) == (7,)
     finally:
