@@ -27,7 +27,7 @@ from cardservice.cards.numbers import InvalidNumber, normalise
 from cardservice.cards.service import CardPolicy
 from cardservice.cards.tokens import CardTokenVerifier, TokenRejected
 from cardservice.db.engine import Database
-from cardservice.db.fastread import FastReader
+from cardservice.db.fastread import FastReader, Lookup
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +51,28 @@ class Verdict(msgspec.Struct, frozen=True, omit_defaults=False):
     expires_on: date | None = None
 
 
-_CARD_BY_NUMBER = "SELECT status, status_reason, expires_on FROM cards WHERE user_number = $1"
-_CARD_AND_JTI_REVOCATION = (
-    "SELECT c.status, c.status_reason, c.expires_on, "
-    "(SELECT r.reason FROM token_revocations r WHERE r.jti = $2) "
-    "FROM cards c WHERE c.user_number = $1"
+# The point reads are the SQL both engines run; on PostgreSQL concurrent scans share one
+# statement for all their numbers (see ``db.fastread.Lookup``): the same columns, after the key.
+_CARD_BY_NUMBER = Lookup(
+    one="SELECT status, status_reason, expires_on FROM cards WHERE user_number = $1",
+    many=(
+        "SELECT user_number, status, status_reason, expires_on FROM cards "
+        "WHERE user_number = ANY($1::text[])"
+    ),
+)
+_CARD_AND_JTI_REVOCATION = Lookup(
+    one=(
+        "SELECT c.status, c.status_reason, c.expires_on, "
+        "(SELECT r.reason FROM token_revocations r WHERE r.jti = $2) "
+        "FROM cards c WHERE c.user_number = $1"
+    ),
+    many=(
+        "SELECT k.user_number, k.jti, c.status, c.status_reason, c.expires_on, "
+        "(SELECT r.reason FROM token_revocations r WHERE r.jti = k.jti) "
+        "FROM unnest($1::text[], $2::text[]) AS k(user_number, jti) "
+        "JOIN cards c ON c.user_number = k.user_number"
+    ),
+    key_size=2,
 )
 
 
@@ -138,7 +155,7 @@ class Verifier:
             number = normalise(self._policy.number_format, scanned)
         except InvalidNumber as error:
             return Verdict(Status.INVALID, error.code)
-        row = await self._reader.fetchrow(_CARD_BY_NUMBER, number)
+        row = await self._reader.lookup(_CARD_BY_NUMBER, number)
         if row is None:
             return Verdict(Status.UNKNOWN, "card_not_found", number)
         return self._judge(number, row[0], row[1], _as_date(row[2]), now)
@@ -148,7 +165,7 @@ class Verifier:
             claims = self._tokens.verify(token, now=now)
         except TokenRejected as error:
             return self._rejected(error)
-        row = await self._reader.fetchrow(_CARD_AND_JTI_REVOCATION, claims.user_number, claims.jti)
+        row = await self._reader.lookup(_CARD_AND_JTI_REVOCATION, claims.user_number, claims.jti)
         if row is None:
             # A valid signature over a number we never issued: a leaked key or another
             # library's token with our audience; either way, not a card of ours.

@@ -213,3 +213,48 @@ async def test_malformed_json(client: Client, api_key: str) -> None:
     )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "bad_request"
+
+
+async def test_many_scans_at_once_each_get_their_own_verdict(services: Services) -> None:
+    """Scans answered together (on PostgreSQL they share statements): valid, revoked,
+    suspended, unknown, the same card twice, a revoked token next to a valid one."""
+    from cardservice.cards.allocation import allocate_number  # noqa: PLC0415
+    from cardservice.cards.models import TokenRevocation  # noqa: PLC0415
+
+    cards = [await make_card(services, email=f"p{i}@example.org") for i in range(4)]
+    valid, revoked, suspended, token_revoked = cards
+    async with services.db.transaction() as session:
+        row = await session.get(Card, revoked.id)
+        assert row is not None
+        await revoke_card(session, row, RevocationReason.LOST, services.policy)
+        row = await session.get(Card, suspended.id)
+        assert row is not None
+        set_suspended(row, "fines")
+        session.add(
+            TokenRevocation(
+                jti=token_revoked.token_jti,
+                user_number=token_revoked.user_number,
+                reason="token_reissued",
+                token_expires_at=datetime.now(UTC) + timedelta(days=1),
+            )
+        )
+        never_issued = await allocate_number(session, services.policy.number_format)
+    verifier = services.verifier
+    barcode, token = verifier.by_barcode, verifier.by_token
+    scans: list[tuple[Any, str, tuple[str, str | None, str]]] = [
+        (barcode, valid.user_number, ("valid", None, valid.user_number)),
+        (barcode, revoked.user_number, ("revoked", "lost", revoked.user_number)),
+        (barcode, never_issued, ("unknown", "card_not_found", never_issued)),
+        (barcode, valid.user_number, ("valid", None, valid.user_number)),
+        (barcode, suspended.user_number, ("suspended", "fines", suspended.user_number)),
+        (
+            token,
+            card_token_of(services, token_revoked),
+            ("revoked", "token_revoked", token_revoked.user_number),
+        ),
+        (token, card_token_of(services, valid), ("valid", None, valid.user_number)),
+        (token, card_token_of(services, revoked), ("revoked", "lost", revoked.user_number)),
+        (barcode, token_revoked.user_number, ("valid", None, token_revoked.user_number)),
+    ] * 20
+    verdicts = await asyncio.gather(*(check(scanned) for check, scanned, _ in scans))
+    assert [(v.status, v.reason, v.user_number) for v in verdicts] == [want for *_, want in scans]
