@@ -328,6 +328,14 @@ def _birth_date(raw: str, field: str, today: date) -> date:
         born = date(*(int(part) for part in found.groups()))
     except ValueError:  # 2001-02-29, month 13 and the like
         raise FieldInvalid(code="birth_date_invalid", field=field) from None
+    return check_birth_date(born, field, today)
+
+
+def check_birth_date(born: date, field: str, today: date) -> date:
+    """``born`` if it is a date of birth a living person has: not after ``today`` (the
+    library's local date) and at most ``MAX_AGE`` (120) years before it. Raises
+    ``FieldInvalid`` (``birth_date_future``, ``birth_date_too_old``) otherwise. The form,
+    and every other way a patron is entered (the ``patron create`` command), use it."""
     if born > today:
         raise FieldInvalid(code="birth_date_future", field=field)
     if born < add_years(today, -MAX_AGE):
