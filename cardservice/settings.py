@@ -20,6 +20,16 @@ from cardservice.profiles import Profile, load_profile
 Mode = Literal["dev", "production"]
 PREFIX = "CARDSERVICE_"
 
+# The longest overlap of a key rotation (CARDSERVICE_KEY_OVERLAP_HOURS, ``keys rotate
+# --overlap-hours``): a year. The overlap only has to outlast verifiers' JWKS caches (minutes
+# to a day); a longer one would keep a key signing that the operator meant to replace, and
+# past a few thousand years the dates no longer exist (a traceback, not a rotation).
+KEY_OVERLAP_HOURS_MAX = 8760
+# Connections per process: far above any PostgreSQL max_connections a library runs.
+DB_POOL_MAX = 1000
+# Seconds a request may wait for a connection before it gets 503: an hour at most.
+DB_POOL_TIMEOUT_MAX = 3600.0
+
 
 class Settings(Struct, frozen=True, kw_only=True):
     mode: Mode = "dev"
@@ -132,12 +142,23 @@ class Settings(Struct, frozen=True, kw_only=True):
             raise ConfigurationError(
                 PREFIX + "MAIL_CATCHER_PORT", "must be between 0 (a free port) and 65535"
             )
-        if self.db_pool_size < 1 or self.db_max_overflow < 0:
+        if not 0 <= self.key_overlap_hours <= KEY_OVERLAP_HOURS_MAX:
             raise ConfigurationError(
-                PREFIX + "DB_POOL_SIZE", "must be at least 1 (DB_MAX_OVERFLOW at least 0)"
+                PREFIX + "KEY_OVERLAP_HOURS", f"must be between 0 and {KEY_OVERLAP_HOURS_MAX}"
             )
-        if not self.db_pool_timeout > 0:
-            raise ConfigurationError(PREFIX + "DB_POOL_TIMEOUT", "must be more than 0 seconds")
+        if not 1 <= self.db_pool_size <= DB_POOL_MAX:
+            raise ConfigurationError(
+                PREFIX + "DB_POOL_SIZE", f"must be between 1 and {DB_POOL_MAX}"
+            )
+        if not 0 <= self.db_max_overflow <= DB_POOL_MAX:
+            raise ConfigurationError(
+                PREFIX + "DB_MAX_OVERFLOW", f"must be between 0 and {DB_POOL_MAX}"
+            )
+        if not 0 < self.db_pool_timeout <= DB_POOL_TIMEOUT_MAX:
+            raise ConfigurationError(
+                PREFIX + "DB_POOL_TIMEOUT",
+                f"must be more than 0 and at most {DB_POOL_TIMEOUT_MAX:g} seconds",
+            )
         if not 0 <= self.api_key_recheck_seconds <= 300:
             raise ConfigurationError(
                 PREFIX + "API_KEY_RECHECK_SECONDS", "must be between 0 and 300"

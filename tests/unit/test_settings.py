@@ -129,3 +129,48 @@ def test_bad_environment_names_the_variable(tmp_path: Path, env: dict[str, str],
     with pytest.raises(ConfigurationError) as caught:
         Settings.from_env({"CARDSERVICE_DATA_DIR": str(tmp_path), **env})
     assert caught.value.key == key
+
+
+# Every numeric setting, past each end of its range and far past it (a number that would
+# overflow a date or a timer), is refused naming its variable, never accepted or crashed on.
+NUMERIC_BOUNDS = {
+    "PORT": ("0", "65536"),
+    "WORKERS": ("0", "65"),
+    "MAIL_CATCHER_PORT": ("-1", "65536"),
+    "KEY_OVERLAP_HOURS": ("-1", "8761"),
+    "DB_POOL_SIZE": ("0", "1001"),
+    "DB_MAX_OVERFLOW": ("-1", "1001"),
+    "DB_POOL_TIMEOUT": ("0", "3601"),
+    "API_KEY_RECHECK_SECONDS": ("-1", "301"),
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        (name, value)
+        for name, (low, high) in NUMERIC_BOUNDS.items()
+        for value in (low, high, "99999999999999999999", "9" * 5000)
+    ]
+    + [("DB_POOL_TIMEOUT", "inf"), ("DB_POOL_TIMEOUT", "nan"), ("DB_POOL_TIMEOUT", "1e999")],
+)
+def test_numeric_settings_out_of_range_are_refused(tmp_path: Path, name: str, value: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        Settings.from_env({"CARDSERVICE_DATA_DIR": str(tmp_path), f"CARDSERVICE_{name}": value})
+    assert caught.value.key == f"CARDSERVICE_{name}"
+    assert "\n" not in str(caught.value)
+
+
+def test_numeric_settings_at_their_bounds_are_taken(tmp_path: Path) -> None:
+    env = {"CARDSERVICE_DATA_DIR": str(tmp_path)}
+    env |= {f"CARDSERVICE_{name}": high for name, (_, high) in NUMERIC_BOUNDS.items()}
+    # One below each high end (the ranges are closed), ports given their own top.
+    env |= {
+        key: str(int(float(value)) - 1)
+        for key, value in env.items()
+        if key != "CARDSERVICE_DATA_DIR"
+    }
+    settings = Settings.from_env(env)
+    assert settings.key_overlap_hours == 8760
+    assert settings.db_pool_size == 1000
+    assert settings.db_pool_timeout == 3600
