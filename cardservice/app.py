@@ -11,15 +11,26 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import msgspec
 from litestar import Litestar, Router, post
 from litestar.datastructures import CacheControlHeader
+from litestar.enums import ScopeType
 from litestar.params import JSONBody
 from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_200_OK
 from litestar.template.config import TemplateConfig
+from litestar.types import (
+    HTTPScope,
+    LifeSpanReceive,
+    LifeSpanScope,
+    LifeSpanSend,
+    Message,
+    Receive,
+    Scope,
+    Send,
+)
 
 from cardservice.cards.routes import ROUTES as CARD_ROUTES
 from cardservice.jobs import jobs_background
@@ -103,7 +114,7 @@ def create_app(
     ]
     if os.environ.get("CARDSERVICE_BENCH_BASELINE") == "1":
         handlers.append(bench_baseline)
-    app = Litestar(
+    app = CardService(
         route_handlers=handlers,
         lifespan=[lifespan],
         middleware=[session_config(settings, secrets).middleware, EdgeLimits()],
@@ -118,6 +129,33 @@ def create_app(
     # Link tokens in paths (email links) never reach a log, in this worker or any other.
     install_log_redaction(route.path for route in app.routes)
     return app
+
+
+class CardService(Litestar):
+    """The app, answering HEAD wherever it answers GET (RFC 9110 §9.3.2: every general-purpose
+    server supports HEAD): the GET's status and headers, Content-Length included, and no body.
+    Uptime monitors and link checkers send HEAD; GET handlers here change nothing (email
+    links show a page and act on POST), so running the GET is safe."""
+
+    async def __call__(
+        self,
+        scope: Scope | LifeSpanScope,
+        receive: Receive | LifeSpanReceive,
+        send: Send | LifeSpanSend,
+    ) -> None:
+        if scope["type"] != ScopeType.HTTP or scope.get("method") != "HEAD":
+            await super().__call__(scope, receive, send)
+            return
+        http_send = cast("Send", send)
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] != "http.response.body":
+                await http_send(message)
+            elif not message.get("more_body", False):
+                await http_send({"type": "http.response.body", "body": b"", "more_body": False})
+
+        as_get = cast("HTTPScope", {**scope, "method": "GET"})
+        await super().__call__(as_get, receive, headers_only)
 
 
 class _BaselineRequest(msgspec.Struct):
