@@ -19,6 +19,7 @@ from typing import Final
 
 from litestar.config.csrf import CSRFConfig
 from litestar.middleware.session.client_side import CookieBackendConfig
+from litestar.status_codes import HTTP_429_TOO_MANY_REQUESTS
 from litestar.types import Message, Scope
 
 from cardservice.security.secrets import AppSecrets
@@ -104,11 +105,15 @@ def _encoded(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
     return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
 
 
+LIMITED_RETRY_AFTER_SECONDS = 60
+
+
 def security_headers(settings: Settings) -> Callable[[Message, Scope], Awaitable[None]]:
     """A ``before_send`` hook adding the headers every response carries.
 
     A response that sets one of these headers itself keeps its own value (the caught-mail
-    HTML view sets a sandboxing policy, for example).
+    HTML view sets a sandboxing policy, for example). Every 429, whichever limit gave it,
+    says when to try again (``Retry-After``, seconds).
     """
     common = {
         "x-content-type-options": "nosniff",
@@ -124,6 +129,9 @@ def security_headers(settings: Settings) -> Callable[[Message, Scope], Awaitable
     for_site = _encoded({**common, "content-security-policy": CONTENT_SECURITY_POLICY})
     for_docs = _encoded({**common, "content-security-policy": DOCS_CONTENT_SECURITY_POLICY})
     no_store = _encoded({"cache-control": "no-store"})
+    # Limits here are sliding estimates that give one attempt back within a minute or so
+    # (e.g. 20 per 15 minutes: one every 45 s); RFC 6585 lets a 429 say when to retry.
+    retry_after = _encoded({"retry-after": str(LIMITED_RETRY_AFTER_SECONDS)})
 
     async def add_security_headers(message: Message, scope: Scope) -> None:
         if message["type"] != "http.response.start":
@@ -138,6 +146,8 @@ def security_headers(settings: Settings) -> Callable[[Message, Scope], Awaitable
             # Pages hold personal data and tokens, verify answers a card's state at one
             # moment (errors too): no shared or back-button caches.
             wanted = wanted + no_store
+        if message["status"] == HTTP_429_TOO_MANY_REQUESTS:
+            wanted = wanted + retry_after
         headers.extend(header for header in wanted if header[0] not in present)
         message["headers"] = headers
 

@@ -226,6 +226,7 @@ async def test_too_many_attempts_get_429_for_known_and_unknown_alike(
     for login, password in ((card.user_number, PASSWORD), ("nobody@example.org", PASSWORD)):
         response = await post_login(client, login, password)
         assert response.status_code == 429
+        assert response.headers["retry-after"] == "60"
         text = response.text
         assert "ログインの試行回数が多すぎます" in text
         assert "正しくありません" not in text

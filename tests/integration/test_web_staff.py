@@ -145,6 +145,7 @@ async def test_one_client_gets_a_limited_number_of_failed_logins(
     known = await post_login(client, "sato")  # the right password, over the limit
     for response in (unknown, known):
         assert response.status_code == 429
+        assert response.headers["retry-after"] == "60"
         assert LIMITED in response.text
         assert WRONG not in response.text
     assert _answer(unknown, "kato") == _answer(known, "sato")
