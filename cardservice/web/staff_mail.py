@@ -100,6 +100,8 @@ async def caught_detail(request: AnyRequest, mail_id: FromPath[int]) -> Template
 @get("/staff/mail/{mail_id:int}/html", name="staff_mail_html")
 async def caught_html(request: AnyRequest, mail_id: FromPath[int]) -> Response[str]:
     _, mail = await _caught(request, mail_id)
+    if mail.body_cleared_at is not None:
+        raise NotFoundException  # the text is gone; the detail page says when it was cleared
     return Response(
         mail.body_html,
         media_type="text/html; charset=utf-8",

@@ -233,6 +233,9 @@ async def test_the_staff_mail_page_says_the_text_was_cleared(
         assert "hanako@example.org" in after.text  # the envelope stays for staff
         listing = await client.get("/staff/mail")
         assert "本文消去済み" in listing.text
+        html = await client.get(f"/staff/mail/{mail_id}/html")
+        assert html.status_code == 404
+        assert "abcdefghijklmnop" not in html.text
 
 
 # --- SQLite: no trace on disk -------------------------------------------------------------
