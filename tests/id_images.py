@@ -11,6 +11,7 @@ import zlib
 from functools import cache
 
 import qrcode
+import zxingcpp
 from PIL import Image, ImageDraw
 
 from cardservice.registration.mynumber import check_digit
@@ -64,6 +65,30 @@ def phone_photo(
         image.save(buffer, "JPEG", quality=quality)
     else:
         image.save(buffer, image_format)
+    return buffer.getvalue()
+
+
+def datamatrix_image(text: str, *, module_px: int = 8) -> Image.Image:
+    """``text`` as a Data Matrix code (zxing-cpp's writer), ``module_px`` px a module."""
+    code = zxingcpp.create_barcode(text, zxingcpp.BarcodeFormat.DataMatrix)
+    pixels = memoryview(zxingcpp.write_barcode_to_image(code, scale=module_px))
+    height, width = pixels.shape[:2]
+    return Image.frombytes("L", (width, height), pixels.tobytes()).convert("RGB")
+
+
+@cache
+def datamatrix_photo(text: str, *, angle: float = 0, size: tuple[int, int] = PHONE) -> bytes:
+    """:func:`phone_photo`'s card with ``text`` as a Data Matrix code in its bottom-right
+    corner, turned by ``angle`` degrees; a JPEG."""
+    width, height = size
+    with Image.open(io.BytesIO(phone_photo(size=size, image_format="PNG"))) as desk:
+        image = desk.convert("RGB")
+    code = datamatrix_image(text, module_px=max(2, width // 250))
+    turned = code.rotate(angle, expand=True, fillcolor=(236, 236, 226))
+    right, bottom = width * 4 // 5, height * 4 // 5
+    image.paste(turned, (right - turned.width - 20, bottom - turned.height - 20))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=88)
     return buffer.getvalue()
 
 
