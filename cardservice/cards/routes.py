@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final
 
@@ -9,25 +10,59 @@ import msgspec
 from litestar import Request, Response, get, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import ResponseHeader
+from litestar.enums import RequestEncodingType
 from litestar.openapi import ResponseSpec
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.openapi.spec import OpenAPIType, Schema
+from litestar.params import Body, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_304_NOT_MODIFIED
 
-from cardservice.cards.barcodes import Rendered
+from cardservice.cards.barcodes import ImageFormat, Rendered, Symbology
 from cardservice.cards.verification import Verdict
 from cardservice.errors import InvalidInput
+from cardservice.web.limits import NO_CONTROL_PATTERN
 from cardservice.web.openapi import API_KEY_SECURITY, api_responses, error_response
 from cardservice.web.state import services
 
-# A token is at most 4 KiB; anything much larger is not a verify request.
-VERIFY_MAX_BODY: Final = 16 * 1024
+BARCODE_MAX_LENGTH: Final = 64
+TOKEN_MAX_LENGTH: Final = 4096
+# The longest body the schema allows: a token and a barcode of astral characters, each sent
+# as two \uXXXX escapes (12 bytes a character), and room for the rest. Anything larger is
+# not a verify request.
+VERIFY_MAX_BODY: Final = 64 * 1024
 
 
 class VerifyRequest(msgspec.Struct, forbid_unknown_fields=True):
     """A scanned barcode or a card token from the QR code: exactly one of the two."""
 
-    barcode: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
-    token: Annotated[str, msgspec.Meta(min_length=1, max_length=4096)] | None = None
+    barcode: Annotated[str, msgspec.Meta(min_length=1, max_length=BARCODE_MAX_LENGTH)] | None = None
+    token: Annotated[str, msgspec.Meta(min_length=1, max_length=TOKEN_MAX_LENGTH)] | None = None
+
+
+def _text_or_null(max_length: int) -> Schema:
+    text = Schema(
+        type=OpenAPIType.STRING, min_length=1, max_length=max_length, pattern=NO_CONTROL_PATTERN
+    )
+    return Schema(one_of=[text, Schema(type=OpenAPIType.NULL)])
+
+
+def _given(name: str) -> Schema:
+    return Schema(required=[name], properties={name: Schema(type=OpenAPIType.STRING)})
+
+
+# The published body says all that the service checks: no other member, each string 1 to
+# max characters with no control character (``web/limits.py``), and exactly one of the two
+# a string (the other absent or null), which the handler enforces (422).
+VERIFY_BODY: Final = Body(
+    media_type=RequestEncodingType.JSON,
+    schema_extra={
+        "properties": {
+            "barcode": _text_or_null(BARCODE_MAX_LENGTH),
+            "token": _text_or_null(TOKEN_MAX_LENGTH),
+        },
+        "additional_properties": False,
+        "one_of": [_given("barcode"), _given("token")],
+    },
+)
 
 
 class JwkSet(msgspec.Struct):
@@ -78,13 +113,15 @@ async def api_key_required(request: Request[Any, Any, Any]) -> None:
             401: error_response("No API key, or not an active one (api_key_invalid)."),
             413: error_response(f"The body is larger than {VERIFY_MAX_BODY} bytes (too_large)."),
             422: error_response(
-                "The body is JSON of the right shape but not exactly one of barcode and token "
+                "Not exactly one of barcode and token is a string "
                 "(verify_needs_one_of_barcode_or_token)."
             ),
         }
     ),
 )
-async def verify(request: Request[Any, Any, Any], data: JSONBody[VerifyRequest]) -> Verdict:
+async def verify(
+    request: Request[Any, Any, Any], data: Annotated[VerifyRequest, VERIFY_BODY]
+) -> Verdict:
     svc = services(request)
     if (data.barcode is None) == (data.token is None):
         raise VerifyRequestShape
@@ -131,18 +168,30 @@ async def jwks(request: Request[Any, Any, Any]) -> Response[bytes]:
                 media_type="image/*",
                 generate_examples=False,
             ),
-            304: ResponseSpec(data_container=None, description="The client's copy is current."),
-            404: error_response("No such symbology or format (not_found)."),
-            422: error_response("The data cannot be drawn in that symbology (invalid_input)."),
+            304: ResponseSpec(
+                data_container=None,
+                description="The client's copy is current (If-None-Match: one of its ETags, "
+                "compared weakly, or *).",
+            ),
+            422: error_response(
+                "A symbology or format not listed (barcode_bad_symbology, barcode_bad_format), "
+                "a module size the symbology does not offer (barcode_bad_size), or data it "
+                "cannot draw (barcode_unencodable)."
+            ),
         }
     ),
 )
 async def barcode_image(
     request: Request[Any, Any, Any],
     *,
-    symbology: FromPath[str],
-    fmt: FromPath[str],
-    content: Annotated[str, QueryParameter(name="data", min_length=1, max_length=1024)],
+    # Checked by the renderer, whose refusals (422, barcode_bad_*) are stable codes; the
+    # schema lists the values.
+    symbology: Annotated[str, PathParameter(schema_extra={"enum": [*Symbology]})],
+    fmt: Annotated[str, PathParameter(schema_extra={"enum": [*ImageFormat]})],
+    content: Annotated[
+        str,
+        QueryParameter(name="data", min_length=1, max_length=1024, pattern=NO_CONTROL_PATTERN),
+    ],
     module: Annotated[int, QueryParameter(ge=1, le=16)] = 3,
     text: Annotated[bool, QueryParameter()] = True,
 ) -> Response[bytes]:
@@ -153,15 +202,27 @@ async def barcode_image(
 
 
 def conditional(request: Request[Any, Any, Any], rendered: Rendered) -> Response[bytes]:
-    """The image, or 304 when the client already holds this exact one."""
+    """The image, or 304 when the client already holds it (:func:`none_match_fails`)."""
     headers = {"ETag": rendered.etag, "Cache-Control": "public, max-age=86400"}
-    if rendered.etag in _etags(request.headers.get("if-none-match", "")):
+    if none_match_fails(request.headers.getall("if-none-match", []), rendered.etag):
         return Response(b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
     return Response(rendered.body, media_type=rendered.media_type, headers=headers)
 
 
-def _etags(header: str) -> set[str]:
-    return {part.strip().removeprefix("W/") for part in header.split(",") if part.strip()}
+# An entity-tag (RFC 9110 section 8.8.3): an optional W/ and a quoted opaque tag, which may
+# hold a comma, so the tags of a list are found by their quotes, not by splitting at commas.
+_OPAQUE_TAG = re.compile(r'"[^"]*"')
+
+
+def none_match_fails(header_values: list[str], etag: str) -> bool:
+    """Whether ``If-None-Match`` (the values of every such header line) matches ``etag``, so
+    that a GET answers 304 (RFC 9110 section 13.1.2): ``*`` matches any current
+    representation, and a list of entity-tags matches when one of them equals ``etag`` by
+    weak comparison (section 8.8.3.2: ``W/`` ignored on both sides)."""
+    opaque = etag.removeprefix("W/")
+    return any(
+        value.strip() == "*" or opaque in _OPAQUE_TAG.findall(value) for value in header_values
+    )
 
 
 ROUTES = [verify, jwks, barcode_image]

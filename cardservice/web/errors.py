@@ -8,6 +8,12 @@ same status as an HTML page (``web/pages.py``). Two kinds of failure are not the
   and code ``temporarily_unavailable``, and logs one line;
 - anything else unexpected answers 500 with code ``internal_error`` and a request id, and logs
   the traceback under that id, so an operator can find what a caller quotes.
+
+Litestar's own refusals are said in the service's words, never in Litestar's: a parameter or
+body that fails validation names the field as the caller sent it (the query parameter's
+name, ``body`` for the JSON body as a whole) with a readable message; a body that is not
+JSON says so; other HTTP errors carry a fixed message per status, which never repeats the
+request (a path, a header).
 """
 
 from __future__ import annotations
@@ -20,7 +26,12 @@ from collections.abc import Iterator
 from typing import Any, Final
 
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.exceptions import (
+    HTTPException,
+    NotFoundException,
+    SerializationException,
+    ValidationException,
+)
 from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
     HTTP_401_UNAUTHORIZED,
@@ -76,14 +87,64 @@ def domain_error_handler(_: AnyRequest, exc: DomainError) -> Response[Any]:
     return Response(error_body(**exc.as_dict()), status_code=status, headers=headers)
 
 
-def validation_error_handler(_: AnyRequest, exc: ValidationException) -> Response[Any]:
-    fields = [
-        {"field": item.get("key"), "message": item.get("message")}
+BAD_REQUEST_MESSAGE: Final = "The request is not valid."
+NOT_JSON_MESSAGE: Final = (
+    "The body cannot be read as JSON: UTF-8 text by RFC 8259, with no escaped lone surrogate."
+)
+BODY_REQUIRED_MESSAGE: Final = "A JSON body is required."
+MISSING_MESSAGE: Final = "Required, and missing."
+BODY_FIELD: Final = "body"  # how an error names the JSON body as a whole
+# Litestar's signature model names the body "data" and reports a missing one as KeyError.
+_BODY_KWARG: Final = "data"
+_MISSING_PARAMETER = re.compile(r"Missing required (\w+) parameter ")
+
+
+def _field_name(request: AnyRequest, key: str, source: object) -> str:
+    """The field as the caller sent it: a parameter's name in the query, header or cookie
+    (the handler's argument may be called otherwise), ``body`` for the whole JSON body, and
+    a body member's path (``barcode``) as it is."""
+    if key == _BODY_KWARG and source in (None, "body"):
+        return BODY_FIELD
+    handler = request.scope.get("route_handler")
+    parameter = handler.parsed_fn_signature.parameters.get(key) if handler else None
+    definition = getattr(parameter, "kwarg_definition", None)
+    for attribute in ("name", "query", "header", "cookie"):
+        alias = getattr(definition, attribute, None)
+        if isinstance(alias, str) and alias:
+            return alias
+    return key
+
+
+def _field_message(key: str, message: object) -> str:
+    text = str(message or "")
+    if text in (repr(key), ""):  # Litestar reports a missing argument as KeyError(key)
+        return BODY_REQUIRED_MESSAGE if key == _BODY_KWARG else MISSING_MESSAGE
+    return text
+
+
+def validation_problems(request: AnyRequest, exc: ValidationException) -> list[dict[str, str]]:
+    """``[{"field", "message"}, ...]`` for a Litestar validation error: each field named as
+    the caller sent it, each message readable (see the module's docstring)."""
+    problems = [
+        {
+            "field": _field_name(request, str(item.get("key", "")), item.get("source")),
+            "message": _field_message(str(item.get("key", "")), item.get("message")),
+        }
         for item in (exc.extra if isinstance(exc.extra, list) else [])
         if isinstance(item, dict)
     ]
+    missing = exc.__cause__
+    if not problems and isinstance(missing, KeyError) and missing.args:
+        # A required query, header or cookie parameter is absent (named by its alias).
+        kind = _MISSING_PARAMETER.match(str(exc.detail))
+        where = f"The {kind.group(1)} parameter is" if kind else "It is"
+        problems.append({"field": str(missing.args[0]), "message": f"{where} required."})
+    return problems
+
+
+def validation_error_handler(request: AnyRequest, exc: ValidationException) -> Response[Any]:
     return Response(
-        error_body("bad_request", "The request is not valid.", fields=fields),
+        error_body("bad_request", BAD_REQUEST_MESSAGE, fields=validation_problems(request, exc)),
         status_code=HTTP_400_BAD_REQUEST,
     )
 
@@ -92,11 +153,32 @@ _HTTP_CODES = {
     400: "bad_request",
     401: "unauthenticated",
     403: "forbidden",
+    404: "not_found",
     405: "method_not_allowed",
     413: "too_large",
     415: "unsupported_media_type",
     429: "rate_limited",
 }
+# Litestar's details may repeat the request (a static file's path, a header's value): the
+# JSON answer says the service's own words instead.
+_HTTP_MESSAGES = {
+    400: BAD_REQUEST_MESSAGE,
+    401: "Authentication is required.",
+    403: "This is not allowed.",
+    404: "There is nothing at this address.",
+    405: "This method is not allowed here; the Allow header lists the methods that are.",
+    413: "The body is larger than this address accepts.",
+    415: "The body's content type is not accepted here.",
+    429: "Too many requests; try again later.",
+}
+
+
+def http_error_message(exc: HTTPException) -> str:
+    """The service's message for a Litestar HTTP error (4xx): fixed per status, and for a
+    body that could not be decoded, that it is not JSON."""
+    if isinstance(exc.__cause__, SerializationException):
+        return NOT_JSON_MESSAGE
+    return _HTTP_MESSAGES.get(exc.status_code, "The request could not be handled.")
 
 
 def http_error_handler(request: AnyRequest, exc: HTTPException) -> Response[Any]:
@@ -107,8 +189,14 @@ def http_error_handler(request: AnyRequest, exc: HTTPException) -> Response[Any]
         if isinstance(exc, NotFoundException)
         else _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
     )
+    message = http_error_message(exc)
+    extra = (
+        {"fields": [{"field": BODY_FIELD, "message": message}]}
+        if message is NOT_JSON_MESSAGE
+        else {}
+    )
     return Response(
-        error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+        error_body(code, message, **extra), status_code=exc.status_code, headers=exc.headers
     )
 
 

@@ -8,6 +8,8 @@ barcode images carry their real content types.
 Swagger UI is served from the package (``web/static/swagger-ui-*``, swagger-ui-dist 5.35.0
 from the npm registry, Apache-2.0: ``swagger-ui.LICENSE`` and ``swagger-ui.NOTICE`` beside
 it), started by ``api-docs.js``: the docs page needs no inline script and no other origin.
+Any other path under ``/api/docs/`` (``/elements``, ``/redoc``, ...) is the API's 404, the
+``Error`` body, not Litestar's bare page.
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ from __future__ import annotations
 from typing import Any, Final
 
 import msgspec
-from litestar import Request
+from litestar import Request, Response, Router
+from litestar.exceptions import NotFoundException
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.plugins import OpenAPIRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.status_codes import HTTP_404_NOT_FOUND
 
 API_KEY_SCHEME: Final = "apiKey"
 BEARER_SCHEME: Final = "bearerApiKey"
@@ -75,6 +79,10 @@ COMMON_ERRORS: Final = {
         "The request is malformed: parameters or body (bad_request), a control character "
         "(control_character), a JSON body nested too deeply (body_too_deep)."
     ),
+    405: error_response(
+        "The method is not one this path answers (method_not_allowed); the Allow header lists "
+        "those it does."
+    ),
     500: error_response("A failure on the service's side (internal_error), with a request id."),
     503: error_response(
         "The database is short of connections (temporarily_unavailable): try again after "
@@ -100,14 +108,28 @@ class SwaggerFromPackage(OpenAPIRenderPlugin):
         return _DOCS_PAGE.format(title=self.title, url=url).encode()
 
 
+DOCS_PATH: Final = "/api/docs"
+
+
+def _not_found_as_ours(response: Response[Any]) -> Response[Any]:
+    """Litestar answers an unknown docs path with its own bare HTML 404 page (or raises for
+    ``.json``/``.yaml``); raising instead gives the service's 404 through its handlers."""
+    if response.status_code == HTTP_404_NOT_FOUND:
+        raise NotFoundException
+    return response
+
+
 def openapi_config() -> OpenAPIConfig:
     """The app's OpenAPI settings: the document at ``/api/docs/openapi.json``, the UI at
-    ``/api/docs``."""
+    ``/api/docs``; any other docs path is the API's 404."""
     return OpenAPIConfig(
         title="cardservice",
         version="1",
         description="Digital library cards: registration, signed cards, verification.",
-        path="/api/docs",
+        path=DOCS_PATH,
+        openapi_router=Router(
+            DOCS_PATH, route_handlers=[], include_in_schema=False, after_request=_not_found_as_ours
+        ),
         render_plugins=[SwaggerFromPackage("cardservice API")],
         components=Components(
             security_schemes={

@@ -1,13 +1,16 @@
 """The published OpenAPI document says what the service answers: its API key, its error
-bodies, its 401 and 422, and the content types of the key set and the barcode images."""
+bodies, its 401, 405 and 422, the content types of the key set and the barcode images, the
+barcode route's symbologies and formats, and the verify body's "exactly one of" rule."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Any
 
+import jsonschema_rs
 import pytest
 
+from cardservice.cards.barcodes import ImageFormat, Symbology
 from cardservice.services import Services
 from tests.web_support import Client, web_client, with_free_catcher_port
 
@@ -68,12 +71,12 @@ async def test_verify_documents_its_refusals_with_the_error_body(
     document: dict[str, Any],
 ) -> None:
     responses = document["paths"][VERIFY]["post"]["responses"]
-    assert set(responses) == {"200", "400", "401", "413", "422", "500", "503"}
+    assert set(responses) == {"200", "400", "401", "405", "413", "422", "500", "503"}
     assert content_of(responses["200"])["application/json"]["schema"] == {
         "$ref": "#/components/schemas/Verdict"
     }
     assert "Cache-Control" in responses["200"]["headers"]
-    for status in ("400", "401", "413", "422", "500", "503"):
+    for status in ("400", "401", "405", "413", "422", "500", "503"):
         assert content_of(responses[status]) == ERROR_CONTENT
     assert "api_key_invalid" in responses["401"]["description"]
     assert "verify_needs_one_of_barcode_or_token" in responses["422"]["description"]
@@ -85,7 +88,7 @@ async def test_every_error_answer_of_every_operation_is_the_error_body(
     for path in (VERIFY, "/.well-known/jwks.json", BARCODES):
         for operation in document["paths"][path].values():
             errors = {s: r for s, r in operation["responses"].items() if int(s) >= 400}
-            assert {"400", "500", "503"} <= set(errors), path
+            assert {"400", "405", "500", "503"} <= set(errors), path
             for spec in errors.values():
                 assert content_of(spec) == ERROR_CONTENT
     schemas = document["components"]["schemas"]
@@ -138,3 +141,81 @@ async def test_the_answers_are_the_documented_error_body(
     assert error["code"] == code
     assert isinstance(error["message"], str)
     assert set(error) <= {"code", "message", "request_id", "fields", "field"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("PUT", VERIFY),
+        ("GET", VERIFY),
+        ("DELETE", "/.well-known/jwks.json"),
+        ("POST", "/api/v1/barcodes/qr/svg?data=x"),
+    ],
+)
+async def test_another_method_is_the_documented_405(client: Client, method: str, path: str) -> None:
+    response = await client.request(method, path)
+    assert response.status_code == 405
+    assert response.headers["allow"]
+    error = response.json()["error"]
+    assert error["code"] == "method_not_allowed"
+    assert "Allow header" in error["message"]
+
+
+def parameter(document: dict[str, Any], name: str) -> dict[str, Any]:
+    found: dict[str, Any] = next(
+        p for p in document["paths"][BARCODES]["get"]["parameters"] if p["name"] == name
+    )
+    return found
+
+
+async def test_the_barcode_path_lists_its_symbologies_and_formats(
+    client: Client, document: dict[str, Any]
+) -> None:
+    assert parameter(document, "symbology")["schema"]["enum"] == [s.value for s in Symbology]
+    assert parameter(document, "fmt")["schema"]["enum"] == [f.value for f in ImageFormat]
+    for symbology in Symbology:
+        for fmt in ImageFormat:
+            drawn = await client.get(f"/api/v1/barcodes/{symbology}/{fmt}", params={"data": "A12A"})
+            assert drawn.status_code == 200, (symbology, fmt)
+    # Outside the lists: the renderer's stable codes, as documented.
+    image = document["paths"][BARCODES]["get"]["responses"]
+    for path, code in (("ean13/png", "barcode_bad_symbology"), ("qr/gif", "barcode_bad_format")):
+        refused = await client.get(f"/api/v1/barcodes/{path}", params={"data": "A12A"})
+        assert refused.status_code == 422
+        assert refused.json()["error"]["code"] == code
+        assert code in image["422"]["description"]
+    assert "404" not in image  # a listed symbology and format always name an image
+
+
+VERIFY_BODIES: list[tuple[Any, int]] = [
+    ({"barcode": "A2000000014A"}, 200),
+    ({"token": "not-a-token"}, 200),
+    ({"barcode": "A2000000014A", "token": None}, 200),
+    ({"barcode": None, "token": "x"}, 200),
+    ({"barcode": "A2000000014A", "token": "x"}, 422),
+    ({}, 422),
+    ({"barcode": None}, 422),
+    ({"barcode": None, "token": None}, 422),
+    ({"barcode": ""}, 400),
+    ({"barcode": "A" * 65}, 400),
+    ({"token": "x" * 4097}, 400),
+    ({"barcode": "A1\u007fA"}, 400),
+    ({"barcode": "A1\u0085A"}, 400),
+    ({"token": "x\u0000"}, 400),
+    ({"barcode": "A1A", "extra": 1}, 400),
+    ({"barcode": 1}, 400),
+    ([], 400),
+]
+
+
+@pytest.mark.parametrize(("body", "status"), VERIFY_BODIES)
+async def test_the_verify_body_schema_accepts_what_the_service_accepts(
+    client: Client, api_key: str, document: dict[str, Any], body: Any, status: int
+) -> None:
+    schema = document["components"]["schemas"]["VerifyRequest"]
+    assert len(schema["oneOf"]) == 2
+    assert schema["additionalProperties"] is False
+    valid = jsonschema_rs.Draft202012Validator(schema).is_valid(body)
+    response = await client.post(VERIFY, json=body, headers={"X-API-Key": api_key})
+    assert response.status_code == status, response.text
+    assert valid is (status == 200)
