@@ -72,6 +72,17 @@ def age_on(birth_date: date, today: date) -> int:
     )
 
 
+# A day in a list: 12月1日（火） / Tue 1 Dec.
+_SHORT_DAY_PATTERNS = {"ja": "M月d日（E）", "en": "EEE d MMM"}
+
+
+def short_day(day: date, lang: str) -> str:
+    """``day`` as a list of days names it in ``lang`` ("ja" or "en"): 12月1日（火） / Tue 1 Dec,
+    the weekday in the full-width parentheses Japanese notices use."""
+    key = "en" if lang == "en" else "ja"
+    return format_date(day, format=_SHORT_DAY_PATTERNS[key], locale=_DATE_LOCALES[key])
+
+
 def local_today(tz: ZoneInfo, now: datetime | None = None) -> date:
     """Today's date where the library is; expiry dates are the library's dates."""
     return (now or datetime.now(UTC)).astimezone(tz).date()

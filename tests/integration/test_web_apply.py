@@ -35,6 +35,12 @@ from tests.web_support import Client, csrf_from, form_token, web_client, with_fr
 # Yokohama after 3.
 READY_ON = {"kashiwa": "2026年4月5日日曜日", "yokohama": "2026年4月6日月曜日"}
 READY_ON_EN = {"kashiwa": "Sunday, 5 April 2026", "yokohama": "Monday, 6 April 2026"}
+# The opening days the date counts, shown under it (Friday's application counts from Saturday).
+COUNTED = {
+    "kashiwa": "4月4日（土）、4月5日（日）",
+    "yokohama": "4月4日（土）、4月5日（日）、4月6日（月）",
+}
+COUNTED_EN = {"kashiwa": "Sat 4 Apr, Sun 5 Apr", "yokohama": "Sat 4 Apr, Sun 5 Apr, Mon 6 Apr"}
 # An address whose postal code lies outside the area for online registration.
 OUTSIDE = {
     "yokohama": {"postal_code": "210-0007", "prefecture": "神奈川県", "city": "川崎市川崎区"},
@@ -139,9 +145,11 @@ async def test_the_whole_path_from_email_to_received(client: Client, services: S
     done = await client.get("/apply/done")
     assert done.status_code == 200
     assert READY_ON[profile.id] in done.text
+    assert f"休館日は数えません）：{COUNTED[profile.id]}。" in done.text
     assert EMAIL in done.text
     english = await client.get("/apply/done?lang=en")
     assert READY_ON_EN[profile.id] in english.text
+    assert f"(closed days are not counted): {COUNTED_EN[profile.id]}." in english.text
 
     (app,) = await applications(services)
     assert app.status == ApplicationStatus.SUBMITTED

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from litestar import get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_409_CONFLICT
 
+from cardservice.calendar import OpeningCalendar, local_today, short_day
 from cardservice.errors import InvalidInput
 from cardservice.patrons.card_view import current_card
 from cardservice.registration import applicant, steps
@@ -250,8 +252,26 @@ async def done(request: AnyRequest) -> Template | Redirect:
         "pages/apply/done.html",
         app=app,
         ready_on=steps.long_date(app.due_on, lang) if app.due_on else "",
+        counted_days=_counted_days(request, app, lang),
         lost_suspended=_suspended_on_submit(app),
     )
+
+
+def _counted_days(request: AnyRequest, app: Application, lang: str) -> str:
+    """The opening days the date on the done page counts, as a list ("12月1日（火）、
+    12月2日（水）"), so the applicant sees which closed days were left out; "" when the date
+    was not counted by today's calendar (the profile changed since)."""
+    if app.due_on is None or app.submitted_at is None:
+        return ""
+    profile = services(request).settings.profile
+    submitted_on = local_today(ZoneInfo(profile.library.timezone), app.submitted_at)
+    counted = OpeningCalendar.from_profile(profile.calendar).counted_opening_days(
+        submitted_on, profile.review.deadline_opening_days
+    )
+    if not counted or counted[-1] != app.due_on:
+        return ""
+    separator = ", " if lang == "en" else "、"
+    return separator.join(short_day(day, lang) for day in counted)
 
 
 def _suspended_on_submit(app: Application) -> str:
