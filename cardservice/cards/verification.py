@@ -1,7 +1,8 @@
 """Counter verification: a scanned barcode or a card token in, a verdict out.
 
 This is the hot path of the counter API. It reads through ``db.fastread`` (one indexed point
-read per scan) and verifies tokens with keys loaded once. A revoked number always answers
+read per scan; on PostgreSQL the scans in flight at once share one statement) and verifies
+tokens with keys loaded once. A revoked number always answers
 "revoked" with its reason, never "unknown".
 
 A ``valid`` verdict also notes the card's last use (``Card.last_used_on``, the library date
