@@ -48,6 +48,7 @@ from cardservice.cards.keyfiles import (
 )
 from cardservice.cards.signing_key import EPOCH, SigningKey, jwk_thumbprint, require_utc
 from cardservice.errors import ConfigurationError, DomainError, InvalidInput, Kind
+from cardservice.settings import KEY_OVERLAP_HOURS_MAX
 
 __all__ = [
     "EPOCH",
@@ -68,6 +69,8 @@ log = logging.getLogger(__name__)
 # one interval, plus the time to read the files and a busy event loop's delay.
 RELOAD_INTERVAL = timedelta(seconds=2)
 ROTATION_BOUND = timedelta(seconds=5)
+# The longest overlap a rotation takes (a year; why: settings.KEY_OVERLAP_HOURS_MAX).
+MAX_OVERLAP = timedelta(hours=KEY_OVERLAP_HOURS_MAX)
 
 
 class UnknownKey(DomainError):  # named like errors.py's NotFound, Conflict
@@ -204,14 +207,18 @@ class Keyring:
         ``overlap`` know it before it signs. Each older key keeps signing until then and
         verifies until ``new.sign_from + max_token_lifetime``, when the last token it can
         have signed has expired (an earlier ``verify_until`` is kept). Pass the longest card
-        validity as ``max_token_lifetime``.
+        validity as ``max_token_lifetime``. Raises ``InvalidInput`` for an overlap below 0 or
+        above ``MAX_OVERLAP`` (a year), or a lifetime that is not positive.
 
         Works on the directory's current manifest, not on this keyring's snapshot, so a
         rotation by another worker is not lost; this keyring then reflects the result.
         """
         require_utc(now, "now")
-        if overlap < timedelta(0) or max_token_lifetime <= timedelta(0):
-            raise InvalidInput("overlap must be >= 0 and max_token_lifetime > 0")
+        if not timedelta(0) <= overlap <= MAX_OVERLAP or max_token_lifetime <= timedelta(0):
+            raise InvalidInput(
+                f"overlap must be between 0 and {KEY_OVERLAP_HOURS_MAX} hours, "
+                "and max_token_lifetime more than 0"
+            )
         new = SigningKey.generate(sign_from=now + overlap)
         retire_at = new.sign_from + max_token_lifetime
         with locked(directory, exclusive=True):

@@ -10,7 +10,10 @@ from typing import TYPE_CHECKING
 
 import click
 
+from cardservice.cli import checks
+from cardservice.cli.checks import checked
 from cardservice.cli.common import one_session, run
+from cardservice.db.base import ID_MAX
 from cardservice.settings import Settings
 
 if TYPE_CHECKING:
@@ -38,9 +41,11 @@ def apikey() -> None:
 
 
 @apikey.command("create")
-@click.argument("name")
+@click.argument("name", callback=checked(checks.label))
 def apikey_create(name: str) -> None:
-    """Create a key; it is shown once, store it in the scanner's settings."""
+    """Create a key; it is shown once, store it in the scanner's settings.
+
+    NAME says where it is used (at most 100 characters, no control characters)."""
     from cardservice.security.apikeys import create_api_key  # noqa: PLC0415
 
     async def work(settings: Settings) -> tuple[int, str]:
@@ -71,7 +76,7 @@ def apikey_list() -> None:
 
 
 @apikey.command("revoke")
-@click.argument("key_id", type=int)
+@click.argument("key_id", type=click.IntRange(1, ID_MAX))
 def apikey_revoke(key_id: int) -> None:
     """Revoke a key; every running worker refuses it within CARDSERVICE_API_KEY_RECHECK_SECONDS
     (default 5)."""

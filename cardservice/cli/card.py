@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, TypeVar
 
 import click
 
+from cardservice.cli import checks
+from cardservice.cli.checks import checked
 from cardservice.cli.common import run
 from cardservice.settings import Settings
 
@@ -48,12 +50,24 @@ async def _card_action(
 
 
 @card.command("reissue")
-@click.argument("user_number")
+@click.argument("user_number", callback=checked(checks.plain))
 @click.option("--reason", type=click.Choice(["lost", "name_changed"]), required=True)
-@click.option("--family-name", help="The new family name (name_changed).")
-@click.option("--given-name", help="The new given name (name_changed).")
-@click.option("--family-kana", help="The new family name in katakana (hiragana is converted).")
-@click.option("--given-kana", help="The new given name in katakana (hiragana is converted).")
+@click.option(
+    "--family-name", callback=checked(checks.name), help="The new family name (name_changed)."
+)
+@click.option(
+    "--given-name", callback=checked(checks.name), help="The new given name (name_changed)."
+)
+@click.option(
+    "--family-kana",
+    callback=checked(checks.kana),
+    help="The new family name in katakana (hiragana is converted).",
+)
+@click.option(
+    "--given-kana",
+    callback=checked(checks.kana),
+    help="The new given name in katakana (hiragana is converted).",
+)
 def card_reissue(
     *,
     user_number: str,
@@ -106,7 +120,7 @@ def card_reissue(
 
 
 @card.command("revoke")
-@click.argument("user_number")
+@click.argument("user_number", callback=checked(checks.plain))
 @click.option("--reason", type=click.Choice(_REASONS), required=True)
 def card_revoke(user_number: str, reason: str) -> None:
     """Revoke a card for good; its number is never handed out again."""
@@ -120,7 +134,7 @@ def card_revoke(user_number: str, reason: str) -> None:
 
 
 @card.command("suspend")
-@click.argument("user_number")
+@click.argument("user_number", callback=checked(checks.plain))
 @click.option(
     "--reason", type=click.Choice(["staff", "reported_lost"]), default="staff", show_default=True
 )
@@ -136,7 +150,7 @@ def card_suspend(user_number: str, reason: str) -> None:
 
 
 @card.command("reinstate")
-@click.argument("user_number")
+@click.argument("user_number", callback=checked(checks.plain))
 def card_reinstate(user_number: str) -> None:
     """Lift a suspension."""
     from cardservice.patrons.desk import actions  # noqa: PLC0415

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import click
 
 from cardservice.cli.common import reported, settings_from_env
+from cardservice.settings import KEY_OVERLAP_HOURS_MAX
 
 
 @click.group()
@@ -33,9 +34,11 @@ def keys_list() -> None:
 @keys.command("rotate")
 @click.option(
     "--overlap-hours",
-    type=click.IntRange(min=0),
+    type=click.IntRange(0, KEY_OVERLAP_HOURS_MAX),
     help="Hours the new key is published before it signs (CARDSERVICE_KEY_OVERLAP_HOURS); "
-    "0 signs with it at once.",
+    "0 signs with it at once. At most 8760 (a year): the overlap only has to outlast the "
+    "verifiers' cached key sets (minutes to a day), and a longer one keeps signing with the "
+    "key being replaced.",
 )
 def keys_rotate(overlap_hours: int | None) -> None:
     """Create a new signing key: published now, used after the overlap.

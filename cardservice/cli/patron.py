@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING
 
 import click
 
-from cardservice.cli.common import run
+from cardservice.cli import checks
+from cardservice.cli.checks import checked
+from cardservice.cli.common import run, settings_from_env
 from cardservice.settings import Settings
 
 if TYPE_CHECKING:
@@ -21,13 +23,28 @@ def patron() -> None:
 
 
 @patron.command("create")
-@click.option("--family-name", required=True)
-@click.option("--given-name", required=True)
-@click.option("--family-kana", required=True, help="Katakana (hiragana is converted).")
-@click.option("--given-kana", required=True, help="Katakana (hiragana is converted).")
-@click.option("--birth-date", required=True, type=click.DateTime(["%Y-%m-%d"]))
-@click.option("--email", required=True)
-@click.option("--phone", default="")
+@click.option("--family-name", required=True, callback=checked(checks.name))
+@click.option("--given-name", required=True, callback=checked(checks.name))
+@click.option(
+    "--family-kana",
+    required=True,
+    callback=checked(checks.kana),
+    help="Katakana (hiragana is converted).",
+)
+@click.option(
+    "--given-kana",
+    required=True,
+    callback=checked(checks.kana),
+    help="Katakana (hiragana is converted).",
+)
+@click.option(
+    "--birth-date",
+    required=True,
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="YYYY-MM-DD; not in the future, at most 120 years ago.",
+)
+@click.option("--email", required=True, callback=checked(checks.email))
+@click.option("--phone", default="", callback=checked(checks.phone))
 def patron_create(
     *,
     family_name: str,
@@ -39,10 +56,17 @@ def patron_create(
     phone: str,
 ) -> None:
     """Create a patron and issue a digital card; prints the user number (audited as
-    ``card.issue``)."""
+    ``card.issue``).
+
+    Every value is checked as the application form checks it (names, kana, date of birth,
+    email, phone); a refused one ends the command with exit status 2, nothing written."""
     from cardservice.patrons.service import NewPatron, create_patron_with_card  # noqa: PLC0415
     from cardservice.services import Services  # noqa: PLC0415
     from cardservice.staff import audit  # noqa: PLC0415
+
+    born = checks.birth_date(
+        birth_date.date(), "--birth-date", settings_from_env().profile.library.timezone
+    )
 
     async def work(settings: Settings) -> tuple[str, date]:
         svc = Services.build(settings)
@@ -55,7 +79,7 @@ def patron_create(
                         given_name=given_name,
                         family_kana=family_kana,
                         given_kana=given_kana,
-                        birth_date=birth_date.date(),
+                        birth_date=born,
                         email=email,
                         phone=phone,
                     ),

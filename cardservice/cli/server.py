@@ -7,6 +7,8 @@ import os
 
 import click
 
+from cardservice.cli import checks
+from cardservice.cli.checks import checked
 from cardservice.cli.common import run, settings_from_env
 from cardservice.settings import Settings
 
@@ -19,9 +21,13 @@ def migrate() -> None:
 
 
 @click.command()
-@click.option("--host", help="Address to listen on (CARDSERVICE_HOST).")
-@click.option("--port", type=int, help="Port (CARDSERVICE_PORT).")
-@click.option("--workers", type=int, help="Worker processes (CARDSERVICE_WORKERS).")
+@click.option(
+    "--host", callback=checked(checks.plain), help="Address to listen on (CARDSERVICE_HOST)."
+)
+@click.option("--port", type=click.IntRange(1, 65535), help="Port (CARDSERVICE_PORT).")
+@click.option(
+    "--workers", type=click.IntRange(1, 64), help="Worker processes (CARDSERVICE_WORKERS)."
+)
 @click.option("--no-migrate", is_flag=True, help="Do not migrate the database first.")
 def serve(host: str | None, port: int | None, workers: int | None, no_migrate: bool) -> None:
     """Run the service with uvicorn."""
@@ -32,8 +38,12 @@ def serve(host: str | None, port: int | None, workers: int | None, no_migrate: b
 
 
 @click.command()
-@click.option("--host", help="Address to listen on (CARDSERVICE_HOST).")
-@click.option("--port", type=int, help="Port (CARDSERVICE_PORT); links follow it.")
+@click.option(
+    "--host", callback=checked(checks.plain), help="Address to listen on (CARDSERVICE_HOST)."
+)
+@click.option(
+    "--port", type=click.IntRange(1, 65535), help="Port (CARDSERVICE_PORT); links follow it."
+)
 def demo(host: str | None, port: int | None) -> None:
     """Start on the embedded defaults with a sample card and API key, ready to try."""
     from cardservice.demo import prepare_demo  # noqa: PLC0415

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from cardservice.cli import checks
+from cardservice.cli.checks import checked, fields_as_options
 from cardservice.cli.common import one_session, run
 from cardservice.settings import Settings
 
@@ -25,7 +27,12 @@ def staff() -> None:
 @staff.command("create")
 @click.argument("username")
 @click.option("--role", type=click.Choice(_ROLES), required=True)
-@click.option("--display-name", default="", help="Shown in the console; the username if empty.")
+@click.option(
+    "--display-name",
+    default="",
+    callback=checked(checks.optional_label),
+    help="Shown in the console; the username if empty. At most 100 characters.",
+)
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def staff_create(username: str, role: str, display_name: str, password_stdin: bool) -> None:
     """Create a staff account; asks for the password twice, hidden, unless --password-stdin."""
@@ -39,9 +46,12 @@ def staff_create(username: str, role: str, display_name: str, password_stdin: bo
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
 
     async def work(settings: Settings) -> str:
-        async with one_session(settings) as session:
-            user = await create_staff(session, username, password, role, display_name=display_name)
-            return user.username
+        with fields_as_options({"username": "'USERNAME'"}):
+            async with one_session(settings) as session:
+                user = await create_staff(
+                    session, username, password, role, display_name=display_name
+                )
+                return user.username
 
     click.echo(f"staff {run(work)} created ({role})")
 
