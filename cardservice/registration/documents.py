@@ -52,15 +52,17 @@ MAX_DECODED_BYTES = 64_000_000
 # it to one that is: "P" to "RGB", 16-bit grey to "I").
 _ONE_BYTE_MODES = frozenset({"1", "L"})
 # The codes read off every image: the QR family (the back of a My Number Card carries a QR
-# code), PDF417 and Aztec, and the linear codes that can hold 12 digits. Retail EAN/UPC
-# codes are left out (a product number with a check digit of its own), and so is Data
-# Matrix, which no Japanese identity document carries and which takes the longest to look
-# for (about half the scan of a phone photo).
+# code), Data Matrix, PDF417 and Aztec (2D codes any app or printer makes, so a number can
+# be shown in one of them as well), and the linear codes that can hold 12 digits. Retail
+# EAN/UPC codes are left out (a product number with a check digit of its own). Data Matrix
+# costs the most to look for: the scan of a 4032 x 3024 phone photo took 0.33 s without it
+# and 0.59 s with it (1.75x; medians of 15 interleaved runs on a loaded 2-core machine).
 CODE_FORMATS = zxingcpp.BarcodeFormats(
     [
         zxingcpp.BarcodeFormat.QRCode,
         zxingcpp.BarcodeFormat.MicroQRCode,
         zxingcpp.BarcodeFormat.RMQRCode,
+        zxingcpp.BarcodeFormat.DataMatrix,
         zxingcpp.BarcodeFormat.PDF417,
         zxingcpp.BarcodeFormat.Aztec,
         zxingcpp.BarcodeFormat.Code128,

@@ -27,6 +27,15 @@ _WEIGHTS = tuple((n + 1) if n <= 6 else (n - 5) for n in range(11, 0, -1))
 # A run of digits not touching another digit: "MN:123456789018;" holds one, a 13-digit
 # EAN does not hold the 12-digit strings inside it.
 _DIGIT_RUN = re.compile(r"(?<!\d)\d+(?!\d)", re.ASCII)
+# The number as it is printed and typed: three groups of four digits, each gap one space or
+# one hyphen (after NFKC, the full-width space and hyphen are these). The groups must not be
+# part of a longer grouped number ("1234 5678 9018 7777", a card or account number): no
+# digit, or separator and digit, on either side.
+_GROUPED = re.compile(r"(?<!\d)(?<!\d[ -])(\d{4})[ -](\d{4})[ -](\d{4})(?![ -]?\d)", re.ASCII)
+# Dashes people and keyboards type for a hyphen (as ``registration.japan.DASHES``, which
+# NFKC leaves alone): the hyphen, figure and other dashes, the minus sign, the long vowel
+# mark of a Japanese IME.
+_DASHES = re.compile("[\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u30fc]")
 
 
 def check_digit(first_eleven: str) -> int:
@@ -48,11 +57,16 @@ def is_individual_number(digits: str) -> bool:
 
 
 def carries_individual_number(texts: Iterable[str]) -> bool:
-    """True when any text holds an Individual Number: a run of exactly 12 digits (full-width
-    digits count, and so do the digits of a payload with other text around them) whose
-    check digit is right. Never returns or logs the number itself."""
+    """True when any text holds an Individual Number whose check digit is right: a run of
+    exactly 12 digits, or three groups of four separated by a space, a hyphen, a full-width
+    space or a full-width hyphen (``1234 5678 9018``, ``1234-5678-9018``); full-width digits
+    count, and so do the digits of a payload with other text around them. Longer numbers
+    (13 digits in a row, four groups of four) are not one. Never returns or logs the
+    number itself."""
     for text in texts:
-        ascii_digits = unicodedata.normalize("NFKC", text)
-        if any(is_individual_number(run) for run in _DIGIT_RUN.findall(ascii_digits)):
+        folded = _DASHES.sub("-", unicodedata.normalize("NFKC", text))
+        if any(is_individual_number(run) for run in _DIGIT_RUN.findall(folded)):
+            return True
+        if any(is_individual_number("".join(groups)) for groups in _GROUPED.findall(folded)):
             return True
     return False

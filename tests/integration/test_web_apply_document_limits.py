@@ -16,6 +16,7 @@ from cardservice.registration.models import ApplicationDocument
 from cardservice.registration.storage import EXTRA_DOCUMENT, UPLOADS_PER_HOUR
 from cardservice.services import Services
 from tests.id_images import (
+    datamatrix_photo,
     individual_number,
     phone_photo,
     png_chunk,
@@ -95,6 +96,29 @@ async def test_the_back_of_a_my_number_card_is_refused_in_every_slot(
     assert len(refusals) == len(slots) + 1
     assert NUMBER not in caplog.text
     assert await count(services, ApplicationDocument) == 0
+
+
+async def test_the_number_in_a_data_matrix_or_written_in_groups_is_refused(
+    draft: Client, services: Services
+) -> None:
+    # 1234 5678 901 has the check digit 8; as a Data Matrix, and as a QR code written the ways
+    # the number is printed and typed (spaces, hyphens, full-width spaces), in two slots.
+    photos = [
+        datamatrix_photo("123456789018", angle=20),
+        phone_photo("1234 5678 9018", angle=30),
+        phone_photo("1234-5678-9018", angle=30),
+        phone_photo("1234\u30005678\u30009018", angle=30),
+    ]
+    for doc_type in ("health_insurance", EXTRA_DOCUMENT):
+        for back in photos:
+            response = await upload(draft, doc_type, "front", back, filename="IMG_0002.jpg")
+            assert response.status_code == 400, doc_type
+            assert BACK_OF_CARD in file_error(response.text)
+    assert await count(services, ApplicationDocument) == 0
+    # A longer number in groups is ordinary text, kept.
+    kept = await upload(draft, "health_insurance", "front", phone_photo("1234 5678 9018 7777"))
+    assert kept.status_code == 303, kept.text
+    assert await count(services, ApplicationDocument) == 1
 
 
 async def test_a_twelve_digit_code_with_a_wrong_check_digit_is_kept(
