@@ -28,7 +28,7 @@ from cardservice.mail.addresses import normalise_address
 from cardservice.mail.errors import InvalidRecipient
 from cardservice.patrons.names import InvalidKana, normalise_kana
 from cardservice.profiles.schema import ImportSection
-from cardservice.registration.form import NAME_MAX, FieldInvalid, clean_text
+from cardservice.registration.form import NAME_MAX, FieldInvalid, check_birth_date, clean_text
 from cardservice.registration.japan import (
     normalise_phone,
     normalise_postal_code,
@@ -84,6 +84,8 @@ REFUSAL_TEXTS: Final = {
     "control_characters": "a value holds control characters",
     "kana_invalid": "the reading is not in kana",
     "date_invalid": "a date is missing or not in the profile's date format",
+    "birth_date_future": "the date of birth is in the future",
+    "birth_date_too_old": "the date of birth is more than 120 years ago",
     "email_invalid": "the email address is not valid",
     "phone_invalid": "the phone number is not valid",
     "postal_code_invalid": "the postal code is not 7 digits",
@@ -252,9 +254,17 @@ class RowParser:
     """Checks one row against the profile and returns it as the service stores it."""
 
     def __init__(
-        self, section: ImportSection, fmt: NumberFormat, positions: Mapping[str, int]
+        self,
+        section: ImportSection,
+        fmt: NumberFormat,
+        positions: Mapping[str, int],
+        *,
+        today: date | None = None,
     ) -> None:
+        """``today``: the library's local date, for the date-of-birth range (the form's
+        ``check_birth_date``); default the machine's date."""
         self.section = section
+        self.today = today or date.today()  # callers pass the library's date
         self.fmt = fmt
         self.positions = positions
         self.statuses = {
@@ -271,7 +281,7 @@ class RowParser:
             "given_name": self._name(cells, "given_name"),
             "family_kana": self._kana(cells, "family_kana"),
             "given_kana": self._kana(cells, "given_kana"),
-            "birth_date": self._date(cells, "birth_date"),
+            "birth_date": self._birth_date(cells),
             "email": self._email(cells),
             "phone": self._optional(cells, "phone", normalise_phone),
             "postal_code": self._optional(cells, "postal_code", normalise_postal_code),
@@ -313,6 +323,13 @@ class RowParser:
             return self.read_date(text)
         except ValueError:
             raise RowRefused("date_invalid", name) from None
+
+    def _birth_date(self, cells: list[str]) -> date:
+        """A date of birth in the application form's range (``form.check_birth_date``)."""
+        try:
+            return check_birth_date(self._date(cells, "birth_date"), "birth_date", self.today)
+        except FieldInvalid as exc:
+            raise RowRefused(exc.code, "birth_date") from None
 
     def _email(self, cells: list[str]) -> str:
         text = self._raw(cells, "email")

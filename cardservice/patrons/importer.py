@@ -43,6 +43,7 @@ from typing import Any, Final, cast
 from sqlalchemy import Table, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cardservice.calendar import local_today
 from cardservice.cards import lifecycle
 from cardservice.cards.allocation import reserve_through, serial_of
 from cardservice.cards.models import Card, CardEvent, CardEventKind, CardStatus, RevocationReason
@@ -131,7 +132,9 @@ class Importer:
         positions = read_header(path, self.section)
         lines = numbers_in_file(path, self.section, fmt, positions)
         duplicates = {number for number, on in lines.items() if len(on) > 1}
-        parser = RowParser(self.section, fmt, positions)
+        parser = RowParser(
+            self.section, fmt, positions, today=local_today(self.policy.timezone, self.now)
+        )
         batch: list[PatronRow] = []
         for line, cells in records(path, self.section):
             try:

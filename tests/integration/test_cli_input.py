@@ -232,3 +232,33 @@ def test_numeric_settings_out_of_range_are_one_line(
     assert ran.code == 1
     assert ran.err.startswith(f"Error: configuration: {variable}: must be "), ran.err
     assert ran.err.count("\n") == 1, ran.err
+
+
+KASHIWA_HEADER = (
+    "利用者番号,氏,名,氏カナ,名カナ,生年月日,メールアドレス,電話番号,郵便番号,都道府県,"
+    "市区町村,番地,建物名,有効期限,状態"
+)
+
+
+@pytest.mark.parametrize("profile_name", ["kashiwa"])  # the profile with an [import] section
+def test_patron_import_refuses_the_birth_dates_the_form_refuses(
+    env: dict[str, str], empty_db: Settings, tmp_path: Path, profile_name: str
+) -> None:
+    from cardservice.cards.numbers import compose  # noqa: PLC0415
+    from cardservice.cards.service import CardPolicy  # noqa: PLC0415
+
+    fmt = CardPolicy.of(empty_db.profile).number_format
+    first, second, third = (compose(fmt, serial) for serial in (1, 2, 3))
+    rows = [
+        f"{first},山田,花子,ヤマダ,ハナコ,2999/01/01,,,,,,,,2027/03/31,有効",
+        f"{second},山田,一郎,ヤマダ,イチロウ,1850/01/01,,,,,,,,2027/03/31,有効",
+        f"{third},山田,次郎,ヤマダ,ジロウ,1990/04/01,,,,,,,,2027/03/31,有効",
+    ]
+    path = tmp_path / "ils.csv"
+    path.write_text("\n".join([KASHIWA_HEADER, *rows]) + "\n", encoding="utf-8-sig")
+    ran = cardservice(env, "patron", "import", str(path), ok=False)
+    assert ran.code == 3, ran  # some rows refused, the others taken
+    lines = ran.out.splitlines()
+    assert "line 2: the date of birth is in the future (birth_date)" in lines
+    assert "line 3: the date of birth is more than 120 years ago (birth_date)" in lines
+    assert counts(empty_db)["patrons"] == 1
