@@ -90,7 +90,7 @@ def _log_in(phone: Phone) -> None:
     page.get_by_label("ユーザー名").fill("sato")
     page.get_by_label("パスワード").fill("not-the-password")
     page.get_by_role("button", name="ログイン").click()
-    expect(page.get_by_role("alert")).to_contain_text("正しくありません")
+    expect(page.get_by_role("alert")).to_contain_text("パスワードが正しくないか")
     phone.shot("staff-02-login-error")
 
     page.get_by_label("パスワード").fill(STAFF_PASSWORD)
