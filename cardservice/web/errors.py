@@ -28,6 +28,7 @@ from typing import Any, Final
 from litestar import Request, Response
 from litestar.exceptions import (
     HTTPException,
+    InternalServerException,
     NotFoundException,
     SerializationException,
     ValidationException,
@@ -256,10 +257,25 @@ def unavailable(request: AnyRequest, exc: BaseException) -> tuple[Unavailable, s
     return Unavailable(UNAVAILABLE_MESSAGE, request_id=rid), rid
 
 
+# Litestar's words when the body's sender hangs up before the body is complete.
+_CLIENT_GONE: Final = "client disconnected prematurely"
+
+
+def client_went_away(exc: BaseException) -> bool:
+    """Whether ``exc`` only says the client hung up mid-body (an aborted upload, a closed
+    tab): nothing failed here, and nobody is left to read the answer."""
+    return isinstance(exc, InternalServerException) and exc.detail == _CLIENT_GONE
+
+
 def log_internal_error(request: AnyRequest, exc: BaseException) -> str:
-    """Log ``exc`` with its traceback under a request id; the id is returned for the answer."""
+    """Log ``exc`` with its traceback under a request id; the id is returned for the answer.
+    A client that went away mid-body is one INFO line, no traceback (see
+    :func:`client_went_away`), so aborted uploads neither flood the log nor raise alerts."""
     rid = request_id(request)
-    log.error("request %s failed: %s", rid, _route(request), exc_info=exc)
+    if client_went_away(exc):
+        log.info("request %s: the client went away while sending %s", rid, _route(request))
+    else:
+        log.error("request %s failed: %s", rid, _route(request), exc_info=exc)
     return rid
 
 
