@@ -436,8 +436,18 @@ def test_rotate_builds_on_the_directory_not_on_a_stale_keyring(tmp_path: Path) -
     assert {k.kid for k in worker_b.keys} == kids
 
 
-@pytest.mark.parametrize(("overlap", "lifetime"), [(-DAY, DAY), (DAY, timedelta(0)), (DAY, -DAY)])
-def test_rotate_refuses_negative_durations(
+@pytest.mark.parametrize(
+    ("overlap", "lifetime"),
+    [
+        (-DAY, DAY),
+        (DAY, timedelta(0)),
+        (DAY, -DAY),
+        # Past a year (8760 hours), and far past it, where the dates would overflow.
+        (timedelta(hours=8761), DAY),
+        (timedelta(hours=99_999_999), DAY),
+    ],
+)
+def test_rotate_refuses_negative_durations_and_overlaps_past_a_year(
     tmp_path: Path, overlap: timedelta, lifetime: timedelta
 ) -> None:
     ring = Keyring.load_or_create(tmp_path, now=T0)
