@@ -22,19 +22,23 @@ import asyncio
 import io
 import os
 import random
-import re
-import socket
 import sqlite3
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
+from common import (
+    LINK,
+    VERSION,
+    application_form,
+    cpu_seconds,
+    csrf_token,
+    free_port,
+    server_env,
+    serving,
+)
 from PIL import Image, ImageDraw, ImageFilter
 
 from cardservice.db.migrate import upgrade
@@ -42,27 +46,7 @@ from cardservice.settings import Settings
 
 PAGES_P99_TARGET_MS = 150.0
 FLOW_RATIO_TARGET = 2.0
-FORM = {
-    "procedure": "new",
-    "family_name": "山田",
-    "given_name": "花子",
-    "family_kana": "ヤマダ",
-    "given_kana": "ハナコ",
-    "birth_date": "1990-04-01",
-    "postal_code": "231-0005",
-    "prefecture": "神奈川県",
-    "city": "横浜市中区",
-    "street": "本町1-1",
-    "building": "",
-    "phone": "045-262-7334",
-    "basis": "lives",
-    "workplace_or_school": "",
-    "notify_expiry_near": "on",
-    "password": "Hon-yomu7 reading",
-}
-_CSRF = re.compile(r'name="_csrf_token" value="([^"]+)"')
-_VERSION = re.compile(r'name="version" value="([^"]+)"')
-_LINK = re.compile(r"/apply/verify/([A-Za-z0-9_-]+)")
+FORM = application_form("Hon-yomu7 reading", notify_expiry_near="on")
 
 
 @dataclass
@@ -141,7 +125,7 @@ class Applicant:
                 " ORDER BY id DESC LIMIT 1",
                 (self.email,),
             ).fetchone()
-        found = _LINK.search(row[0]) if row else None
+        found = LINK.search(row[0]) if row else None
         if found is None:
             raise SystemExit(f"no verification link for {self.email}")
         return found.group(1)
@@ -153,7 +137,7 @@ class Applicant:
         token = self._link()
         page = await self._page(t, f"/apply/verify/{token}")
         page = await self._post(t, t.pages, f"/apply/verify/{token}", data=_token(page))
-        version = _VERSION.search(page)
+        version = VERSION.search(page)
         assert version is not None, page
         notes = {"version": version.group(1), "agree": "on", **_token(page)}
         page = await self._post(t, t.pages, "/apply/notes", data=notes)
@@ -169,44 +153,7 @@ class Applicant:
 
 
 def _token(page: str) -> dict[str, str]:
-    found = _CSRF.search(page)
-    if found is None:
-        raise SystemExit(f"no CSRF token on the page:\n{page[:2000]}")
-    return {"_csrf_token": found.group(1)}
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _wait_ready(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310  # loopback
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"server did not become ready at {url}")
-
-
-def _cpu_seconds(root: int) -> float:
-    """User+system CPU of the server process and its children, from /proc."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        pid, ppid = int(stat.parent.name), int(fields[1])
-        if root in (pid, ppid):
-            total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
+    return {"_csrf_token": csrf_token(page)}
 
 
 def _pct(values: list[float], p: float) -> float:
@@ -224,14 +171,14 @@ async def _run(base: str, db_path: str, args: argparse.Namespace, server: int) -
     for _ in range(args.lone):
         number += 1
         await Applicant(base, number, db_path, photo).apply(alone)
-    cpu_before = _cpu_seconds(server)
+    cpu_before = cpu_seconds(server)
     for _ in range(args.rounds):
         batch = []
         for _ in range(args.applicants):
             number += 1
             batch.append(Applicant(base, number, db_path, photo))
         await asyncio.gather(*(one.apply(crowd) for one in batch))
-    cpu_per_flow = (_cpu_seconds(server) - cpu_before) / (args.rounds * args.applicants)
+    cpu_per_flow = (cpu_seconds(server) - cpu_before) / (args.rounds * args.applicants)
     _report(alone, crowd, args, len(photo), cpu_per_flow)
 
 
@@ -284,32 +231,20 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="cardservice-bench-") as tmp:
-        port = _free_port()
-        env = {
-            **os.environ,
-            "CARDSERVICE_DATA_DIR": tmp,
-            "CARDSERVICE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/cardservice.db",
-            "CARDSERVICE_BASE_URL": f"http://127.0.0.1:{port}",
-            "CARDSERVICE_PORT": str(port),
-            "CARDSERVICE_WORKERS": str(args.workers),
-            "CARDSERVICE_LOG_LEVEL": "WARNING",
-            "CARDSERVICE_MAIL_CATCHER_PORT": str(_free_port()),
-        }
+        port = free_port()
+        env = server_env(
+            tmp,
+            port,
+            args.workers,
+            CARDSERVICE_DATABASE_URL=f"sqlite+aiosqlite:///{tmp}/cardservice.db",
+            CARDSERVICE_BASE_URL=f"http://127.0.0.1:{port}",
+            CARDSERVICE_MAIL_CATCHER_PORT=str(free_port()),
+        )
         settings = Settings.from_env(env)
         asyncio.run(upgrade(settings.async_database_url))
-        server = subprocess.Popen(
-            [str(Path(sys.executable).parent / "cardservice"), "serve", "--no-migrate"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            _wait_ready(f"http://127.0.0.1:{port}/ready")
+        with serving(env, ready_timeout=60, stop_timeout=20) as server:
             db_path = f"{tmp}/cardservice.db"
             asyncio.run(_run(f"http://127.0.0.1:{port}", db_path, args, server.pid))
-        finally:
-            server.terminate()
-            server.wait(timeout=20)
 
 
 if __name__ == "__main__":

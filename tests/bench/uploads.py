@@ -18,10 +18,7 @@ import argparse
 import asyncio
 import io
 import os
-import re
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -29,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from common import LINK, VERSION, application_form, csrf_token, free_port, server_env, serving
 from PIL import Image, ImageDraw
 from sqlalchemy import select
 
@@ -39,26 +37,7 @@ from cardservice.settings import Settings
 
 TARGET_MB = 400
 PHOTO_BYTES = 2_950_000  # "about 3 MB", under the 3 MB limit of Yokohama and the example
-_LINK = re.compile(r"/apply/verify/([A-Za-z0-9_-]+)")
-_CSRF = re.compile(r'name="_csrf_token" value="([^"]+)"')
-_VERSION = re.compile(r'name="version" value="([^"]+)"')
-FORM = {
-    "procedure": "new",
-    "family_name": "山田",
-    "given_name": "花子",
-    "family_kana": "ヤマダ",
-    "given_kana": "ハナコ",
-    "birth_date": "1990-04-01",
-    "postal_code": "231-0005",
-    "prefecture": "神奈川県",
-    "city": "横浜市中区",
-    "street": "本町1-1",
-    "building": "",
-    "phone": "045-262-7334",
-    "basis": "lives",
-    "workplace_or_school": "",
-    "password": "Hon-yomu7-bench",
-}
+FORM = application_form("Hon-yomu7-bench")
 
 
 def phone_photo(limit: int = PHOTO_BYTES) -> bytes:
@@ -159,19 +138,12 @@ async def _latest_link(settings: Settings, email: str) -> str:
                     )
                 )
             for row in rows:
-                if row.body_text and (found := _LINK.search(row.body_text)):
+                if row.body_text and (found := LINK.search(row.body_text)):
                     return found.group(1)
             await asyncio.sleep(0.1)
     finally:
         await svc.close()
     raise SystemExit(f"no verification link for {email} in the outbox")
-
-
-def _csrf(html: str) -> str:
-    found = _CSRF.search(html)
-    if found is None:
-        raise SystemExit("a page without a CSRF token")
-    return found.group(1)
 
 
 async def _expect(response: httpx.Response, status: int, what: str) -> httpx.Response:
@@ -184,31 +156,31 @@ async def open_draft(client: httpx.AsyncClient, settings: Settings, email: str) 
     """Email, link, notes and form, as a browser does: the client's session holds a draft."""
     page = await client.get("/apply")
     await _expect(
-        await client.post("/apply", data={"email": email, "_csrf_token": _csrf(page.text)}),
+        await client.post("/apply", data={"email": email, "_csrf_token": csrf_token(page.text)}),
         303,
         "ask for a link",
     )
     token = await _latest_link(settings, email)
     page = await client.get(f"/apply/verify/{token}")
     await _expect(
-        await client.post(f"/apply/verify/{token}", data={"_csrf_token": _csrf(page.text)}),
+        await client.post(f"/apply/verify/{token}", data={"_csrf_token": csrf_token(page.text)}),
         303,
         "follow the link",
     )
     notes = await client.get("/apply/notes")
-    version = _VERSION.search(notes.text)
+    version = VERSION.search(notes.text)
     if version is None:
         raise SystemExit("the notes page names no version")
-    agreed = {"version": version.group(1), "agree": "on", "_csrf_token": _csrf(notes.text)}
+    agreed = {"version": version.group(1), "agree": "on", "_csrf_token": csrf_token(notes.text)}
     await _expect(await client.post("/apply/notes", data=agreed), 303, "agree to the notes")
     form = await client.get("/apply/form")
-    filled = {**FORM, "_csrf_token": _csrf(form.text)}
+    filled = {**FORM, "_csrf_token": csrf_token(form.text)}
     await _expect(await client.post("/apply/form", data=filled), 303, "save the form")
 
 
 async def upload(client: httpx.AsyncClient, photo: bytes) -> float:
     """One upload of ``photo`` as the health insurance card's front; seconds it took."""
-    token = _csrf((await client.get("/apply/documents")).text)
+    token = csrf_token((await client.get("/apply/documents")).text)
     started = time.perf_counter()
     response = await client.post(
         "/apply/documents",
@@ -322,52 +294,14 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="cardservice-bench-") as tmp:
-        port = _free_port()
-        env = {
-            **os.environ,
-            "CARDSERVICE_DATA_DIR": tmp,
-            "CARDSERVICE_PORT": str(port),
-            "CARDSERVICE_WORKERS": "1",
-            "CARDSERVICE_LOG_LEVEL": "WARNING",
-            "CARDSERVICE_PROFILE": args.profile,
-        }
+        port = free_port()
+        env = server_env(tmp, port, CARDSERVICE_PROFILE=args.profile)
         if args.database_url:
             env["CARDSERVICE_DATABASE_URL"] = args.database_url
         settings = Settings.from_env(env)
         asyncio.run(upgrade(settings.async_database_url))
-        server = subprocess.Popen(
-            [str(Path(sys.executable).parent / "cardservice"), "serve", "--no-migrate"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            _wait_ready(base + "/ready")
-            asyncio.run(run(args, settings, base, server.pid))
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-
-
-def _free_port() -> int:
-    import socket  # noqa: PLC0415
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _wait_ready(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"server did not become ready at {url}")
+        with serving(env, quiet=False) as server:
+            asyncio.run(run(args, settings, f"http://127.0.0.1:{port}", server.pid))
 
 
 if __name__ == "__main__":
