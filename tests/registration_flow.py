@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+import pytest
+import time_machine
 from alembic.script import ScriptDirectory
 from PIL import Image
 from sqlalchemy import func, insert, select
@@ -27,6 +30,32 @@ EMAIL = "hanako@example.org"
 CLIENT = "203.0.113.7"
 # Friday 3 April 2026, 10:00 in Tokyo.
 FRIDAY = datetime(2026, 4, 3, 1, 0, tzinfo=UTC)
+
+
+# Fixtures for the test modules that import them by name (pytest finds a fixture in the
+# module's namespace): ``profile_name`` for both shipped profiles, ``clock`` stopped at
+# FRIDAY for the tests that ask for it, ``friday`` stopped at FRIDAY for every test.
+
+
+@pytest.fixture(name="profile_name", params=["yokohama", "kashiwa"])
+def both_profiles(request: pytest.FixtureRequest) -> str:
+    """Each test of the module once for Yokohama's profile and once for Kashiwa's."""
+    return str(request.param)
+
+
+@pytest.fixture(name="clock")
+def clock_at_friday() -> Iterator[time_machine.Traveller]:
+    """The clock stopped at FRIDAY, for the tests that ask for ``clock`` (and move it)."""
+    with time_machine.travel(FRIDAY, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture(name="friday", autouse=True)
+def friday_for_every_test() -> Iterator[time_machine.Traveller]:
+    """The clock stopped at FRIDAY for every test of the module (``friday`` moves it)."""
+    with time_machine.travel(FRIDAY, tick=False) as traveller:
+        yield traveller
+
 
 BASE_FORM: dict[str, str] = {
     "procedure": "new",

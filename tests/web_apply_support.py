@@ -7,8 +7,10 @@ import io
 import re
 import struct
 import zlib
+from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
 from PIL import Image
 from sqlalchemy import select
 
@@ -16,9 +18,30 @@ from cardservice.mail.models import OutboxRow
 from cardservice.registration.models import Application
 from cardservice.services import Services
 from tests.registration_flow import EMAIL, FORMS, outbox
-from tests.web_support import Client, csrf_from, form_token
+from tests.web_support import Client, csrf_from, form_token, web_client, with_free_catcher_port
 
 _VERIFY_LINK = re.compile(r"/apply/verify/([A-Za-z0-9_-]+)")
+
+
+# Fixtures for the applicant's test modules, which import them by name.
+
+
+@pytest.fixture(name="client")
+async def applicant_client(services: Services) -> AsyncIterator[Client]:
+    """The app of ``services`` without sending mail, as the applicant's browser sees it."""
+    async with web_client(with_free_catcher_port(services.settings), mail=False) as running:
+        yield running
+
+
+@pytest.fixture(name="draft")
+async def draft_with_form(client: Client, services: Services) -> Client:
+    """The ``client`` fixture, whose session holds a draft with consent and the form saved
+    (the module imports ``applicant_client`` too)."""
+    await open_draft(client, services)
+    await agree(client, services)
+    saved = await fill_form(client, services)
+    assert saved.status_code == 303, saved.text
+    return client
 
 
 async def ask_link(client: Client, email: str = EMAIL) -> Any:

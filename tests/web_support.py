@@ -9,6 +9,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import msgspec
+import pytest
+import time_machine
 from litestar.testing import AsyncTestClient
 
 from cardservice.app import create_app
@@ -44,6 +46,16 @@ async def web_client(
     async with AsyncTestClient(app=app, base_url=BASE_URL) as client:
         client.follow_redirects = False  # tests look at each redirect themselves
         yield client
+
+
+@pytest.fixture(name="client")
+async def client_on_clock(
+    services: Services, clock: time_machine.Traveller
+) -> AsyncIterator[Client]:
+    """The app of ``services`` without sending mail, started after the ``clock`` fixture
+    (tests/registration_flow.py) stopped the time; a test module imports both by name."""
+    async with web_client(with_free_catcher_port(services.settings), mail=False) as running:
+        yield running
 
 
 def csrf_from(html: str) -> str:

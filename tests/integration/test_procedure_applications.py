@@ -4,7 +4,6 @@ documents each needs, and what submission records (the snapshot, a lost card sus
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
 import pytest
@@ -24,9 +23,10 @@ from tests.registration_flow import (
     BOTH_SIDES,
     EMAIL,
     FORMS,
-    FRIDAY,
     add,
+    both_profiles,  # noqa: F401  # a fixture
     fill_draft,
+    friday_for_every_test,  # noqa: F401  # a fixture
     load,
     outbox,
     request_and_open,
@@ -39,17 +39,6 @@ RENEWAL_OPENS = {"yokohama": date(2029, 3, 4), "kashiwa": date(2029, 3, 3)}
 IN_WINDOW = datetime(2029, 3, 20, 1, 0, tzinfo=UTC)
 # A new phone number: a change of details with nothing else.
 NEW_PHONE = "090-1234-5678"
-
-
-@pytest.fixture(params=["yokohama", "kashiwa"])
-def profile_name(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture(autouse=True)
-def friday() -> Iterator[time_machine.Traveller]:
-    with time_machine.travel(FRIDAY, tick=False) as traveller:
-        yield traveller
 
 
 async def start(services: Services, card: Card, procedure: Procedure) -> str:

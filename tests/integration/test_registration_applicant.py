@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import io
 import re
-from collections.abc import Iterator
 from datetime import date, timedelta
 
 import pytest
@@ -32,12 +31,13 @@ from tests.registration_flow import (
     CLIENT,
     EMAIL,
     FORMS,
-    FRIDAY,
     add,
+    both_profiles,  # noqa: F401  # a fixture
     count,
     document_key,
     fake_pdf,
     fill_draft,
+    friday_for_every_test,  # noqa: F401  # a fixture
     load,
     outbox,
     photo,
@@ -48,17 +48,6 @@ from tests.registration_flow import (
 # Submitted on Friday 3 April 2026: Kashiwa closes on Mondays and counts 2 opening days
 # (Sat 4, Sun 5); Yokohama counts 3 (Sat 4, Sun 5, Mon 6).
 DUE_ON = {"kashiwa": date(2026, 4, 5), "yokohama": date(2026, 4, 6)}
-
-
-@pytest.fixture(params=["yokohama", "kashiwa"])
-def profile_name(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture(autouse=True)
-def friday() -> Iterator[time_machine.Traveller]:
-    with time_machine.travel(FRIDAY, tick=False) as traveller:
-        yield traveller
 
 
 async def test_whole_application_is_submitted_once(services: Services) -> None:

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
-import time_machine
 from jinja2 import TemplateNotFound
 from PIL import Image
 from sqlalchemy import select
@@ -37,9 +35,11 @@ from tests.factories import make_card
 from tests.registration_flow import (
     FORMS,
     FRIDAY,
+    both_profiles,  # noqa: F401  # a fixture
     count,
     document_key,
     fill_draft,
+    friday_for_every_test,  # noqa: F401  # a fixture
     load,
     make_reviewer,
     outbox,
@@ -49,17 +49,6 @@ from tests.registration_flow import (
 )
 
 DUE_ON = {"kashiwa": date(2026, 4, 5), "yokohama": date(2026, 4, 6)}
-
-
-@pytest.fixture(params=["yokohama", "kashiwa"])
-def profile_name(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture(autouse=True)
-def friday() -> Iterator[time_machine.Traveller]:
-    with time_machine.travel(FRIDAY, tick=False) as traveller:
-        yield traveller
 
 
 async def _approve(services: Services, public_id: str, staff_name: str = "reviewer") -> Card:

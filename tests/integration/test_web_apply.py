@@ -6,18 +6,25 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 
-import pytest
 import time_machine
 
 from cardservice.registration.documents import MY_NUMBER_BACK_WARNING
 from cardservice.registration.models import ApplicationStatus
 from cardservice.services import Services
-from tests.registration_flow import EMAIL, FORMS, FRIDAY, outbox, photo, request_and_open
+from tests.registration_flow import (
+    EMAIL,
+    FORMS,
+    both_profiles,  # noqa: F401  # a fixture
+    friday_for_every_test,  # noqa: F401  # a fixture
+    outbox,
+    photo,
+    request_and_open,
+)
 from tests.web_apply_support import (
     agree,
+    applicant_client,  # noqa: F401  # a fixture
     applications,
     ask_link,
     fill_form,
@@ -29,7 +36,7 @@ from tests.web_apply_support import (
     upload,
     verify_rows,
 )
-from tests.web_support import Client, csrf_from, form_token, web_client, with_free_catcher_port
+from tests.web_support import Client, csrf_from, form_token
 
 # Submitted on Friday 3 April 2026: Kashiwa (closed Mondays) is ready after 2 opening days,
 # Yokohama after 3.
@@ -51,23 +58,6 @@ OUTSIDE_TEXT = {
     "kashiwa": "オンライン登録の対象地域ではありません",
 }
 STEP_PAGES = ("/apply/notes", "/apply/form", "/apply/documents", "/apply/review")
-
-
-@pytest.fixture(params=["yokohama", "kashiwa"])
-def profile_name(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture(autouse=True)
-def friday() -> Iterator[time_machine.Traveller]:
-    with time_machine.travel(FRIDAY, tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
-async def client(services: Services) -> AsyncIterator[Client]:
-    async with web_client(with_free_catcher_port(services.settings), mail=False) as running:
-        yield running
 
 
 def field_error(html: str, field: str) -> str:

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator, Iterator
 
 import pytest
-import time_machine
 
 from cardservice.registration.models import ApplicationDocument
 from cardservice.registration.storage import EXTRA_DOCUMENT, UPLOADS_PER_HOUR
@@ -23,38 +21,26 @@ from tests.id_images import (
     tall_sixteen_bit_png,
     wrong_check_digit,
 )
-from tests.registration_flow import FRIDAY, ask, count, fake_pdf, make_reviewer, photo
+from tests.registration_flow import (
+    ask,
+    both_profiles,  # noqa: F401  # a fixture
+    count,
+    fake_pdf,
+    friday_for_every_test,  # noqa: F401  # a fixture
+    make_reviewer,
+    photo,
+)
 from tests.registration_flow import submitted_application as submitted
-from tests.web_apply_support import agree, fill_form, open_draft, png_photo, upload
-from tests.web_support import Client, csrf_from, web_client, with_free_catcher_port
+from tests.web_apply_support import (
+    applicant_client,  # noqa: F401  # a fixture
+    draft_with_form,  # noqa: F401  # a fixture
+    png_photo,
+    upload,
+)
+from tests.web_support import Client, csrf_from
 
 NUMBER = individual_number("31415926535")
 BACK_OF_CARD = "個人番号（マイナンバー）が写っています"
-
-
-@pytest.fixture(params=["yokohama", "kashiwa"])
-def profile_name(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture(autouse=True)
-def friday() -> Iterator[time_machine.Traveller]:
-    with time_machine.travel(FRIDAY, tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
-async def client(services: Services) -> AsyncIterator[Client]:
-    async with web_client(with_free_catcher_port(services.settings), mail=False) as running:
-        yield running
-
-
-@pytest.fixture
-async def draft(client: Client, services: Services) -> Client:
-    await open_draft(client, services)
-    await agree(client, services)
-    assert (await fill_form(client, services)).status_code == 303
-    return client
 
 
 def file_error(html: str) -> str:

@@ -5,63 +5,33 @@ leaves nothing half-made in the database; and the answer link for a staff questi
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
 
-import pytest
-import time_machine
 from sqlalchemy import select
 
 from cardservice.registration.documents import MY_NUMBER_BACK_WARNING
 from cardservice.registration.models import ApplicationDocument, ApplicationStatus, Inquiry
 from cardservice.services import Services
 from tests.registration_flow import (
-    FRIDAY,
     QUESTION,
     ask,
+    both_profiles,  # noqa: F401  # a fixture
     count,
     fake_pdf,
+    friday_for_every_test,  # noqa: F401  # a fixture
     load,
     make_reviewer,
     photo,
     submitted_application,
 )
 from tests.web_apply_support import (
-    agree,
-    fill_form,
-    open_draft,
+    applicant_client,  # noqa: F401  # a fixture
+    draft_with_form,  # noqa: F401  # a fixture
     pixel_bomb_png,
     png_photo,
     psd_header,
     upload,
 )
-from tests.web_support import Client, csrf_from, web_client, with_free_catcher_port
-
-
-@pytest.fixture(params=["yokohama", "kashiwa"])
-def profile_name(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture(autouse=True)
-def friday() -> Iterator[time_machine.Traveller]:
-    with time_machine.travel(FRIDAY, tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
-async def client(services: Services) -> AsyncIterator[Client]:
-    async with web_client(with_free_catcher_port(services.settings), mail=False) as running:
-        yield running
-
-
-@pytest.fixture
-async def draft(client: Client, services: Services) -> Client:
-    """A client whose session holds a draft with consent and the form saved."""
-    await open_draft(client, services)
-    await agree(client, services)
-    saved = await fill_form(client, services)
-    assert saved.status_code == 303, saved.text
-    return client
+from tests.web_support import Client, csrf_from
 
 
 def file_error(html: str) -> str:

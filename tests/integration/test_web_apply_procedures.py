@@ -7,7 +7,6 @@ already registered to the counter."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,9 +20,24 @@ from cardservice.registration.japan import format_postal_code
 from cardservice.registration.models import Application, ApplicationStatus
 from cardservice.services import Services
 from tests.card_support import PATRON_PASSWORD, sample_patron, verify
-from tests.registration_flow import BOTH_SIDES, EMAIL, FORMS, FRIDAY, outbox, photo
-from tests.web_apply_support import agree, applications, open_draft, post_form, upload
-from tests.web_support import Client, form_token, web_client, with_free_catcher_port
+from tests.registration_flow import (
+    BOTH_SIDES,
+    EMAIL,
+    FORMS,
+    both_profiles,  # noqa: F401  # a fixture
+    friday_for_every_test,  # noqa: F401  # a fixture
+    outbox,
+    photo,
+)
+from tests.web_apply_support import (
+    agree,
+    applicant_client,  # noqa: F401  # a fixture
+    applications,
+    open_draft,
+    post_form,
+    upload,
+)
+from tests.web_support import Client, form_token
 
 # Cards issued on FRIDAY (3 April 2026) expire on 3 April 2029.
 RENEWAL_OPENS = {"yokohama": "2029年3月4日", "kashiwa": "2029年3月3日"}
@@ -38,23 +52,6 @@ NEW_NAME = {
     "new_given_kana": "ハナコ",
 }
 PROCEDURE_NAMES = {"reissue": "再発行", "renewal": "有効期限更新", "change": "登録内容変更"}
-
-
-@pytest.fixture(params=["yokohama", "kashiwa"])
-def profile_name(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture(autouse=True)
-def friday() -> Iterator[time_machine.Traveller]:
-    with time_machine.travel(FRIDAY, tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
-async def client(services: Services) -> AsyncIterator[Client]:
-    async with web_client(with_free_catcher_port(services.settings), mail=False) as running:
-        yield running
 
 
 async def log_in(client: Client, card: Card) -> None:
