@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +23,7 @@ from cardservice.staff.models import Role
 from cardservice.staff.service import create_staff
 from tests.registration_flow import (
     FRIDAY,
+    clock_at_friday,  # noqa: F401  # a fixture
     document_key,
     load,
     outbox,
@@ -32,11 +32,10 @@ from tests.registration_flow import (
 )
 from tests.web_support import (
     Client,
+    client_on_clock,  # noqa: F401  # a fixture
     csrf_from,
     login,
     make_staff,
-    web_client,
-    with_free_catcher_port,
 )
 
 # Yokohama: due three opening days after Friday 3 April 2026, on Monday 6 April.
@@ -47,18 +46,6 @@ WEDNESDAY = datetime(2026, 4, 8, 1, 0, tzinfo=UTC)
 @pytest.fixture
 def profile_name() -> str:
     return "yokohama"
-
-
-@pytest.fixture
-def clock() -> Iterator[time_machine.Traveller]:
-    with time_machine.travel(FRIDAY, tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
-async def client(services: Services, clock: time_machine.Traveller) -> AsyncIterator[Client]:
-    async with web_client(with_free_catcher_port(services.settings), mail=False) as running:
-        yield running
 
 
 async def log_in_as(client: Client, services: Services, role: Role = Role.REVIEWER) -> None:

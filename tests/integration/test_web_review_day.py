@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import AsyncIterator, Iterator
 from datetime import date, timedelta
 from urllib.parse import urlencode
 
@@ -28,6 +27,7 @@ from tests.registration_flow import (
     FRIDAY,
     ask,
     checked,
+    clock_at_friday,  # noqa: F401  # a fixture
     document_key,
     load,
     photo,
@@ -35,11 +35,10 @@ from tests.registration_flow import (
 )
 from tests.web_support import (
     Client,
+    client_on_clock,  # noqa: F401  # a fixture
     csrf_from,
     login,
     make_staff,
-    web_client,
-    with_free_catcher_port,
 )
 
 QUEUE = "/staff/queue"
@@ -49,18 +48,6 @@ AUDIT = "/staff/audit"
 @pytest.fixture
 def profile_name() -> str:
     return "yokohama"
-
-
-@pytest.fixture
-def clock() -> Iterator[time_machine.Traveller]:
-    with time_machine.travel(FRIDAY, tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
-async def client(services: Services, clock: time_machine.Traveller) -> AsyncIterator[Client]:
-    async with web_client(with_free_catcher_port(services.settings), mail=False) as running:
-        yield running
 
 
 def app_url(public_id: str) -> str:

@@ -7,10 +7,8 @@ after a reissue.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import pytest
 import time_machine
 import zxingcpp
 from sqlalchemy import select
@@ -42,32 +40,23 @@ from tests.integration.test_review_procedures import (
     procedure_application,
     registered_patron,
 )
-from tests.registration_flow import EMAIL, FORMS, FRIDAY, load, outbox
+from tests.registration_flow import (
+    EMAIL,
+    FORMS,
+    both_profiles,  # noqa: F401  # a fixture
+    clock_at_friday,  # noqa: F401  # a fixture
+    load,
+    outbox,
+)
 from tests.web_support import (
     Client,
+    client_on_clock,  # noqa: F401  # a fixture
     csrf_from,
     login,
     make_staff,
     web_client,
     with_free_catcher_port,
 )
-
-
-@pytest.fixture(params=["yokohama", "kashiwa"])
-def profile_name(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture
-def clock() -> Iterator[time_machine.Traveller]:
-    with time_machine.travel(FRIDAY, tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
-async def client(services: Services, clock: time_machine.Traveller) -> AsyncIterator[Client]:
-    async with web_client(with_free_catcher_port(services.settings), mail=False) as running:
-        yield running
 
 
 async def reviewer(client: Client, services: Services) -> None:
