@@ -1,8 +1,9 @@
-"""Sample data for ``cardservice demo``: one patron with a card, a counter API key and a
-reviewer account, so a newcomer can walk the whole registration flow locally, and the card's
-life after it: the sample card expires within the renewal window, so renewal is open.
+"""Sample data for ``cardservice demo``: one patron with a card, a counter API key, a
+reviewer and an administrator account, so a newcomer can walk the whole registration flow
+locally, the card's life after it (the sample card expires within the renewal window, so
+renewal is open), and the administrator's pages.
 
-Made once per data directory; the key and the reviewer's password are kept (0600) in the data
+Made once per data directory; the key and the staff passwords are kept (0600) in the data
 directory so that every start can print them again.
 """
 
@@ -15,6 +16,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cardservice.calendar import local_today
 from cardservice.cards.models import Card
@@ -32,8 +34,23 @@ from cardservice.staff.service import create_staff
 DEMO_EMAIL = "demo.patron@example.org"
 DEMO_PATRON_PASSWORD = "demo-card-2026"  # noqa: S105  # the sample patron's, printed for trying
 DEMO_REVIEWER = "reviewer"
+DEMO_ADMIN = "admin"
 # The sample card expires this soon, inside every shipped profile's renewal window.
 DEMO_DAYS_LEFT = 20
+
+
+async def _demo_staff(
+    session: AsyncSession, settings: Settings, username: str, role: Role, display_name: str
+) -> str:
+    """The demo staff account ``username`` (made on first start with a generated password,
+    kept 0600 in the data directory as ``demo-<username>-password``) and its password."""
+    password_file = settings.data_dir / f"demo-{username}-password"
+    existing = await session.scalar(select(StaffUser).where(StaffUser.username == username))
+    if existing is None and not password_file.exists():
+        password = secrets.token_urlsafe(12)
+        await create_staff(session, username, password, role, display_name=display_name)
+        _private_file(password_file, password)
+    return password_file.read_text().strip()
 
 
 def _private_file(path: Path, content: str) -> None:
@@ -89,17 +106,12 @@ async def prepare_demo(settings: Settings) -> list[str]:
                 _, plain = await create_api_key(session, "demo counter")
                 _private_file(key_file, plain)
             key = key_file.read_text().strip()
-            reviewer_file = settings.data_dir / "demo-reviewer-password"
-            reviewer = await session.scalar(
-                select(StaffUser).where(StaffUser.username == DEMO_REVIEWER)
+            reviewer_password = await _demo_staff(
+                session, settings, DEMO_REVIEWER, Role.REVIEWER, "審査 担当"
             )
-            if reviewer is None and not reviewer_file.exists():
-                password = secrets.token_urlsafe(12)
-                await create_staff(
-                    session, DEMO_REVIEWER, password, Role.REVIEWER, display_name="審査 担当"
-                )
-                _private_file(reviewer_file, password)
-            reviewer_password = reviewer_file.read_text().strip()
+            admin_password = await _demo_staff(
+                session, settings, DEMO_ADMIN, Role.ADMIN, "管理 担当"
+            )
         symbology = settings.profile.barcode.symbology
         scanned = barcode_value(symbology, svc.policy.number_format, card.user_number)
     finally:
@@ -118,6 +130,8 @@ async def prepare_demo(settings: Settings) -> list[str]:
         "  change the address or phone, the email or the password; the login page has",
         "  'forgotten user number' and 'forgotten password' (the emails are in the catcher)",
         f"staff card desk: {base}/staff/patrons (search, suspend, reissue at the counter)",
+        f"administrator: {base}/staff/login as {DEMO_ADMIN} / {admin_password}",
+        "  (the audit log, emergency-closure notices, rejection templates)",
         f"demo card: user number {card.user_number}, valid through {card.expires_on}",
         f"demo API key: {key}",
         "try:",

@@ -9,7 +9,13 @@ from pathlib import Path
 from sqlalchemy import select
 
 from cardservice.calendar import local_today
-from cardservice.demo import DEMO_EMAIL, DEMO_PATRON_PASSWORD, DEMO_REVIEWER, prepare_demo
+from cardservice.demo import (
+    DEMO_ADMIN,
+    DEMO_EMAIL,
+    DEMO_PATRON_PASSWORD,
+    DEMO_REVIEWER,
+    prepare_demo,
+)
 from cardservice.patrons.models import Patron
 from cardservice.registration.form import Procedure
 from cardservice.registration.procedures import availability
@@ -31,6 +37,12 @@ async def test_demo_data_is_made_once_and_works(services: Services) -> None:
     assert reviewer.role == "reviewer"
     secret_file = settings.data_dir / "demo-reviewer-password"
     assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+    # An administrator too, for the audit log, notices and rejection templates.
+    found = re.search(rf"as {DEMO_ADMIN} / (\S+)", first)
+    assert found is not None, first
+    admin = await authenticate(services.db, DEMO_ADMIN, found.group(1))
+    assert admin.role == "admin"
+    assert stat.S_IMODE((settings.data_dir / "demo-admin-password").stat().st_mode) == 0o600
 
     async with services.db.transaction() as session:
         patrons = list(await session.scalars(select(Patron).where(Patron.email == DEMO_EMAIL)))
