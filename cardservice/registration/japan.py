@@ -61,8 +61,10 @@ _PERSONAL_TYPES = frozenset(
 
 MESSAGES: Messages = {
     "postal_code_invalid": {
-        "ja": "郵便番号は7桁の数字で入力してください（例：231-0005）。",
-        "en": "Enter the postal code as 7 digits (for example 231-0005).",
+        # No example here: the field's hint shows the library's own (profile
+        # library.sample_postal_code), which this message must not contradict.
+        "ja": "郵便番号は7桁の数字で入力してください（ハイフンはあってもなくても構いません）。",
+        "en": "Enter the postal code as 7 digits (with or without the hyphen).",
     },
     "prefecture_invalid": {
         "ja": "都道府県を一覧から選んでください。",

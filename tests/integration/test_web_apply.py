@@ -365,3 +365,20 @@ async def test_submitting_twice_makes_one_application_and_one_email(
     (app,) = await applications(services)
     assert app.status == ApplicationStatus.SUBMITTED
     assert len(await outbox(services, "application_received")) == 1
+
+
+async def test_a_bad_postal_code_is_explained_with_the_librarys_own_example(
+    client: Client, services: Services
+) -> None:
+    """The field's hint shows the profile's sample postal code; the error beside it gives no
+    other library's example (Kashiwa's page never shows Yokohama's 231-0005)."""
+    await _email_link_and_notes(client, services)
+    sample = services.settings.profile.library.sample_postal_code
+    for typed in ("12", "1234-56789"):
+        page = await fill_form(client, services, postal_code=typed)
+        assert page.status_code == 400
+        assert "郵便番号は7桁の数字で入力してください" in page.text
+        assert f'value="{typed}"' in page.text  # what was typed is kept
+        assert sample in page.text
+        if sample != "231-0005":
+            assert "231-0005" not in page.text
