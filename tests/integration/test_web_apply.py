@@ -382,3 +382,22 @@ async def test_a_bad_postal_code_is_explained_with_the_librarys_own_example(
         assert sample in page.text
         if sample != "231-0005":
             assert "231-0005" not in page.text
+
+
+async def test_the_reasons_to_register_name_the_city_and_its_neighbours(
+    client: Client, services: Services
+) -> None:
+    """A Matsudo resident reads that living in a neighbouring city counts (Kashiwa's seed:
+    柏市在住・在勤・在学, or living in an adjacent city in Chiba); work and study name the city."""
+    await _email_link_and_notes(client, services)
+    form = await client.get("/apply/form")
+    english = await client.get("/apply/form?lang=en")
+    if services.settings.profile.id == "kashiwa":
+        assert "在住（柏市、または近隣の松戸市、流山市、野田市" in form.text
+        assert "在勤（柏市内に勤務先がある）" in form.text
+        assert "在学（柏市内の学校に通っている）" in form.text
+        assert "I live in Kashiwa or a neighbouring city (松戸市, 流山市" in english.text
+    else:
+        assert "在住（横浜市に住んでいる）" in form.text
+        assert "在勤（横浜市内に勤務先がある）" in form.text
+        assert "I work in Yokohama" in english.text

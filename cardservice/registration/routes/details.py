@@ -157,6 +157,11 @@ def _form_page(  # the page's state, each part shown by the template
         policy=profile.password,
         bases=profile.registration.bases,
         library_city=profile.library.city.get(lang),
+        # Residents of these other municipalities register as residents too (Kashiwa: the
+        # neighbouring cities in Chiba), so the "I live" choice names them.
+        resident_others=("、" if lang == "ja" else ", ").join(
+            m for m in profile.library.resident_municipalities if m != profile.library.city.ja
+        ),
         postal_example=profile.library.sample_postal_code,
         extra_document=profile.documents.extra_for_work_or_study,
         eloan_notice=profile.procedures.eloan_notice.get(lang),
