@@ -36,7 +36,7 @@ async def _prepare(database_url: str) -> None:
             "procedure": "new",
             "reason": "書類が不鮮明です",
             "reinstated_number": "",
-            "library_name": "みなと市立図書館",
+            "library_name": "横浜市立みなと図書館",
         },
     )
     try:
@@ -60,10 +60,10 @@ def server(tmp_path: Path) -> Iterator[Server]:
 def _send_verification_mail(server: Server) -> str:
     link = f"{server.url}/?lang=en&t=AbC123"
     message = EmailMessage()
-    message["From"] = "みなと市立図書館 <library@example.org>"
+    message["From"] = "横浜市立みなと図書館 <library@example.org>"
     message["To"] = "hanako@example.org"
     message["Subject"] = "メールアドレスの確認 / Confirm your email address"
-    message.set_content(f"次のリンクから申込を続けてください：{link}\n\nみなと市立図書館\n")
+    message.set_content(f"次のリンクから申込を続けてください：{link}\n\n横浜市立みなと図書館\n")
     message.add_alternative(
         f'<p>次のリンクから申込を続けてください。</p><p><a href="{link}">申込を続ける</a></p>',
         subtype="html",

@@ -49,7 +49,7 @@ async def test_caught_message_is_stored_with_its_subject_decoded(
     services: Services, catcher: MailCatcher
 ) -> None:
     message = EmailMessage()
-    message["From"] = "みなと市立図書館 <library@example.org>"
+    message["From"] = "横浜市立みなと図書館 <library@example.org>"
     message["To"] = "hanako@example.org"
     message["Subject"] = "登録完了のお知らせ"
     message.set_content(f"こちらから：{LINK}\n")

@@ -186,8 +186,8 @@ async def test_preview_then_send(client: Client, services: Services) -> None:
     assert preview.status_code == 200
     page = preview.text
     assert "3 人の利用者に送信します。" in page
-    assert "【みなと市立図書館】台風のため臨時休館します" in page
-    assert "[Minato City Library] Closed today because of the typhoon" in page
+    assert "【横浜市立みなと図書館】台風のため臨時休館します" in page
+    assert "[Yokohama Minato Library] Closed today because of the typhoon" in page
     assert "返却は &lt;ブックポスト&gt; をご利用ください。" in page
     assert "<ブックポスト>" not in page
     hidden = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', page))
@@ -311,7 +311,7 @@ async def test_the_notice_through_a_real_smtp_server(
     await relay_to(services, sink.port).run_once()
     [message] = sink.messages()
     assert message["To"] == "en@example.org"
-    assert message["Subject"] == "[Minato City Library] Closed today because of the typhoon"
+    assert message["Subject"] == "[Yokohama Minato Library] Closed today because of the typhoon"
     text = message.get_body(preferencelist=("plain",))
     html = message.get_body(preferencelist=("html",))
     assert text is not None

@@ -44,7 +44,7 @@ async def client(services: Services, web_settings: Settings) -> AsyncIterator[Cl
 
 async def send(settings: Settings, subject: str, text: str, html: str = "") -> None:
     message = EmailMessage()
-    message["From"] = "みなと市立図書館 <library@example.org>"
+    message["From"] = "横浜市立みなと図書館 <library@example.org>"
     message["To"] = "hanako@example.org"
     message["Subject"] = subject
     message.set_content(text)
@@ -124,7 +124,7 @@ async def _failed_mail(services: Services) -> int:
             "procedure": "new",
             "reason": "書類が不鮮明です",
             "reinstated_number": "",
-            "library_name": "みなと市立図書館",
+            "library_name": "横浜市立みなと図書館",
         },
     )
     async with services.db.transaction() as session:

@@ -118,7 +118,7 @@ def verify_mail(to: str = "hanako@example.org", lang: str = "ja") -> OutgoingMai
     context = {
         "link": LINK,
         "expires_hours": 24,
-        "library_name": "Minato City Library" if lang == "en" else "みなと市立図書館",
+        "library_name": "Yokohama Minato Library" if lang == "en" else "横浜市立みなと図書館",
         "sender_email": "library@example.org",
     }
     return OutgoingMail(to, "verify_email", lang, context)  # type: ignore[arg-type]

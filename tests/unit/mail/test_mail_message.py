@@ -23,7 +23,7 @@ from cardservice.mail.smtp import Envelope, Sender, SmtpTarget, build_message
 from cardservice.profiles import load_profile
 from cardservice.settings import Settings
 
-SENDER = Sender("library@example.org", {"ja": "みなと市立図書館", "en": "Minato City Library"})
+SENDER = Sender("library@example.org", {"ja": "横浜市立みなと図書館", "en": "Yokohama Minato Library"})
 LINK = "https://cards.example.org/register/verify?t=AbC&x=1"
 
 
@@ -34,7 +34,7 @@ def _envelope(lang: str = "ja") -> Envelope:
         {
             "link": LINK,
             "expires_hours": 24,
-            "library_name": "みなと市立図書館",
+            "library_name": "横浜市立みなと図書館",
             "sender_email": "x@y.jp",
         },
     )
@@ -61,7 +61,7 @@ def test_message_is_text_with_an_html_alternative() -> None:
     assert str(parsed["Subject"]) == envelope.subject
     (author,) = parsed["From"].addresses
     assert author.addr_spec == "library@example.org"
-    assert author.display_name == "みなと市立図書館"
+    assert author.display_name == "横浜市立みなと図書館"
     assert parsed["Message-ID"] == "<1@example.org>"
     assert parsed["Date"].datetime == sent_at
     assert parsed["Auto-Submitted"] == "auto-generated"
@@ -73,7 +73,7 @@ def test_message_is_text_with_an_html_alternative() -> None:
 
 def test_english_mail_uses_the_english_library_name() -> None:
     parsed = _parsed(build_message(_envelope("en"), SENDER, date=datetime.now(UTC)))
-    assert parsed["From"].addresses[0].display_name == "Minato City Library"
+    assert parsed["From"].addresses[0].display_name == "Yokohama Minato Library"
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,7 @@ from cardservice.mail.render import (
 SAMPLE: dict[str, Any] = {
     "link": "https://cards.example.org/register/verify?t=AbC123",
     "expires_hours": 24,
-    "library_name": "みなと市立図書館",
+    "library_name": "横浜市立みなと図書館",
     "sender_email": "library@example.org",
     "name": "山田 花子",
     "procedure": "new",
