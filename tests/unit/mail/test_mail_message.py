@@ -23,7 +23,9 @@ from cardservice.mail.smtp import Envelope, Sender, SmtpTarget, build_message
 from cardservice.profiles import load_profile
 from cardservice.settings import Settings
 
-SENDER = Sender("library@example.org", {"ja": "横浜市立みなと図書館", "en": "Yokohama Minato Library"})
+SENDER = Sender(
+    "library@example.org", {"ja": "横浜市立みなと図書館", "en": "Yokohama Minato Library"}
+)
 LINK = "https://cards.example.org/register/verify?t=AbC&x=1"
 
 

@@ -24,7 +24,9 @@ from cardservice.mail.smtp import (
 )
 from tests.unit.mail.support import SmtpSink, free_port
 
-SENDER = Sender("library@example.org", {"ja": "横浜市立みなと図書館", "en": "Yokohama Minato Library"})
+SENDER = Sender(
+    "library@example.org", {"ja": "横浜市立みなと図書館", "en": "Yokohama Minato Library"}
+)
 SENT_AT = datetime(2026, 11, 30, 1, 2, 3, tzinfo=UTC)
 
 
