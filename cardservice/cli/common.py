@@ -62,14 +62,16 @@ def reported() -> Iterator[None]:
 def cli_actor() -> str:
     """``cli:<user>``: who ran the command, by the process's real user id (not $USER, which
     anyone may set); with sudo, the user who called it too (``cli:root(sudo:alice)``)."""
+    from cardservice.staff.audit import CLI_ACTOR_PREFIX  # noqa: PLC0415  # keep `--help` fast
+
     try:
         user = pwd.getpwuid(os.getuid()).pw_name
     except KeyError:  # a uid with no passwd entry, as in some containers
         user = str(os.getuid())
     sudo_user = os.environ.get("SUDO_USER")
     if sudo_user and os.getuid() == 0:
-        return f"cli:{user}(sudo:{sudo_user})"[:64]
-    return f"cli:{user}"[:64]
+        return f"{CLI_ACTOR_PREFIX}{user}(sudo:{sudo_user})"[:64]
+    return f"{CLI_ACTOR_PREFIX}{user}"[:64]
 
 
 @functools.cache  # once per process: one listener

@@ -20,6 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cardservice.db.base import utcnow
 from cardservice.staff.models import AuditEntry
 
+# The ``actor`` an entry written by a `cardservice` command carries in its detail:
+# "cli:" and the operating-system user who ran it (``cli.common.cli_actor``).
+CLI_ACTOR_PREFIX = "cli:"
 _ACTION = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
 _SECRET_WORDS = (
     "password",

@@ -233,3 +233,24 @@ async def test_the_audit_log_pages_back_newest_first(client: Client, services: S
     huge = await client.get("/staff/audit?before=99999999999&lang=en")
     assert huge.status_code == 200
     assert "app59" in huge.text
+
+
+async def test_the_audit_log_names_the_operator_of_a_command(
+    client: Client, services: Services
+) -> None:
+    """An entry a `cardservice` command wrote (no staff member, ``actor`` cli:<user> in its
+    detail) reads as the command line and who ran it, not as the system."""
+    await log_in_as(client, services, Role.ADMIN)
+    async with services.db.transaction() as session:
+        await audit.record(
+            session,
+            staff_id=None,
+            action="api_key.create",
+            target_type="api_key",
+            target_id="1",
+            detail={"actor": "cli:root(sudo:alice)"},
+        )
+    page = await client.get("/staff/audit")
+    assert "コマンド操作（root(sudo:alice)）" in page.text
+    english = await client.get("/staff/audit?lang=en")
+    assert "Command line (root(sudo:alice))" in english.text

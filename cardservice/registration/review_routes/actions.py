@@ -16,7 +16,7 @@ from litestar import Request
 from cardservice.calendar import start_of_day
 from cardservice.registration.history import parse_day
 from cardservice.registration.history_routes import FIELD_ERRORS as DATE_ERRORS
-from cardservice.staff.audit import AuditFilter
+from cardservice.staff.audit import CLI_ACTOR_PREFIX, AuditFilter
 from cardservice.staff.models import AuditEntry, StaffUser
 from cardservice.web.i18n import N_
 from cardservice.web.pages import translate
@@ -72,6 +72,7 @@ TARGET_LABELS: Final = {
 APPLICANT_ACTIONS: Final = frozenset({"application.submit", "application.answer"})
 APPLICANT: Final = N_("Applicant")
 SYSTEM_ACTOR: Final = N_("System")
+COMMAND_LINE_ACTOR: Final = N_("Command line (%(user)s)")
 STAFF_NOT_KNOWN: Final = N_("Unknown staff member")
 # The staff filter's value for entries no staff member made.
 WITHOUT_STAFF: Final = "none"
@@ -102,11 +103,16 @@ def action_options(request: AnyRequest) -> list[tuple[str, str]]:
 
 def actor_label(request: AnyRequest, entry: AuditEntry, staff_names: dict[int, str]) -> str:
     """Who did ``entry``: the staff member's name, 「申請者」 for the applicant's own steps,
-    else 「システム」."""
+    「コマンド操作（user）」 for a command run by an operator, else 「システム」."""
     if entry.staff_id is not None:
         return staff_names.get(entry.staff_id) or translate(request, STAFF_NOT_KNOWN)
     if entry.action in APPLICANT_ACTIONS:
         return translate(request, APPLICANT)
+    operator = (entry.detail or {}).get("actor")
+    if isinstance(operator, str) and operator.startswith(CLI_ACTOR_PREFIX):
+        # Written by a `cardservice` command (cli.common names who ran it).
+        user = operator.removeprefix(CLI_ACTOR_PREFIX)
+        return translate(request, COMMAND_LINE_ACTOR) % {"user": user}
     return translate(request, SYSTEM_ACTOR)
 
 
