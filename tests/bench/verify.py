@@ -25,13 +25,10 @@ import os
 import random
 import re
 import shutil
-import socket
 import sqlite3
 import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,6 +37,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+from common import cpu_seconds, free_port, server_env, serving
 
 from cardservice.cards.allocation import allocate_number
 from cardservice.cards.numbers import NumberFormat, barcode_text, compose
@@ -68,21 +67,6 @@ class Result:
     # Server CPU time per request: unlike req/s, it does not depend on what else runs on the
     # machine (wrk itself takes a core of two), so the ratio of it is the steadier figure.
     cpu_us: float
-
-
-def _cpu_seconds(root: int) -> float:
-    """User+system CPU of the server process and its worker children, from /proc."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        pid, ppid = int(stat.parent.name), int(fields[1])
-        if root in (pid, ppid):
-            total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
 
 
 async def _seed(settings: Settings) -> dict[str, str]:
@@ -256,25 +240,6 @@ def _database(url: str, tmp: str) -> Iterator[str]:
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _wait_ready(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310  # loopback
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"server did not become ready at {url}")
-
-
 def _lua(path: Path, body: dict[str, str] | list[dict[str, str]], key: str) -> Path:
     """A wrk script posting ``body``, or the ``bodies`` in turn (the warm-up, two seconds,
     goes through them all, so each card's last use is written before the measurement)."""
@@ -320,9 +285,9 @@ def _wrk(name: str, url: str, script: Path, args: argparse.Namespace, server: in
         url,
     ]
     subprocess.run([*command[:3], "-d2s", *command[4:]], capture_output=True, check=True)
-    cpu_before = _cpu_seconds(server)
+    cpu_before = cpu_seconds(server)
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    cpu = _cpu_seconds(server) - cpu_before
+    cpu = cpu_seconds(server) - cpu_before
     if "Non-2xx" in out:
         raise SystemExit(f"{name}: the server answered errors:\n{out}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
@@ -356,17 +321,15 @@ def main() -> None:
         tempfile.TemporaryDirectory(prefix="cardservice-bench-") as tmp,
         _database(args.database_url, tmp) as database_url,
     ):
-        port = _free_port()
-        env = {
-            **os.environ,
-            "CARDSERVICE_DATA_DIR": tmp,
-            "CARDSERVICE_DATABASE_URL": database_url,
-            "CARDSERVICE_PORT": str(port),
-            "CARDSERVICE_WORKERS": str(args.workers),
-            "CARDSERVICE_LOG_LEVEL": "WARNING",
-            "CARDSERVICE_BENCH_BASELINE": "1",
-            "CARDSERVICE_MAIL_CATCHER_PORT": str(_free_port()),
-        }
+        port = free_port()
+        env = server_env(
+            tmp,
+            port,
+            args.workers,
+            CARDSERVICE_DATABASE_URL=database_url,
+            CARDSERVICE_BENCH_BASELINE="1",
+            CARDSERVICE_MAIL_CATCHER_PORT=str(free_port()),
+        )
         settings = Settings.from_env(env)
         seeded = asyncio.run(_seed(settings))
         growth = Growth(
@@ -376,15 +339,8 @@ def main() -> None:
         )
         growth.grow_to(args.patrons)
         grown_in = 0.0
-        server = subprocess.Popen(
-            [str(Path(sys.executable).parent / "cardservice"), "serve", "--no-migrate"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
+        with serving(env, stop_timeout=10) as server:
             base = f"http://127.0.0.1:{port}"
-            _wait_ready(base + "/ready")
             key = seeded["key"]
             path = Path(tmp)
             baseline = "/api/_bench/baseline"
@@ -412,9 +368,6 @@ def main() -> None:
                 body = [{"barcode": b} for b in growth.sample(SAMPLE)]
                 script = _lua(path / "large", body, key)
                 results[name] = _wrk(name, base + "/api/v1/verify", script, args, server.pid)
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
 
     engine = "SQLite" if settings.is_sqlite else "PostgreSQL"
     _report(results, args, engine, grown_in)
