@@ -440,17 +440,18 @@ async def test_a_busy_pool_is_a_503_page_and_json_with_retry_after(
     assert (await tiny_pool.get("/api/v1/_edge_database")).status_code == 200
 
 
-async def test_postgresql_refusing_connections_is_a_503(services: Services) -> None:
-    """A role PostgreSQL gives no connection (its CONNECTION LIMIT is reached at 0): the
-    server's own "too many connections" (SQLSTATE 53300)."""
-    if services.db.is_sqlite:
-        pytest.skip("PostgreSQL's connection limit")
+async def test_postgresql_refusing_connections_is_a_503(pg_url: str, data_dir: Path) -> None:
+    """PostgreSQL only: a role it gives no connection (its CONNECTION LIMIT is reached at 0):
+    the server's own "too many connections" (SQLSTATE 53300)."""
     role = f"edge_{uuid.uuid4().hex[:8]}"
     await _pg_admin(f'CREATE ROLE "{role}" LOGIN CONNECTION LIMIT 0')
     try:
-        url = services.settings.database_url.replace("://postgres@", f"://{role}@", 1)
+        url = pg_url.replace("://postgres@", f"://{role}@", 1)
         assert role in url
-        settings = with_free_catcher_port(services.settings, database_url=url)
+        settings = Settings.from_env(
+            {}, data_dir=data_dir, database_url=url, base_url="https://cards.example.org"
+        )
+        settings = with_free_catcher_port(settings)
         async with web_client(settings, mail=False) as refused:
             token = csrf_from((await refused.get("/staff/login")).text)
             with web_log() as log:
