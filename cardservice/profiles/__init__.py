@@ -42,10 +42,28 @@ def load_profile(name_or_path: str) -> Profile:
 
 
 def parse_profile(data: bytes | str, *, label: str = "profile") -> Profile:
+    """The profile in ``data`` (TOML), its sender address in the form mail is sent from.
+
+    Raises :class:`ConfigurationError` naming the key for a value the schema refuses, and
+    for a ``library.sender_email`` that the one address rule (``mail.addresses``) refuses.
+    """
+    # Imported here: the mail package imports the settings, which import the profiles.
+    from cardservice.mail.addresses import normalise_address  # noqa: PLC0415
+    from cardservice.mail.errors import InvalidRecipient  # noqa: PLC0415
+
     try:
-        return decode_profile(data)
+        profile = decode_profile(data)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise ConfigurationError(_key_of(str(exc), label), str(exc)) from exc
+    try:
+        sender = normalise_address(profile.library.sender_email, field="sender_email")
+    except InvalidRecipient as exc:
+        raise ConfigurationError(
+            f"{label}: library.sender_email",
+            "not an address mail can be sent from (see the README on email addresses)",
+        ) from exc
+    library = msgspec.structs.replace(profile.library, sender_email=sender)
+    return msgspec.structs.replace(profile, library=library)
 
 
 def _key_of(message: str, label: str) -> str:

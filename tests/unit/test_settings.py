@@ -174,3 +174,12 @@ def test_numeric_settings_at_their_bounds_are_taken(tmp_path: Path) -> None:
     assert settings.key_overlap_hours == 8760
     assert settings.db_pool_size == 1000
     assert settings.db_pool_timeout == 3600
+
+
+def test_sender_address_goes_through_the_address_rule() -> None:
+    line = next(row for row in EXAMPLE.splitlines() if row.startswith("sender_email"))
+    idn = parse_profile(EXAMPLE.replace(line, 'sender_email = "Toshokan@例え.jp"', 1))
+    assert idn.library.sender_email == "toshokan@xn--r8jz45g.jp"
+    with pytest.raises(ConfigurationError) as caught:
+        parse_profile(EXAMPLE.replace(line, 'sender_email = "toshokan@-bad-.jp"', 1))
+    assert "library.sender_email" in str(caught.value)
