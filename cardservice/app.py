@@ -94,7 +94,12 @@ def create_app(
                     await background.enter_async_context(mail_background(svc.db, settings))
                 if run_jobs:
                     await background.enter_async_context(
-                        jobs_background(svc.db, settings.profile, base_url=settings.base_url)
+                        jobs_background(
+                            svc.db,
+                            settings.profile,
+                            base_url=settings.base_url,
+                            google=svc.google_wallet,
+                        )
                     )
                 yield
         finally:

@@ -11,7 +11,9 @@
 - expiry reminders go to opted-in patrons whose card expires soon
   (``notices/reminders.py``; it needs the service's base URL for the renewal link);
 - emergency-closure notices that are not finished are queued on in batches
-  (``notices/closures.py``).
+  (``notices/closures.py``);
+- saved Google Wallet passes follow their cards' renewals and reissues, from the card
+  events (``passes/google_sync.py``; only when Google Wallet is configured).
 
 Each job runs in a transaction of its own, so one that fails leaves the others' work done.
 Every job is safe to run twice at once (several worker processes, or cron beside them):
@@ -41,6 +43,7 @@ from cardservice.registration.inquiries import expire_inquiries
 from cardservice.registration.retention import erase_closed, purge_documents, purge_drafts
 from cardservice.security.links import purge_links
 from cardservice.security.ratelimit import purge_rate_counters
+from passes.google_sync import GoogleWalletSync, sync_google_wallet
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +66,7 @@ class JobReport:
     devices_purged: int = 0
     expiry_reminders: int | None = 0  # None: not run (no base URL for the renewal link)
     notice_emails: int = 0
+    wallet_passes_updated: int | None = None  # None: Google Wallet is not configured
     failed: list[str] = field(default_factory=list)  # names of jobs that raised
 
     def lines(self) -> list[str]:
@@ -83,6 +87,12 @@ class JobReport:
                 else f"{self.expiry_reminders}"
             ),
             f"closure notice emails queued: {self.notice_emails}",
+            "Google Wallet passes updated: "
+            + (
+                "not configured"
+                if self.wallet_passes_updated is None
+                else f"{self.wallet_passes_updated}"
+            ),
             *(f"FAILED: {name}" for name in self.failed),
         ]
 
@@ -97,16 +107,23 @@ class JobReport:
             or self.returned_to_queue
             or self.expiry_reminders
             or self.notice_emails
+            or self.wallet_passes_updated
         )
 
 
 async def run_jobs(
-    db: Database, profile: Profile, *, now: datetime | None = None, base_url: str | None = None
+    db: Database,
+    profile: Profile,
+    *,
+    now: datetime | None = None,
+    base_url: str | None = None,
+    google: GoogleWalletSync | None = None,
 ) -> JobReport:
     """Run every job once; a failing job is logged and reported, the others still run.
 
     ``base_url`` is the service's public URL (``Settings.base_url``), for links in emails;
-    without it the expiry reminders are not run (and the report says so)."""
+    without it the expiry reminders are not run (and the report says so). ``google`` is
+    the configured Google Wallet (``Services.google_wallet``); without it no pass is patched."""
     now = now or utcnow()
     report = JobReport()
     try:
@@ -132,6 +149,11 @@ async def run_jobs(
         log.exception("job failed: link and counter cleanup")
         report.failed.append("link and counter cleanup")
     await _send_notices(db, profile, report, now=now, base_url=base_url)
+    if google is not None:
+        wallet = await sync_google_wallet(db, google)
+        report.wallet_passes_updated = wallet.patched
+        if wallet.failed:
+            report.failed.append("Google Wallet updates")
     return report
 
 
@@ -179,13 +201,14 @@ async def jobs_background(
     *,
     interval: timedelta = INTERVAL,
     base_url: str | None = None,
+    google: GoogleWalletSync | None = None,
 ) -> AsyncIterator[None]:
     """Run the jobs now and then every ``interval`` while the app runs."""
     stop = asyncio.Event()
 
     async def loop() -> None:
         while not stop.is_set():
-            report = await run_jobs(db, profile, base_url=base_url)
+            report = await run_jobs(db, profile, base_url=base_url, google=google)
             if report.eventful:
                 log.info("jobs: %s", "; ".join(report.lines()))
             with contextlib.suppress(TimeoutError):

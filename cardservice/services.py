@@ -22,6 +22,7 @@ from cardservice.db.fastread import FastReader, open_reader
 from cardservice.db.files import private_directory
 from cardservice.security.apikeys import ApiKeyChecker
 from cardservice.settings import Settings
+from passes.google_sync import GoogleWalletSync, wallet_sync_of
 
 
 @dataclass
@@ -35,6 +36,7 @@ class Services:
     verifier: Verifier
     api_keys: ApiKeyChecker
     barcodes: BarcodeRenderer
+    google_wallet: GoogleWalletSync | None = None
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -61,6 +63,7 @@ class Services:
             verifier=Verifier(reader, policy, tokens, last_use=LastUseRecorder(db)),
             api_keys=ApiKeyChecker(reader, recheck_seconds=settings.api_key_recheck_seconds),
             barcodes=BarcodeRenderer(),
+            google_wallet=wallet_sync_of(settings),
         )
 
     @asynccontextmanager
@@ -79,6 +82,8 @@ class Services:
         if self.verifier.last_use is not None:
             await self.verifier.last_use.drain()  # the last uses noted before shutdown
         await self.reader.close()
+        if self.google_wallet is not None:
+            await self.google_wallet.objects.aclose()
         await self.db.dispose()
 
 

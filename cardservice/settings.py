@@ -63,6 +63,11 @@ class Settings(Struct, frozen=True, kw_only=True):
     # How old each process's copy of the active API keys may be: a revoked key stops working
     # everywhere within this many seconds (security/apikeys.py). 0 reads them on every request.
     api_key_recheck_seconds: int = 5
+    # Google Wallet (passes/google.py): the issuer id from the Google Pay & Wallet Console and
+    # the service account's JSON key file. Both set: the card page offers "Save to Google
+    # Wallet"; neither: it says nothing of it.
+    google_wallet_issuer_id: str = ""
+    google_wallet_key_file: Path | None = None
 
     @property
     def production(self) -> bool:
@@ -111,6 +116,10 @@ class Settings(Struct, frozen=True, kw_only=True):
             "db_max_overflow": _int(get, "DB_MAX_OVERFLOW", 20),
             "db_pool_timeout": _seconds(get, "DB_POOL_TIMEOUT", 10.0),
             "api_key_recheck_seconds": _int(get, "API_KEY_RECHECK_SECONDS", 5),
+            "google_wallet_issuer_id": get("GOOGLE_WALLET_ISSUER_ID"),
+            "google_wallet_key_file": Path(get("GOOGLE_WALLET_KEY_FILE"))
+            if get("GOOGLE_WALLET_KEY_FILE")
+            else None,
         }
         values.update(overrides)
         if not values["base_url"]:
@@ -159,9 +168,21 @@ class Settings(Struct, frozen=True, kw_only=True):
                 PREFIX + "DB_POOL_TIMEOUT",
                 f"must be more than 0 and at most {DB_POOL_TIMEOUT_MAX:g} seconds",
             )
+        self._check_google_wallet()
         if not 0 <= self.api_key_recheck_seconds <= 300:
             raise ConfigurationError(
                 PREFIX + "API_KEY_RECHECK_SECONDS", "must be between 0 and 300"
+            )
+
+    def _check_google_wallet(self) -> None:
+        if bool(self.google_wallet_issuer_id) != (self.google_wallet_key_file is not None):
+            raise ConfigurationError(
+                PREFIX + "GOOGLE_WALLET_ISSUER_ID",
+                "set it together with CARDSERVICE_GOOGLE_WALLET_KEY_FILE, or neither",
+            )
+        if self.google_wallet_issuer_id and not self.google_wallet_issuer_id.isdigit():
+            raise ConfigurationError(
+                PREFIX + "GOOGLE_WALLET_ISSUER_ID", "must be the console's issuer id (digits)"
             )
 
     @property

@@ -102,12 +102,16 @@ def jobs() -> None:
     """Run the scheduled jobs once (for cron; every app process also runs them every 10 min)."""
     from cardservice.db.engine import Database  # noqa: PLC0415
     from cardservice.jobs import run_jobs  # noqa: PLC0415
+    from passes.google_sync import wallet_sync_of  # noqa: PLC0415
 
     async def work(settings: Settings) -> list[str]:
         db = Database(settings.async_database_url)
+        google = wallet_sync_of(settings)
         try:
-            report = await run_jobs(db, settings.profile, base_url=settings.base_url)
+            report = await run_jobs(db, settings.profile, base_url=settings.base_url, google=google)
         finally:
+            if google is not None:
+                await google.objects.aclose()
             await db.dispose()
         if report.failed:
             raise click.ClickException("; ".join(report.lines()))

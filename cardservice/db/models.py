@@ -8,6 +8,7 @@ whichever command runs first in a fresh process. A new model module is added her
 (tests/unit/db/test_model_registry.py checks that none is missing).
 """
 
+from cardservice.cards.event_cursors import CardEventCursor
 from cardservice.cards.models import Card, CardEvent, NumberSequence, TokenRevocation
 from cardservice.mail.models import CaughtMail, OutboxRow
 from cardservice.notices.models import Notice, NoticeDelivery
@@ -28,6 +29,7 @@ __all__ = [
     "AuditEntry",
     "Card",
     "CardEvent",
+    "CardEventCursor",
     "CaughtMail",
     "Inquiry",
     "LinkToken",

@@ -93,6 +93,37 @@ class BarcodeSection(Strict, kw_only=True, frozen=True):
     stop: CodabarStartStop = "A"
 
 
+HexColour = Annotated[str, Meta(pattern=r"^#[0-9a-fA-F]{6}$")]
+
+
+def contrast_ratio(first: str, second: str) -> float:
+    """WCAG 2.x contrast ratio of two ``#rrggbb`` colours, 1.0 to 21.0 (the relative
+    luminance of section 1.4.3's definition, sRGB)."""
+
+    def luminance(colour: str) -> float:
+        channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    light, dark = sorted((luminance(first), luminance(second)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+class ColoursSection(Strict, kw_only=True, frozen=True):
+    """The library's colours on the card page and on wallet passes (Apple's
+    ``backgroundColor``/``foregroundColor``/``labelColor``, Google's ``hexBackgroundColor``).
+    The text colours must reach WCAG AA (4.5:1) on the background."""
+
+    background: HexColour = "#0b4f9c"
+    foreground: HexColour = "#ffffff"
+    label: HexColour = "#dce9f7"
+
+    def __post_init__(self) -> None:
+        for name in ("foreground", "label"):
+            if contrast_ratio(getattr(self, name), self.background) < 4.5:
+                raise ValueError(f"colours.{name} is below 4.5:1 contrast on the background")
+
+
 class PasswordSection(Strict, kw_only=True, frozen=True):
     # "composition": length bounds plus a letter, a digit and a symbol (Yokohama's rule).
     # "nist": NIST SP 800-63B, length only plus a blocklist of common passwords.
@@ -292,6 +323,7 @@ class Profile(Strict, kw_only=True, frozen=True):
     card: CardSection
     number: NumberSection
     barcode: BarcodeSection = BarcodeSection()
+    colours: ColoursSection = ColoursSection()
     password: PasswordSection
     documents: DocumentsSection
     calendar: CalendarSection = CalendarSection()
