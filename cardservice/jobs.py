@@ -13,7 +13,9 @@
 - emergency-closure notices that are not finished are queued on in batches
   (``notices/closures.py``);
 - saved Google Wallet passes follow their cards' renewals and reissues, from the card
-  events (``passes/google_sync.py``; only when Google Wallet is configured).
+  events (``passes/google_sync.py``; only when Google Wallet is configured);
+- saved Apple Wallet passes likewise: marked updated and pushed to their devices
+  (``passkit/updates.py``; only when Apple Wallet is configured).
 
 Each job runs in a transaction of its own, so one that fails leaves the others' work done.
 Every job is safe to run twice at once (several worker processes, or cron beside them):
@@ -37,6 +39,8 @@ from cardservice.db.files import truncate_sqlite_wal
 from cardservice.mail.retention import clear_sent_bodies
 from cardservice.notices.closures import deliver_pending_notices
 from cardservice.notices.reminders import send_expiry_reminders
+from cardservice.passkit.updates import update_apple_passes
+from cardservice.passkit.wallet import AppleWallet
 from cardservice.patrons.devices import purge_devices
 from cardservice.profiles.schema import Profile
 from cardservice.registration.inquiries import expire_inquiries
@@ -67,6 +71,7 @@ class JobReport:
     expiry_reminders: int | None = 0  # None: not run (no base URL for the renewal link)
     notice_emails: int = 0
     wallet_passes_updated: int | None = None  # None: Google Wallet is not configured
+    apple_passes_updated: int | None = None  # None: Apple Wallet is not configured
     failed: list[str] = field(default_factory=list)  # names of jobs that raised
 
     def lines(self) -> list[str]:
@@ -93,6 +98,12 @@ class JobReport:
                 if self.wallet_passes_updated is None
                 else f"{self.wallet_passes_updated}"
             ),
+            "Apple Wallet passes updated: "
+            + (
+                "not configured"
+                if self.apple_passes_updated is None
+                else f"{self.apple_passes_updated}"
+            ),
             *(f"FAILED: {name}" for name in self.failed),
         ]
 
@@ -108,6 +119,7 @@ class JobReport:
             or self.expiry_reminders
             or self.notice_emails
             or self.wallet_passes_updated
+            or self.apple_passes_updated
         )
 
 
@@ -118,6 +130,7 @@ async def run_jobs(
     now: datetime | None = None,
     base_url: str | None = None,
     google: GoogleWalletSync | None = None,
+    apple: AppleWallet | None = None,
 ) -> JobReport:
     """Run every job once; a failing job is logged and reported, the others still run.
 
@@ -154,6 +167,12 @@ async def run_jobs(
         report.wallet_passes_updated = wallet.patched
         if wallet.failed:
             report.failed.append("Google Wallet updates")
+    if apple is not None:
+        try:
+            report.apple_passes_updated = (await update_apple_passes(db, apple, now=now)).updated
+        except Exception:
+            log.exception("job failed: Apple Wallet updates")
+            report.failed.append("Apple Wallet updates")
     return report
 
 
@@ -202,13 +221,14 @@ async def jobs_background(
     interval: timedelta = INTERVAL,
     base_url: str | None = None,
     google: GoogleWalletSync | None = None,
+    apple: AppleWallet | None = None,
 ) -> AsyncIterator[None]:
     """Run the jobs now and then every ``interval`` while the app runs."""
     stop = asyncio.Event()
 
     async def loop() -> None:
         while not stop.is_set():
-            report = await run_jobs(db, profile, base_url=base_url, google=google)
+            report = await run_jobs(db, profile, base_url=base_url, google=google, apple=apple)
             if report.eventful:
                 log.info("jobs: %s", "; ".join(report.lines()))
             with contextlib.suppress(TimeoutError):

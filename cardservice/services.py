@@ -20,6 +20,7 @@ from cardservice.cards.verification import LastUseRecorder, Verifier
 from cardservice.db.engine import Database
 from cardservice.db.fastread import FastReader, open_reader
 from cardservice.db.files import private_directory
+from cardservice.passkit.wallet import AppleWallet
 from cardservice.security.apikeys import ApiKeyChecker
 from cardservice.settings import Settings
 from passes.google_sync import GoogleWalletSync, wallet_sync_of
@@ -37,6 +38,7 @@ class Services:
     api_keys: ApiKeyChecker
     barcodes: BarcodeRenderer
     google_wallet: GoogleWalletSync | None = None
+    apple_wallet: AppleWallet | None = None
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -64,6 +66,7 @@ class Services:
             api_keys=ApiKeyChecker(reader, recheck_seconds=settings.api_key_recheck_seconds),
             barcodes=BarcodeRenderer(),
             google_wallet=wallet_sync_of(settings),
+            apple_wallet=AppleWallet.of(settings),
         )
 
     @asynccontextmanager
@@ -84,6 +87,8 @@ class Services:
         await self.reader.close()
         if self.google_wallet is not None:
             await self.google_wallet.objects.aclose()
+        if self.apple_wallet is not None and self.apple_wallet.pusher is not None:
+            await self.apple_wallet.pusher.aclose()
         await self.db.dispose()
 
 

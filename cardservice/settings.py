@@ -68,6 +68,23 @@ class Settings(Struct, frozen=True, kw_only=True):
     # Wallet"; neither: it says nothing of it.
     google_wallet_issuer_id: str = ""
     google_wallet_key_file: Path | None = None
+    # Apple Wallet (passes/apple.py, cardservice/passkit): the pass type id and team id from
+    # Apple's developer account, the pass type certificate and its key (PEM; the key's
+    # password if it has one) and Apple's WWDR intermediate certificate. All set: the card
+    # page offers the pass (``apple_passes_configured``); none: it says nothing of it.
+    apple_pass_type_id: str = ""
+    apple_team_id: str = ""
+    apple_pass_certificate: Path | None = None
+    apple_pass_key: Path | None = None
+    apple_pass_key_password: str = ""
+    apple_wwdr_certificate: Path | None = None
+    # A directory whose icon.png, logo.png (and their @2x, @3x) replace the shipped images.
+    apple_pass_images: Path | None = None
+    # APNs token authentication (the .p8 key and its key id) for pass update pushes; unset,
+    # passes are still updated when Wallet asks, only not pushed.
+    apns_key_file: Path | None = None
+    apns_key_id: str = ""
+    apns_host: str = "api.push.apple.com"
 
     @property
     def production(self) -> bool:
@@ -120,6 +137,16 @@ class Settings(Struct, frozen=True, kw_only=True):
             "google_wallet_key_file": Path(get("GOOGLE_WALLET_KEY_FILE"))
             if get("GOOGLE_WALLET_KEY_FILE")
             else None,
+            "apple_pass_type_id": get("APPLE_PASS_TYPE_ID"),
+            "apple_team_id": get("APPLE_TEAM_ID"),
+            "apple_pass_certificate": _path(get, "APPLE_PASS_CERTIFICATE"),
+            "apple_pass_key": _path(get, "APPLE_PASS_KEY"),
+            "apple_pass_key_password": get("APPLE_PASS_KEY_PASSWORD"),
+            "apple_wwdr_certificate": _path(get, "APPLE_WWDR_CERTIFICATE"),
+            "apple_pass_images": _path(get, "APPLE_PASS_IMAGES"),
+            "apns_key_file": _path(get, "APNS_KEY_FILE"),
+            "apns_key_id": get("APNS_KEY_ID"),
+            "apns_host": get("APNS_HOST", "api.push.apple.com"),
         }
         values.update(overrides)
         if not values["base_url"]:
@@ -169,6 +196,7 @@ class Settings(Struct, frozen=True, kw_only=True):
                 f"must be more than 0 and at most {DB_POOL_TIMEOUT_MAX:g} seconds",
             )
         self._check_google_wallet()
+        self._check_apple_wallet()
         if not 0 <= self.api_key_recheck_seconds <= 300:
             raise ConfigurationError(
                 PREFIX + "API_KEY_RECHECK_SECONDS", "must be between 0 and 300"
@@ -183,6 +211,40 @@ class Settings(Struct, frozen=True, kw_only=True):
         if self.google_wallet_issuer_id and not self.google_wallet_issuer_id.isdigit():
             raise ConfigurationError(
                 PREFIX + "GOOGLE_WALLET_ISSUER_ID", "must be the console's issuer id (digits)"
+            )
+
+    @property
+    def apple_passes_configured(self) -> bool:
+        """Whether Apple Wallet passes are offered: the pass type id, the team id, the
+        pass certificate, its key and the WWDR certificate are all set."""
+        return all(self._apple_parts().values())
+
+    def _apple_parts(self) -> dict[str, object]:
+        return {
+            "APPLE_PASS_TYPE_ID": self.apple_pass_type_id,
+            "APPLE_TEAM_ID": self.apple_team_id,
+            "APPLE_PASS_CERTIFICATE": self.apple_pass_certificate,
+            "APPLE_PASS_KEY": self.apple_pass_key,
+            "APPLE_WWDR_CERTIFICATE": self.apple_wwdr_certificate,
+        }
+
+    def _check_apple_wallet(self) -> None:
+        parts = self._apple_parts()
+        missing = [name for name, value in parts.items() if not value]
+        if missing and len(missing) < len(parts):
+            raise ConfigurationError(
+                PREFIX + missing[0],
+                "Apple Wallet needs all of "
+                + ", ".join(PREFIX + name for name in parts)
+                + ", or none",
+            )
+        if bool(self.apns_key_file) != bool(self.apns_key_id):
+            raise ConfigurationError(
+                PREFIX + "APNS_KEY_ID", "set it together with CARDSERVICE_APNS_KEY_FILE, or neither"
+            )
+        if self.apns_key_file and not self.apple_passes_configured:
+            raise ConfigurationError(
+                PREFIX + "APNS_KEY_FILE", "pushes pass updates: configure Apple Wallet first"
             )
 
     @property
@@ -206,6 +268,11 @@ def local_base_url(host: str, port: int) -> str:
 
 def _sqlite_url(path: Path) -> str:
     return f"sqlite+aiosqlite:///{path}"
+
+
+def _path(get: Callable[[str, str], str], name: str) -> Path | None:
+    raw = get(name, "")
+    return Path(raw).expanduser() if raw else None
 
 
 def _int(get: Callable[[str, str], str], name: str, default: int) -> int:

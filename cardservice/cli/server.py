@@ -49,10 +49,33 @@ def demo(host: str | None, port: int | None) -> None:
     from cardservice.demo import prepare_demo  # noqa: PLC0415
 
     settings = _settings_with(host=host, port=port)
+    if not settings.apple_passes_configured:
+        settings = _with_dev_apple_passes(settings)
     _migrate(settings)
     lines = asyncio.run(prepare_demo(settings))
     click.echo("\n".join(lines))
     _serve(settings)
+
+
+def _with_dev_apple_passes(settings: Settings) -> Settings:
+    """The demo offers Apple Wallet passes, signed with a development chain kept in the data
+    directory (``apple-dev``; made on first start). Workers read the environment."""
+    from cardservice.db.files import private_directory  # noqa: PLC0415
+    from cardservice.passkit.dev import (  # noqa: PLC0415
+        DEV_PASS_TYPE_ID,
+        DEV_TEAM_ID,
+        dev_settings,
+        has_dev_chain,
+        write_dev_chain,
+    )
+
+    private_directory(settings.data_dir)
+    directory = settings.data_dir / "apple-dev"
+    if not has_dev_chain(directory):
+        write_dev_chain(directory, DEV_PASS_TYPE_ID, DEV_TEAM_ID)
+    os.environ.update(dev_settings(directory, DEV_PASS_TYPE_ID, DEV_TEAM_ID))
+    click.echo(f"Apple Wallet passes: signed with the development chain in {directory}")
+    return settings_from_env()
 
 
 def _settings_with(**options: int | str | None) -> Settings:
@@ -102,16 +125,22 @@ def jobs() -> None:
     """Run the scheduled jobs once (for cron; every app process also runs them every 10 min)."""
     from cardservice.db.engine import Database  # noqa: PLC0415
     from cardservice.jobs import run_jobs  # noqa: PLC0415
+    from cardservice.passkit.wallet import AppleWallet  # noqa: PLC0415
     from passes.google_sync import wallet_sync_of  # noqa: PLC0415
 
     async def work(settings: Settings) -> list[str]:
         db = Database(settings.async_database_url)
         google = wallet_sync_of(settings)
+        apple = AppleWallet.of(settings)
         try:
-            report = await run_jobs(db, settings.profile, base_url=settings.base_url, google=google)
+            report = await run_jobs(
+                db, settings.profile, base_url=settings.base_url, google=google, apple=apple
+            )
         finally:
             if google is not None:
                 await google.objects.aclose()
+            if apple is not None and apple.pusher is not None:
+                await apple.pusher.aclose()
             await db.dispose()
         if report.failed:
             raise click.ClickException("; ".join(report.lines()))

@@ -1,0 +1,288 @@
+"""Apple Wallet passes over HTTP, on both engines: the patron's download and the PassKit web
+service (register, updates after a renewal, 304, a reissue voiding the old pass, a
+suspension on the pass, unregister), with pushes from the card events to a recording
+pusher. Every pass is verified with openssl and its manifest hashes checked."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from cardservice.cards.lifecycle import ReissueReason, reissue_card, renew_card, suspend_card
+from cardservice.cards.models import Card
+from cardservice.passkit.paths import APPLE_PASS_PATH, WEB_SERVICE_PATH
+from cardservice.passkit.push import RecordingPusher
+from cardservice.passkit.routes import AUTH_KEY_LABEL
+from cardservice.passkit.service import authentication_token, pass_of_card
+from cardservice.passkit.updates import update_apple_passes
+from cardservice.passkit.wallet import AppleWallet
+from cardservice.patrons.service import NewPatron, create_patron_with_card
+from cardservice.security import passwords
+from cardservice.security.secrets import app_secrets
+from cardservice.services import Services
+from cardservice.settings import Settings
+from cardservice.web.security import derive_key
+from tests.factories import make_card
+from tests.pass_support import PASS_TYPE_ID, TEAM_ID, opened_pass, pass_document, write_chain
+from tests.web_support import Client, form_token, web_client, with_free_catcher_port
+
+PASSWORD = "Shiori-2024!"
+PUSH_TOKEN = "ab" * 32
+DEVICE = "device0123456789"
+PKPASS = "application/vnd.apple.pkpass"
+
+
+@pytest.fixture(scope="module")
+def chain_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("apple-chain")
+    write_chain(directory)
+    return directory
+
+
+@pytest.fixture
+def settings(settings: Settings, chain_dir: Path) -> Settings:
+    return msgspec.structs.replace(
+        settings,
+        apple_pass_type_id=PASS_TYPE_ID,
+        apple_team_id=TEAM_ID,
+        apple_pass_certificate=chain_dir / "pass.pem",
+        apple_pass_key=chain_dir / "pass.key",
+        apple_wwdr_certificate=chain_dir / "wwdr.pem",
+    )
+
+
+@pytest.fixture
+async def client(services: Services) -> AsyncIterator[Client]:
+    async with web_client(with_free_catcher_port(services.settings), mail=False) as running:
+        yield running
+
+
+def _wallet(services: Services, pusher: RecordingPusher) -> AppleWallet:
+    assert services.apple_wallet is not None
+    return dataclasses.replace(services.apple_wallet, pusher=pusher)
+
+
+def _auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"ApplePass {token}"}
+
+
+def _device_path(serial: str | None = None, device: str = DEVICE) -> str:
+    path = f"{WEB_SERVICE_PATH}/v1/devices/{device}/registrations/{PASS_TYPE_ID}"
+    return f"{path}/{serial}" if serial else path
+
+
+def _pass_path(serial: str, pass_type: str = PASS_TYPE_ID) -> str:
+    return f"{WEB_SERVICE_PATH}/v1/passes/{pass_type}/{serial}"
+
+
+async def _patron(services: Services) -> Card:
+    hashed = await passwords.hash_password(PASSWORD)
+    async with services.db.transaction() as session:
+        return await create_patron_with_card(
+            session,
+            NewPatron(
+                family_name="山田",
+                given_name="花子",
+                family_kana="やまだ",
+                given_kana="はなこ",
+                birth_date=date(1990, 4, 1),
+                email="hanako@example.org",
+                password_hash=hashed,
+            ),
+            services.policy,
+        )
+
+
+async def _log_in(client: Client, number: str) -> None:
+    token = await form_token(client, "/login")
+    response = await client.post(
+        "/login", data={"login": number, "password": PASSWORD, "_csrf_token": token}
+    )
+    assert response.status_code == 303, response.text
+
+
+def _opened(body: bytes, chain_dir: Path, work: Path) -> dict[str, Any]:
+    return pass_document(opened_pass(body, chain_dir / "root.pem", work))
+
+
+async def _download(
+    client: Client, services: Services, card: Card, chain_dir: Path, work: Path
+) -> dict[str, Any]:
+    """The patron's pass as downloaded, checked as a device checks it."""
+    download = await client.get(APPLE_PASS_PATH)
+    assert download.status_code == 200, download.text
+    assert download.headers["content-type"] == PKPASS
+    document = _opened(download.content, chain_dir, work)
+    assert document["webServiceURL"] == "https://cards.example.org/api/passkit"
+    assert document["storeCard"]["primaryFields"][0]["value"] == card.user_number
+    assert [b["format"] for b in document["barcodes"]] == [
+        "PKBarcodeFormatCodabar",
+        "PKBarcodeFormatCode128",
+        "PKBarcodeFormatQR",
+    ]
+    assert (
+        services.tokens.verify(document["barcodes"][2]["message"]).user_number == card.user_number
+    )
+    return document
+
+
+async def _register(client: Client, serial: str, token: str) -> tuple[str, str]:
+    """Register a device (201, then 200 again); the tag and the pass's Last-Modified."""
+    path, body = _device_path(serial), {"pushToken": PUSH_TOKEN}
+    assert (await client.post(path, json=body, headers=_auth(token))).status_code == 201
+    assert (await client.post(path, json=body, headers=_auth(token))).status_code == 200
+    listed = await client.get(_device_path())
+    assert listed.status_code == 200
+    assert listed.json()["serialNumbers"] == [serial]
+    tag = listed.json()["lastUpdated"]
+    unchanged = await client.get(_device_path(), params={"passesUpdatedSince": tag})
+    assert unchanged.status_code == 204
+    latest = await client.get(_pass_path(serial), headers=_auth(token))
+    assert latest.status_code == 200
+    modified = latest.headers["last-modified"]
+    same = await client.get(
+        _pass_path(serial), headers={**_auth(token), "If-Modified-Since": modified}
+    )
+    assert same.status_code == 304
+    return tag, modified
+
+
+async def _change(services: Services, card_id: int, pusher: RecordingPusher, change: Any) -> Any:
+    """Apply ``change(session, card)`` in a transaction, then run the pass update job."""
+    async with services.db.transaction() as session:
+        held = await session.get(Card, card_id)
+        assert held is not None
+        result = await change(session, held)
+    await update_apple_passes(services.db, _wallet(services, pusher))
+    return result
+
+
+async def test_a_saved_pass_follows_its_card(
+    client: Client, services: Services, chain_dir: Path, tmp_path: Path
+) -> None:
+    card = await _patron(services)
+    await _log_in(client, card.user_number)
+    first = await _download(client, services, card, chain_dir, tmp_path / "first")
+    serial, token = first["serialNumber"], first["authenticationToken"]
+    tag, modified = await _register(client, serial, token)
+
+    # A renewal: the job pushes to the device, which finds the pass changed and fetches it.
+    pusher = RecordingPusher()
+    # The job runs from the start of the service: its cursor begins at the newest event.
+    await update_apple_passes(services.db, _wallet(services, pusher))
+    profile = services.settings.profile
+    new_expiry = await _change(
+        services,
+        card.id,
+        pusher,
+        lambda session, held: renew_card(session, held, profile.card, services.policy),
+    )
+    assert pusher.sent == [(PASS_TYPE_ID, PUSH_TOKEN)]
+    changed = await client.get(_device_path(), params={"passesUpdatedSince": tag})
+    assert changed.status_code == 200
+    assert changed.json()["serialNumbers"] == [serial]
+    assert int(changed.json()["lastUpdated"]) > int(tag)
+    renewed = await client.get(
+        _pass_path(serial), headers={**_auth(token), "If-Modified-Since": modified}
+    )
+    assert renewed.status_code == 200
+    assert renewed.headers["last-modified"] != modified
+    document = _opened(renewed.content, chain_dir, tmp_path / "renewed")
+    assert document["storeCard"]["secondaryFields"][0]["value"].startswith(str(new_expiry))
+    assert (document["serialNumber"], document.get("voided")) == (serial, None)
+
+    # A reissue: the old pass comes back void, the download offers the new card's pass.
+    new_card = await _change(
+        services,
+        card.id,
+        pusher,
+        lambda session, held: reissue_card(session, held, ReissueReason.LOST, services.policy),
+    )
+    assert len(pusher.sent) == 2
+    voided = await client.get(_pass_path(serial), headers=_auth(token))
+    old = _opened(voided.content, chain_dir, tmp_path / "voided")
+    assert old["voided"] is True
+    assert "barcodes" not in old
+    new = await _download(client, services, new_card, chain_dir, tmp_path / "new")
+    assert new["serialNumber"] != serial
+
+    # A suspension shows on the new card's pass.
+    await _change(
+        services, new_card.id, pusher, lambda session, held: suspend_card(session, held, "staff")
+    )
+    suspended = await client.get(
+        _pass_path(new["serialNumber"]), headers=_auth(new["authenticationToken"])
+    )
+    status = _opened(suspended.content, chain_dir, tmp_path / "suspended")["storeCard"]
+    assert status["headerFields"][0]["value"] == "status.suspended"
+
+    # The device deletes the pass: unregistered, nothing listed any more.
+    gone = await client.delete(_device_path(serial), headers=_auth(token))
+    assert gone.status_code == 200
+    assert (await client.get(_device_path())).status_code == 204
+
+
+async def test_wrong_tokens_and_other_serials_get_the_same_401(
+    client: Client, services: Services
+) -> None:
+    mine, theirs = await make_card(services), await make_card(services, email="b@example.org")
+    async with services.db.transaction() as session:
+        my_pass = await pass_of_card(session, mine)
+        their_pass = await pass_of_card(session, theirs)
+    key = derive_key(app_secrets(services.settings), AUTH_KEY_LABEL)
+    my_token = authentication_token(key, my_pass.serial)
+    assert (await client.get(_pass_path(my_pass.serial), headers=_auth(my_token))).is_success
+    refusals = [
+        await client.get(_pass_path(their_pass.serial), headers=_auth(my_token)),
+        await client.get(_pass_path(my_pass.serial), headers=_auth("x" * 43)),
+        await client.get(_pass_path(my_pass.serial)),
+        await client.get(
+            _pass_path(my_pass.serial), headers={"Authorization": f"Bearer {my_token}"}
+        ),
+        await client.get(_pass_path("0" * 32), headers=_auth(authentication_token(key, "0" * 32))),
+        await client.get(_pass_path(my_pass.serial, "pass.other"), headers=_auth(my_token)),
+        await client.post(
+            _device_path(their_pass.serial), json={"pushToken": PUSH_TOKEN}, headers=_auth(my_token)
+        ),
+        await client.delete(_device_path(their_pass.serial), headers=_auth(my_token)),
+    ]
+    for response in refusals:
+        assert response.status_code == 401
+        assert response.headers["content-type"].startswith("application/json")
+        assert response.json()["error"]["code"] == "pass_unauthorized"
+        assert their_pass.serial not in response.text
+        assert theirs.user_number not in response.text
+    malformed = await client.post(
+        _device_path(my_pass.serial), json={"pushToken": "not hex"}, headers=_auth(my_token)
+    )
+    assert malformed.status_code == 400
+    assert malformed.json()["error"]["code"] == "pass_request_malformed"
+    logged = await client.post(
+        f"{WEB_SERVICE_PATH}/v1/log", json={"logs": ["Web service error for pass: 500"]}
+    )
+    assert logged.status_code == 200
+    assert (await client.get(APPLE_PASS_PATH)).status_code == 303  # to the login page
+
+
+async def test_without_apple_settings_there_is_no_pass(services: Services) -> None:
+    plain = msgspec.structs.replace(
+        services.settings,
+        apple_pass_type_id="",
+        apple_team_id="",
+        apple_pass_certificate=None,
+        apple_pass_key=None,
+        apple_wwdr_certificate=None,
+    )
+    assert not plain.apple_passes_configured
+    async with web_client(with_free_catcher_port(plain), mail=False) as running:
+        response = await running.get(APPLE_PASS_PATH)
+        assert response.status_code == 404
+        served = await running.get(_device_path())
+        assert served.status_code == 404
+        assert served.json()["error"]["code"] == "apple_wallet_not_configured"
