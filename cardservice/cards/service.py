@@ -28,6 +28,8 @@ class CardPolicy:
     number_format: NumberFormat
     validity_years: int
     timezone: ZoneInfo
+    # The profile's card.counter_requires_rotating_code (cards.device_proof).
+    require_device_proof: bool = False
 
     @classmethod
     def of(cls, profile: Profile) -> CardPolicy:
@@ -41,6 +43,7 @@ class CardPolicy:
             ),
             validity_years=profile.card.validity_years,
             timezone=ZoneInfo(profile.library.timezone),
+            require_device_proof=profile.card.counter_requires_rotating_code,
         )
 
 

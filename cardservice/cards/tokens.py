@@ -95,6 +95,9 @@ class CardClaims:
     issued_at: datetime
     expires_at: datetime
     kid: str
+    # RFC 7800 ``cnf.jwk``: the public key of the phone the token is bound to, if any
+    # (``cards.device_proof``); only the shape is checked here.
+    device_jwk: dict[str, str] | None = None
 
 
 def _b64url(data: bytes) -> str:
@@ -120,8 +123,10 @@ def sign_card_token(
     issuer: str,
     audience: str,
     now: datetime,
+    device_jwk: dict[str, str] | None = None,
 ) -> str:
-    """Sign a card token with the keyring's current signing key."""
+    """Sign a card token with the keyring's current signing key; with ``device_jwk`` (a
+    public JWK) the token is bound to that key in an RFC 7800 ``cnf`` claim."""
     _require_aware(now, "now")
     _require_aware(expires_at, "expires_at")
     if not user_number or not jti:
@@ -140,6 +145,8 @@ def sign_card_token(
         "exp": int(expires_at.timestamp()),
         "jti": jti,
     }
+    if device_jwk is not None:
+        claims["cnf"] = {"jwk": device_jwk}
     signing_input = (
         f"{_b64url(_json_encoder.encode(header))}.{_b64url(_json_encoder.encode(claims))}"
     )
@@ -226,6 +233,7 @@ class CardTokenVerifier:
             issued_at=datetime.fromtimestamp(issued, UTC),
             expires_at=datetime.fromtimestamp(expires, UTC),
             kid=kid,
+            device_jwk=_confirmation_key(claims) if "cnf" in claims else None,
         )
 
     def _check_times(
@@ -283,3 +291,12 @@ def _numeric_date(claims: dict[str, Any], name: str) -> float:
     if not 0 <= value <= _MAX_NUMERIC_DATE:
         raise TokenRejected(Rejection.MALFORMED, f"the {name} claim is out of range")
     return float(value)
+
+
+def _confirmation_key(claims: dict[str, Any]) -> dict[str, str]:
+    """The ``cnf.jwk`` member (RFC 7800 section 3.2): an object of text members."""
+    confirmation = claims.get("cnf")
+    jwk = confirmation.get("jwk") if isinstance(confirmation, dict) else None
+    if not isinstance(jwk, dict) or not all(isinstance(v, str) for v in jwk.values()):
+        raise TokenRejected(Rejection.MALFORMED, "the cnf claim holds no JWK")
+    return jwk

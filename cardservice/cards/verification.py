@@ -23,10 +23,16 @@ import msgspec
 from sqlalchemy import or_, update
 
 from cardservice.calendar import local_today
+from cardservice.cards.device_proof import (
+    DeviceProofRejected,
+    ReplayGuard,
+    is_rotating_code,
+    verify_rotating_code,
+)
 from cardservice.cards.models import Card, CardStatus
 from cardservice.cards.numbers import InvalidNumber, normalise
 from cardservice.cards.service import CardPolicy
-from cardservice.cards.tokens import CardTokenVerifier, TokenRejected
+from cardservice.cards.tokens import CardClaims, CardTokenVerifier, TokenRejected
 from cardservice.db.engine import Database
 from cardservice.db.fastread import FastReader, Lookup
 
@@ -150,6 +156,9 @@ class Verifier:
         self._policy = policy
         self._tokens = tokens
         self.last_use = last_use
+        # Rotating codes accepted by this process (cards.device_proof): a second showing of
+        # the same step is refused.
+        self.replay = ReplayGuard()
 
     async def by_barcode(self, scanned: str, *, now: datetime | None = None) -> Verdict:
         try:
@@ -162,10 +171,23 @@ class Verifier:
         return self._judge(number, row[0], row[1], _as_date(row[2]), now)
 
     async def by_token(self, token: str, *, now: datetime | None = None) -> Verdict:
+        """A card token, or a rotating code (``token~step~signature``, cards.device_proof);
+        a bare token is ``invalid``/``device_proof_required`` when the profile requires the
+        rotating code."""
         try:
-            claims = self._tokens.verify(token, now=now)
+            if is_rotating_code(token):
+                claims = verify_rotating_code(token, self._tokens, now=now, replay=self.replay)
+                return await self._by_claims(claims.claims, now)
+            claims_only = self._tokens.verify(token, now=now)
         except TokenRejected as error:
             return self._rejected(error)
+        except DeviceProofRejected as error:
+            return Verdict(Status.INVALID, error.code)
+        if self._policy.require_device_proof:
+            return Verdict(Status.INVALID, "device_proof_required", claims_only.user_number)
+        return await self._by_claims(claims_only, now)
+
+    async def _by_claims(self, claims: CardClaims, now: datetime | None) -> Verdict:
         row = await self._reader.lookup(_CARD_AND_JTI_REVOCATION, claims.user_number, claims.jti)
         if row is None:
             # A valid signature over a number we never issued: a leaked key or another

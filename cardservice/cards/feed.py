@@ -1,0 +1,227 @@
+"""The offline bundle: the JWKS and the revocation feed, signed so a copy is trusted anywhere.
+
+Format (also in the README, "Offline verification"): a compact JWS (RFC 7515) signed with
+the card-signing Ed25519 key in use (``cards.keys``), header exactly
+``{"alg": "EdDSA", "typ": "revocation-feed+jws", "kid": ...}`` (so it can never pass as a
+card token, whose ``typ`` is ``card+jwt``), over the JSON payload:
+
+``iss``, ``aud``
+    the card tokens' issuer and audience, which the scanner checks tokens against;
+``iat``
+    when the server made the bundle (seconds since the epoch): the age of the data;
+``since``, ``cursor``, ``full``
+    a full bundle (``since`` null, ``full`` true) holds the current state; a delta holds
+    every subject changed after seq ``since``. The next sync asks ``since=cursor``;
+``jwks``
+    the published keys (a scanner that trusts the signing key learns rotated keys here);
+``number_format``, ``timezone``
+    prefix, length, check scheme, Codabar start/stop, to normalise a scanned barcode; the
+    library's time zone, in which a token's ``exp`` is the card's expiry date;
+``device_proof``
+    ``required`` or ``optional``: whether counters accept a card token without a rotating
+    device proof (``cards.device_proof``; the profile's ``card.counter_requires_rotating_code``);
+``numbers``
+    ``[user_number, state, reason]``: state ``revoked``, ``suspended`` or (deltas only)
+    ``active``, which lifts an earlier entry (a reinstatement);
+``tokens``
+    ``[jti, reason, until]``: a revoked card token; ``until`` (epoch seconds) is its expiry,
+    after which it may be forgotten. A full bundle leaves out tokens past ``until``.
+
+Expiry is not in the feed: a card token carries its own ``exp`` (the card's expiry), and a
+renewal revokes the old token (reason ``renewed``). A bare barcode carries no date, so an
+offline scanner can only say it is not listed (see ``cards.offline``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import msgspec
+from cryptography.exceptions import InvalidSignature
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cardservice.cards.feed_log import EntryKind, FeedEntry
+from cardservice.cards.keys import Keyring, NoSigningKey, UnknownKey
+from cardservice.cards.service import CardPolicy
+from cardservice.errors import Conflict, InvalidInput
+
+FEED_TYPE: Final = "revocation-feed+jws"
+ALGORITHM: Final = "EdDSA"
+# A cursor is a seq: a non-negative decimal integer that fits a BIGINT.
+_CURSOR: Final = re.compile(r"0|[1-9][0-9]{0,17}")
+_JWS: Final = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)")
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder()
+
+
+class FeedCursorInvalid(InvalidInput):
+    """The cursor ("since") is not a sync cursor: give the "cursor" of your last bundle."""
+
+    code = "feed_cursor_invalid"
+
+
+class FeedCursorAhead(Conflict):
+    """The cursor ("since") is ahead of this feed: it came from another server or a restored
+    database. Sync again without "since" (a full bundle)."""
+
+    code = "feed_cursor_ahead"
+
+
+class BundleRejected(InvalidInput):
+    """The bundle is not a signed feed of this library."""
+
+    code = "bundle_rejected"
+
+
+def parse_cursor(value: str | None) -> int | None:
+    """``None`` for no cursor (a full sync), else the seq; ``FeedCursorInvalid`` otherwise."""
+    if value is None:
+        return None
+    if not _CURSOR.fullmatch(value):
+        raise FeedCursorInvalid(since=value[:40])
+    return int(value)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedContext:
+    """What every bundle carries beside the entries."""
+
+    issuer: str
+    audience: str
+    policy: CardPolicy
+    device_proof_required: bool = False
+
+    def number_format(self) -> dict[str, Any]:
+        fmt = self.policy.number_format
+        return {
+            "prefix": fmt.prefix,
+            "length": fmt.length,
+            "scheme": str(fmt.scheme),
+            "start": fmt.start,
+            "stop": fmt.stop,
+        }
+
+
+def _epoch(value: datetime | None) -> int | None:
+    return None if value is None else int(value.timestamp())
+
+
+async def feed_payload(
+    session: AsyncSession,
+    context: FeedContext,
+    keyring: Keyring,
+    *,
+    since: int | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """The payload of a full bundle (``since`` None) or of the delta after ``since``.
+
+    One SELECT reads the entries, and the cursor is the highest seq among them, so a change
+    committed meanwhile is never skipped (it comes with the next delta). Raises
+    ``FeedCursorAhead`` for a ``since`` above every seq the feed has handed out.
+    """
+    query = select(
+        FeedEntry.seq,
+        FeedEntry.kind,
+        FeedEntry.subject,
+        FeedEntry.state,
+        FeedEntry.reason,
+        FeedEntry.until,
+    ).order_by(FeedEntry.seq)
+    if since is not None:
+        head = await session.scalar(select(func.max(FeedEntry.seq)))
+        if since > (head or 0):
+            raise FeedCursorAhead(since=since)
+        query = query.where(FeedEntry.seq > since)
+    numbers: dict[str, list[Any]] = {}
+    tokens: dict[str, list[Any]] = {}
+    cursor = since or 0
+    for seq, kind, subject, state, reason, until in (await session.execute(query)).all():
+        cursor = seq
+        if kind == EntryKind.NUMBER:
+            numbers[subject] = [subject, state, reason]
+        else:
+            tokens[subject] = [subject, reason, _epoch(until)]
+    stamp = int(now.timestamp())
+    if since is None:  # the current state only: nothing lifted, nothing expired
+        number_rows = [row for row in numbers.values() if row[1] != "active"]
+        token_rows = [row for row in tokens.values() if row[2] is None or row[2] >= stamp]
+    else:
+        number_rows, token_rows = list(numbers.values()), list(tokens.values())
+    return {
+        "iss": context.issuer,
+        "aud": context.audience,
+        "iat": stamp,
+        "since": since,
+        "cursor": cursor,
+        "full": since is None,
+        "jwks": keyring.jwks(now),
+        "number_format": context.number_format(),
+        "timezone": context.policy.timezone.key,
+        "device_proof": "required" if context.device_proof_required else "optional",
+        "numbers": number_rows,
+        "tokens": token_rows,
+    }
+
+
+def _b64url(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+def _b64url_decode(segment: str) -> bytes:
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def sign_bundle(payload: dict[str, Any], keyring: Keyring, now: datetime) -> bytes:
+    """The compact JWS of ``payload`` (ASCII bytes), signed with the key in use at ``now``."""
+    key = keyring.signing_key(now)
+    if key.private_key is None:  # signing_key only returns keys that have one
+        raise NoSigningKey("the signing key has no private key")
+    header = _encoder.encode({"alg": ALGORITHM, "typ": FEED_TYPE, "kid": key.kid})
+    signing_input = _b64url(header) + b"." + _b64url(_encoder.encode(payload))
+    return signing_input + b"." + _b64url(key.private_key.sign(signing_input))
+
+
+def open_bundle(bundle: str, trusted: Keyring, now: datetime | None = None) -> dict[str, Any]:
+    """The payload of a bundle signed by a key in ``trusted``; ``BundleRejected`` (with a
+    ``reason``: malformed, bad_header, unknown_key, bad_signature) otherwise.
+
+    ``trusted`` is the scanner's key set: the one it was set up with, then the ``jwks`` of
+    its last accepted bundle. Wherever the bundle came from (the server, a USB stick, another
+    scanner), only the signature decides.
+    """
+    match = _JWS.fullmatch(bundle.strip())
+    if match is None:
+        raise BundleRejected(reason="malformed")
+    try:
+        header = _decoder.decode(_b64url_decode(match.group(1)))
+    except (binascii.Error, ValueError, msgspec.DecodeError):
+        raise BundleRejected(reason="malformed") from None
+    if not isinstance(header, dict) or header != {
+        "alg": ALGORITHM,
+        "typ": FEED_TYPE,
+        "kid": header.get("kid"),
+    }:
+        raise BundleRejected(reason="bad_header")
+    try:
+        public_key = trusted.verification_key(str(header["kid"]), now or datetime.now(UTC))
+    except UnknownKey:
+        raise BundleRejected(reason="unknown_key") from None
+    signed = bundle.strip()[: match.end(2)].encode("ascii")
+    try:
+        public_key.verify(_b64url_decode(match.group(3)), signed)
+    except (InvalidSignature, binascii.Error, ValueError):
+        raise BundleRejected(reason="bad_signature") from None
+    try:
+        payload = _decoder.decode(_b64url_decode(match.group(2)))
+    except (binascii.Error, ValueError, msgspec.DecodeError):
+        raise BundleRejected(reason="malformed") from None
+    if not isinstance(payload, dict):
+        raise BundleRejected(reason="malformed")
+    return payload

@@ -1,0 +1,143 @@
+"""``cardservice offline``: the reference offline scanner (``cards.offline``).
+
+``sync`` brings a scanner's directory up to date from the server (a delta after the first
+time) or from a bundle file copied from anywhere; ``verify`` judges scans with no server and
+prints one JSON verdict a line, with the age of its data. Neither needs the service's
+settings: a scanner is not a server.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlencode
+
+import click
+import msgspec
+
+from cardservice.cli.common import reported
+
+DIR_OPTION = click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="CARDSERVICE_OFFLINE_DIR",
+    required=True,
+    help="The scanner's data directory (CARDSERVICE_OFFLINE_DIR).",
+)
+
+
+@click.group()
+def offline() -> None:
+    """Offline scanning: sync the signed revocation feed, verify cards with no server."""
+
+
+def _fetch(url: str, api_key: str | None) -> tuple[int, str]:
+    import httpx  # noqa: PLC0415  # keep `--help` fast
+
+    headers = {"X-API-Key": api_key} if api_key else {}
+    try:
+        response = httpx.get(url, headers=headers, timeout=60)
+    except httpx.HTTPError as error:
+        raise click.ClickException(f"server_unreachable: {error}") from error
+    return response.status_code, response.text
+
+
+@offline.command("sync")
+@DIR_OPTION
+@click.option("--server", help="The service's base URL, e.g. https://cards.example.org.")
+@click.option(
+    "--api-key", envvar="CARDSERVICE_SCANNER_API_KEY", help="(CARDSERVICE_SCANNER_API_KEY)"
+)
+@click.option(
+    "--bundle",
+    "bundle_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Apply this bundle file instead of asking the server (a copy from anywhere).",
+)
+@click.option(
+    "--trust-jwks",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="First sync: trust the keys in this JWKS file, not the server's /.well-known/jwks.json.",
+)
+@click.option("--full", is_flag=True, help="Ask for the whole feed, not a delta.")
+def offline_sync(  # noqa: PLR0917  # click passes every option by keyword
+    directory: Path,
+    server: str | None,
+    api_key: str | None,
+    bundle_file: Path | None,
+    trust_jwks: Path | None,
+    full: bool,
+) -> None:
+    """Bring the scanner's data up to date; prints the cursor, the counts and the data's age."""
+    from cardservice.cards.offline import apply_bundle, load_state, save_state  # noqa: PLC0415
+
+    if (server is None) == (bundle_file is None):
+        raise click.UsageError("give exactly one of --server and --bundle")
+    state = load_state(directory)
+    trust: object | None = None
+    if state is None:
+        if trust_jwks is not None:
+            trust = json.loads(trust_jwks.read_text())
+        elif server is not None:
+            status, body = _fetch(f"{server.rstrip('/')}/.well-known/jwks.json", None)
+            if status != 200:
+                raise click.ClickException(f"jwks_unavailable: HTTP {status}")
+            trust = json.loads(body)
+    if bundle_file is not None:
+        bundle = bundle_file.read_text()
+    else:
+        query = "" if state is None or full else "?" + urlencode({"since": state.cursor})
+        status, bundle = _fetch(f"{(server or '').rstrip('/')}/api/v1/offline/feed{query}", api_key)
+        if status != 200:
+            raise click.ClickException(f"feed_refused: HTTP {status} {bundle[:300]}")
+    now = datetime.now(UTC)
+    with reported():
+        new_state = apply_bundle(state, bundle, trust=trust, now=now)
+    save_state(directory, new_state)
+    click.echo(
+        json.dumps(
+            {
+                "cursor": new_state.cursor,
+                "numbers": len(new_state.numbers),
+                "tokens": len(new_state.tokens),
+                "data_as_of": datetime.fromtimestamp(new_state.data_at, UTC).isoformat(),
+                "data_age_seconds": max(0, int(now.timestamp()) - new_state.data_at),
+            }
+        )
+    )
+
+
+@offline.command("verify")
+@DIR_OPTION
+@click.option(
+    "--max-age",
+    type=click.IntRange(min=0),
+    default=86_400,
+    show_default=True,
+    help="Seconds after which the data is reported stale.",
+)
+@click.argument("scans", nargs=-1)
+def offline_verify(directory: Path, max_age: int, scans: tuple[str, ...]) -> None:
+    """Verify SCANS (barcodes, card tokens, rotating codes; or one a line on standard
+    input) with no server. Prints one JSON verdict a line: status, reason, user_number,
+    expires_on, data_age_seconds, data_as_of, stale. Exits 0 whatever the verdicts."""
+    from cardservice.cards.device_proof import time_step  # noqa: PLC0415
+    from cardservice.cards.offline import (  # noqa: PLC0415
+        OfflineVerifier,
+        load_seen,
+        load_state,
+        save_seen,
+    )
+
+    state = load_state(directory)
+    if state is None:
+        raise click.ClickException("offline_not_synced: run `cardservice offline sync` first")
+    verifier = OfflineVerifier(state, max_age_seconds=max_age, replay=load_seen(directory))
+    inputs = scans or tuple(line.strip() for line in sys.stdin if line.strip())
+    now = datetime.now(UTC)
+    for scanned in inputs:
+        click.echo(msgspec.json.encode(verifier.verify(scanned, now=now)).decode())
+    save_seen(directory, verifier.replay, keep_after_step=time_step(now) - 2)
