@@ -33,6 +33,14 @@ TEXTS: Final = {
 }
 
 
+# The download's refusals (``routes.py``: the errors' docstrings), for the page catalogs.
+ERRORS: Final = (
+    N_("Apple Wallet passes are not offered by this library."),
+    N_("You have no card to add to Wallet yet."),
+    N_("This card is no longer valid, so it cannot be added to Wallet."),
+)
+
+
 def pass_strings(profile: Profile) -> dict[str, dict[str, str]]:
     """``{"ja": {key: text}, "en": {...}}`` with the library's name as ``library``."""
     return {
