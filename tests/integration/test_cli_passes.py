@@ -1,0 +1,53 @@
+"""``cardservice passes dev-certs`` in a subprocess, as an operator runs it: the chain it
+writes signs passes that openssl verifies against its root, with the settings it prints."""
+
+from __future__ import annotations
+
+import stat
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from cardservice.passkit.dev import DEV_PASS_TYPE_ID, DEV_TEAM_ID
+from cardservice.passkit.wallet import AppleWallet
+from cardservice.settings import Settings
+from passes.apple import STRING_KEYS, AppleCard, build_pkpass
+from tests.cli_support import cardservice
+from tests.pass_support import opened_pass, pass_document
+
+
+def test_dev_certs_make_a_chain_that_signs_verifiable_passes(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    env = {"CARDSERVICE_DATA_DIR": str(data_dir), "CARDSERVICE_PROFILE": "example"}
+    ran = cardservice(env, "passes", "dev-certs")
+    chain = data_dir / "apple-dev"
+    printed = dict(
+        line.split("=", 1) for line in ran.out.splitlines() if line.startswith("CARDSERVICE_")
+    )
+    assert printed["CARDSERVICE_APPLE_PASS_TYPE_ID"] == DEV_PASS_TYPE_ID
+    assert printed["CARDSERVICE_APPLE_PASS_KEY"] == str(chain / "pass.key")
+    assert stat.S_IMODE((chain / "pass.key").stat().st_mode) == 0o600
+    again = cardservice(env, "passes", "dev-certs", ok=False)
+    assert "--force" in again.err
+
+    settings = Settings.from_env({**env, **printed})
+    assert settings.apple_passes_configured
+    wallet = AppleWallet.of(settings)
+    assert wallet is not None
+    card = AppleCard(
+        pass_type_id=wallet.pass_type_id,
+        team_id=DEV_TEAM_ID,
+        serial="0" * 32,
+        organization="横浜市立みなと図書館",
+        user_number="2000000012",
+        expires_on=date(2029, 11, 30),
+        expires_at=datetime(2029, 11, 30, 15, tzinfo=UTC),
+        state="active",
+        barcodes=[],
+        strings={"en": dict.fromkeys(STRING_KEYS, "x")},
+        authentication_token="t" * 43,
+        web_service_url=wallet.web_service_url,
+        card_page_url=wallet.card_page_url,
+    )
+    body = build_pkpass(card, signer=wallet.signer, images=wallet.images).body
+    files = opened_pass(body, chain / "root.pem", tmp_path / "verify")
+    assert pass_document(files)["teamIdentifier"] == DEV_TEAM_ID
