@@ -1,8 +1,8 @@
 """The ``cardservice`` command: serve, migrate, patrons and cards, API keys, signing keys.
 
 One module per command group: ``server`` (serve, demo, migrate, jobs), ``staff``,
-``patron``, ``card``, ``apikey``, ``keys``; ``common`` holds what they share. The console
-script is ``cardservice.cli:main``.
+``patron``, ``card``, ``apikey``, ``keys``, ``sip2``; ``common`` holds what they share. The
+console script is ``cardservice.cli:main``.
 """
 
 from __future__ import annotations
@@ -12,8 +12,11 @@ import click
 from cardservice.cli.apikey import apikey
 from cardservice.cli.card import card
 from cardservice.cli.keys import keys
+from cardservice.cli.offline import offline
+from cardservice.cli.passes import passes
 from cardservice.cli.patron import patron
 from cardservice.cli.server import demo, jobs, migrate, serve
+from cardservice.cli.sip2 import sip2
 from cardservice.cli.staff import staff
 
 
@@ -22,5 +25,7 @@ def main() -> None:
     """Digital library cards: registration, signed cards, barcodes and verification."""
 
 
-for _command in (migrate, serve, demo, jobs, patron, card, apikey, keys, staff):
+for _command in (migrate, serve, demo, jobs, patron, card, apikey, keys, staff, sip2):
     main.add_command(_command)
+main.add_command(offline)
+main.add_command(passes)
