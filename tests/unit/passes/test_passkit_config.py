@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from cardservice.errors import ConfigurationError
+from cardservice.passkit.routes import AppleWalletOff, CardRevokedForPass, NoCardForPass
 from cardservice.passkit.service import (
     authentication_token,
     moment_of_tag,
@@ -16,8 +17,10 @@ from cardservice.passkit.service import (
     presented_token,
     tag_of,
 )
+from cardservice.passkit.texts import ERRORS
 from cardservice.passkit.wallet import pass_images
 from cardservice.settings import Settings
+from cardservice.web.i18n import translations
 from passes.apple import default_images
 
 
@@ -60,3 +63,10 @@ def test_tags_tokens_and_headers() -> None:
     assert presented_token(f"Bearer {token}") is None
     assert presented_token("ApplePass ") is None
     assert presented_token(None) is None
+
+
+def test_the_download_refusals_are_in_the_catalogs() -> None:
+    errors = [AppleWalletOff(), NoCardForPass(), CardRevokedForPass()]
+    assert [error.message for error in errors] == list(ERRORS)
+    for message in ERRORS:
+        assert translations("ja").gettext(message) != message
