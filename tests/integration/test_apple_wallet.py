@@ -15,7 +15,8 @@ import msgspec
 import pytest
 
 from cardservice.cards.lifecycle import ReissueReason, reissue_card, renew_card, suspend_card
-from cardservice.cards.models import Card
+from cardservice.cards.models import Card, RevocationReason
+from cardservice.cards.service import revoke_card
 from cardservice.passkit.paths import APPLE_PASS_PATH, WEB_SERVICE_PATH
 from cardservice.passkit.push import RecordingPusher
 from cardservice.passkit.routes import AUTH_KEY_LABEL
@@ -226,6 +227,19 @@ async def test_a_saved_pass_follows_its_card(
     gone = await client.delete(_device_path(serial), headers=_auth(token))
     assert gone.status_code == 200
     assert (await client.get(_device_path())).status_code == 204
+
+    # A card revoked with no new one: there is nothing to add, said on a page.
+    await _change(
+        services,
+        new_card.id,
+        pusher,
+        lambda session, held: revoke_card(
+            session, held, RevocationReason.WITHDRAWN, services.policy
+        ),
+    )
+    refused = await client.get(APPLE_PASS_PATH, headers={"Accept": "text/html"})
+    assert refused.status_code == 409
+    assert refused.headers["content-type"].startswith("text/html")
 
 
 async def test_wrong_tokens_and_other_serials_get_the_same_401(
