@@ -1,0 +1,174 @@
+"""The counter station over HTTP, on both engines: who may open it, the verdict of every
+kind of scan in words (JSON for the script, the page without it), garbage typed, and the
+card's last use."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+from litestar.testing import AsyncTestClient
+from sqlalchemy import update
+
+from cardservice.calendar import local_today
+from cardservice.cards.models import Card, RevocationReason
+from cardservice.cards.numbers import barcode_text
+from cardservice.cards.service import revoke_card, set_suspended
+from cardservice.services import Services
+from cardservice.staff.models import Role
+from tests.card_support import card_token_of
+from tests.factories import make_card
+from tests.web_support import csrf_from, login, make_staff, web_client, with_free_catcher_port
+
+Client = AsyncTestClient[Any]
+
+
+@pytest.fixture
+async def client(services: Services) -> AsyncIterator[Client]:
+    async with web_client(with_free_catcher_port(services.settings), mail=False) as running:
+        yield running
+
+
+async def _counter_staff(client: Client, services: Services) -> str:
+    await make_staff(services, "tanaka", Role.COUNTER, display_name="田中 一郎")
+    await login(client, "tanaka")
+    page = await client.get("/staff/counter")
+    assert page.status_code == 200, page.text
+    return csrf_from(page.text)
+
+
+async def _scan(client: Client, token: str, scanned: str) -> dict[str, Any]:
+    answer = await client.post(
+        "/staff/counter/scan", data={"scanned": scanned, "_csrf_token": token}
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["cache-control"] == "no-store"
+    result: dict[str, Any] = answer.json()
+    return result
+
+
+async def test_who_may_open_the_station(client: Client, services: Services) -> None:
+    answer = await client.get("/staff/counter")
+    assert answer.status_code in {302, 303}
+    assert answer.headers["location"].startswith("/staff/login")
+    await make_staff(services, "sato", Role.REVIEWER)
+    await login(client, "sato")
+    assert "/staff/counter" not in (await client.get("/staff")).text
+    assert (await client.get("/staff/counter")).status_code == 403
+    await client.post(
+        "/staff/logout", data={"_csrf_token": csrf_from((await client.get("/staff")).text)}
+    )
+    token = await _counter_staff(client, services)
+    home = await client.get("/staff")
+    assert 'href="/staff/counter"' in home.text
+    page = await client.get("/staff/counter")
+    assert page.headers["permissions-policy"].startswith("camera=(self)")
+    assert 'src="/static/counter.js"' in page.text
+    # Without the CSRF token a scan is refused.
+    refused = await client.post("/staff/counter/scan", data={"scanned": "1"})
+    assert refused.status_code == 403
+    assert token
+
+
+async def test_every_verdict_in_words(client: Client, services: Services) -> None:
+    token = await _counter_staff(client, services)
+    valid = await make_card(services, email="valid@example.org")
+    expired = await make_card(services, email="expired@example.org")
+    revoked = await make_card(services, email="revoked@example.org")
+    suspended = await make_card(services, email="suspended@example.org")
+    async with services.db.transaction() as session:
+        await session.execute(
+            update(Card).where(Card.id == expired.id).values(expires_on=date(2020, 3, 31))
+        )
+        row = await session.get(Card, revoked.id)
+        assert row is not None
+        await revoke_card(session, row, RevocationReason.REISSUED, services.policy)
+        row = await session.get(Card, suspended.id)
+        assert row is not None
+        set_suspended(row, "reported_lost")
+
+    ends = valid.expires_on
+    scanned = barcode_text(services.policy.number_format, valid.user_number)
+    assert await _scan(client, token, scanned) == {
+        "status": "valid",
+        "tone": "ok",
+        "title": "有効",
+        "words": "このカードは利用できます。",
+        "user_number": valid.user_number,
+        "expires_on": f"{ends.year}年{ends.month}月{ends.day}日",
+        "holder": "山田 花子",
+    }
+    by_qr = await _scan(client, token, card_token_of(services, valid))
+    assert (by_qr["status"], by_qr["holder"]) == ("valid", "山田 花子")
+
+    answer = await _scan(client, token, expired.user_number)
+    assert (answer["status"], answer["tone"], answer["expires_on"]) == (
+        "expired",
+        "stop",
+        "2020年3月31日",
+    )
+    answer = await _scan(client, token, revoked.user_number)
+    assert (answer["status"], answer["tone"], answer["holder"]) == ("revoked", "stop", "山田 花子")
+    assert answer["words"] == "新しい番号のカードを再発行したため、この番号は無効です。"
+    answer = await _scan(client, token, suspended.user_number)
+    assert (answer["status"], answer["tone"]) == ("suspended", "warn")
+    assert answer["words"] == "紛失の届出が出ているカードです。"
+
+
+async def test_unknown_and_garbage(client: Client, services: Services) -> None:
+    token = await _counter_staff(client, services)
+    card = await make_card(services)
+    async with services.db.transaction() as session:
+        from cardservice.cards.allocation import allocate_number  # noqa: PLC0415
+
+        never_issued = await allocate_number(session, services.policy.number_format)
+    answer = await _scan(client, token, never_issued)
+    assert (answer["status"], answer["tone"], answer["holder"]) == ("unknown", "stop", None)
+    assert answer["title"] == "登録のないカード"
+    wrong_digit = card.user_number[:-1] + str((int(card.user_number[-1]) + 1) % 10)
+    for garbage in ("", "   ", "hello world", wrong_digit, "eyJ.x.y", "[2J\u3000", "9" * 20000):
+        answer = await _scan(client, token, garbage)
+        assert (answer["status"], answer["tone"]) == ("invalid", "stop"), garbage[:20]
+        assert answer["title"] == "読み取りエラー"
+        assert answer["words"]
+
+
+async def test_the_page_without_script_and_in_english(client: Client, services: Services) -> None:
+    token = await _counter_staff(client, services)
+    card = await make_card(services)
+    page = await client.post(
+        "/staff/counter?lang=en", data={"scanned": card.user_number, "_csrf_token": token}
+    )
+    assert page.status_code == 200
+    assert 'class="verdict verdict-ok"' in page.text
+    assert "Valid" in page.text
+    assert "The card may be used." in page.text
+    assert "山田 花子" in page.text
+    garbage = await client.post(
+        "/staff/counter?lang=en", data={"scanned": "<script>", "_csrf_token": token}
+    )
+    assert garbage.status_code == 200
+    assert 'class="verdict verdict-stop"' in garbage.text
+    assert "Not a card number" in garbage.text
+    assert "<script>" not in garbage.text.split("<main", 1)[1].split("</main>", 1)[0].replace(
+        '<script src="/static/counter.js" defer></script>', ""
+    )
+
+
+async def test_a_valid_scan_records_the_last_use(client: Client, services: Services) -> None:
+    token = await _counter_staff(client, services)
+    card = await make_card(services)
+    assert (await _scan(client, token, card.user_number))["status"] == "valid"
+    assert services.verifier.last_use is not None
+    # The app's own services wrote it; wait for the row through the test's database.
+    for _ in range(200):
+        async with services.db.transaction() as session:
+            row = await session.get(Card, card.id)
+            assert row is not None
+            if row.last_used_on is not None:
+                break
+        await asyncio.sleep(0.025)
+    assert row.last_used_on == local_today(services.policy.timezone, datetime.now(UTC))
