@@ -3,9 +3,9 @@
 A screenshot of the card's QR code can be shown anywhere, again and again. The rotating
 code cannot: the phone makes an ECDSA P-256 key pair with WebCrypto (``extractable:
 false``, kept in IndexedDB: the private key never leaves the browser, not even to this
-page's script), registers the public key once (``POST /api/v1/card/device-key``), and gets
-a card token whose RFC 7800 ``cnf.jwk`` claim holds that public key. Every 30 seconds the
-card page signs the current time step with the private key and shows::
+page's script), registers the public key once (``POST /card/device-key``, in the patron's
+session) and gets a card token whose RFC 7800 ``cnf.jwk`` claim holds that public key.
+Every 30 seconds the card page signs the current time step with the private key and shows::
 
     <card token>~<time step>~<signature>
 
@@ -67,6 +67,8 @@ def device_public_jwk(jwk: object) -> dict[str, str]:
     """
     if not isinstance(jwk, dict) or jwk.get("kty") != "EC" or jwk.get("crv") != "P-256":
         raise InvalidInput("a device key is an EC P-256 public JWK", code="device_key_invalid")
+    if "d" in jwk:  # a private key sent over the wire is no longer the phone's alone
+        raise InvalidInput("send the public key only", code="device_key_invalid")
     x, y = jwk.get("x"), jwk.get("y")
     if not (isinstance(x, str) and isinstance(y, str)):
         raise InvalidInput("x and y are required", code="device_key_invalid")

@@ -34,30 +34,33 @@ offline scanner can only say it is not listed (see ``cards.offline``).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
-import msgspec
-from cryptography.exceptions import InvalidSignature
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cardservice.cards.bundle import BundleRejected, open_bundle, sign_bundle
 from cardservice.cards.feed_log import EntryKind, FeedEntry
-from cardservice.cards.keys import Keyring, NoSigningKey, UnknownKey
+from cardservice.cards.keys import Keyring
 from cardservice.cards.service import CardPolicy
 from cardservice.errors import Conflict, InvalidInput
 
-FEED_TYPE: Final = "revocation-feed+jws"
-ALGORITHM: Final = "EdDSA"
+__all__ = [
+    "BundleRejected",
+    "FeedContext",
+    "FeedCursorAhead",
+    "FeedCursorInvalid",
+    "feed_payload",
+    "open_bundle",
+    "parse_cursor",
+    "sign_bundle",
+]
+
 # A cursor is a seq: a non-negative decimal integer that fits a BIGINT.
 _CURSOR: Final = re.compile(r"0|[1-9][0-9]{0,17}")
-_JWS: Final = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)")
-_encoder = msgspec.json.Encoder()
-_decoder = msgspec.json.Decoder()
 
 
 class FeedCursorInvalid(InvalidInput):
@@ -71,12 +74,6 @@ class FeedCursorAhead(Conflict):
     database. Sync again without "since" (a full bundle)."""
 
     code = "feed_cursor_ahead"
-
-
-class BundleRejected(InvalidInput):
-    """The bundle is not a signed feed of this library."""
-
-    code = "bundle_rejected"
 
 
 def parse_cursor(value: str | None) -> int | None:
@@ -168,60 +165,3 @@ async def feed_payload(
         "numbers": number_rows,
         "tokens": token_rows,
     }
-
-
-def _b64url(data: bytes) -> bytes:
-    return base64.urlsafe_b64encode(data).rstrip(b"=")
-
-
-def _b64url_decode(segment: str) -> bytes:
-    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-
-
-def sign_bundle(payload: dict[str, Any], keyring: Keyring, now: datetime) -> bytes:
-    """The compact JWS of ``payload`` (ASCII bytes), signed with the key in use at ``now``."""
-    key = keyring.signing_key(now)
-    if key.private_key is None:  # signing_key only returns keys that have one
-        raise NoSigningKey("the signing key has no private key")
-    header = _encoder.encode({"alg": ALGORITHM, "typ": FEED_TYPE, "kid": key.kid})
-    signing_input = _b64url(header) + b"." + _b64url(_encoder.encode(payload))
-    return signing_input + b"." + _b64url(key.private_key.sign(signing_input))
-
-
-def open_bundle(bundle: str, trusted: Keyring, now: datetime | None = None) -> dict[str, Any]:
-    """The payload of a bundle signed by a key in ``trusted``; ``BundleRejected`` (with a
-    ``reason``: malformed, bad_header, unknown_key, bad_signature) otherwise.
-
-    ``trusted`` is the scanner's key set: the one it was set up with, then the ``jwks`` of
-    its last accepted bundle. Wherever the bundle came from (the server, a USB stick, another
-    scanner), only the signature decides.
-    """
-    match = _JWS.fullmatch(bundle.strip())
-    if match is None:
-        raise BundleRejected(reason="malformed")
-    try:
-        header = _decoder.decode(_b64url_decode(match.group(1)))
-    except (binascii.Error, ValueError, msgspec.DecodeError):
-        raise BundleRejected(reason="malformed") from None
-    if not isinstance(header, dict) or header != {
-        "alg": ALGORITHM,
-        "typ": FEED_TYPE,
-        "kid": header.get("kid"),
-    }:
-        raise BundleRejected(reason="bad_header")
-    try:
-        public_key = trusted.verification_key(str(header["kid"]), now or datetime.now(UTC))
-    except UnknownKey:
-        raise BundleRejected(reason="unknown_key") from None
-    signed = bundle.strip()[: match.end(2)].encode("ascii")
-    try:
-        public_key.verify(_b64url_decode(match.group(3)), signed)
-    except (InvalidSignature, binascii.Error, ValueError):
-        raise BundleRejected(reason="bad_signature") from None
-    try:
-        payload = _decoder.decode(_b64url_decode(match.group(2)))
-    except (binascii.Error, ValueError, msgspec.DecodeError):
-        raise BundleRejected(reason="malformed") from None
-    if not isinstance(payload, dict):
-        raise BundleRejected(reason="malformed")
-    return payload

@@ -24,7 +24,7 @@ from typing import Any, Final
 
 import msgspec
 
-from cardservice.calendar import local_today
+from cardservice.cards.bundle import BundleRejected, open_bundle
 from cardservice.cards.checkdigits import CheckScheme
 from cardservice.cards.device_proof import (
     DeviceProofRejected,
@@ -32,7 +32,6 @@ from cardservice.cards.device_proof import (
     is_rotating_code,
     verify_rotating_code,
 )
-from cardservice.cards.feed import BundleRejected, open_bundle
 from cardservice.cards.keys import Keyring
 from cardservice.cards.numbers import InvalidNumber, NumberFormat, normalise
 from cardservice.cards.signing_key import EPOCH, SigningKey, jwk_thumbprint
@@ -243,7 +242,7 @@ class OfflineVerifier:
         number = claims.user_number
         # exp is the next local midnight after the last valid day (calendar.end_of_day).
         last_instant = claims.expires_at - timedelta(seconds=1)
-        expires_on = local_today(ZoneInfo(self._state.timezone), last_instant)
+        expires_on = last_instant.astimezone(ZoneInfo(self._state.timezone)).date()
         listed = self._state.numbers.get(number)
         if listed is not None:
             return self._verdict(listed[0], listed[1], number, expires_on, now)

@@ -105,13 +105,14 @@ class DeviceKeyAnswer(msgspec.Struct):
 
 
 @post(
-    "/api/v1/card/device-key",
+    "/card/device-key",
     status_code=HTTP_200_OK,
     tags=["cards"],
     summary="Bind the patron's card token to this phone's key (the rotating code)",
     description=(
-        "Logged-in patrons only (the card page's session). Takes the public JWK (EC P-256) "
-        "of a key made on the phone with WebCrypto and answers a card token whose cnf "
+        "Logged-in patrons only (the card page's session and CSRF token). Takes the public "
+        "JWK (EC P-256) of a key made on the phone with WebCrypto and answers a card token "
+        "whose cnf "
         "claim (RFC 7800) holds it. Limited to 10 a patron an hour."
     ),
     request_max_body_size=4096,
@@ -119,6 +120,7 @@ class DeviceKeyAnswer(msgspec.Struct):
     responses=api_responses(
         {
             401: error_response("Not logged in as a patron (patron_login_required)."),
+            403: error_response("No CSRF token from the card page (forbidden)."),
             409: error_response("The card is not active (card_not_active)."),
             422: error_response("Not an EC P-256 public key (device_key_invalid)."),
             429: error_response("Too many keys registered lately (rate_limited)."),

@@ -1,0 +1,113 @@
+"""`cardservice offline sync|verify` as a scanner runs them (the console script in a
+subprocess): synced from a running `cardservice serve`, then verifying with the server
+stopped. A card revoked between two syncs is rejected after the second (a delta), every
+verdict says how old its data is, and a bundle file copied from elsewhere is trusted by
+its signature alone.
+
+On SQLite only: this is about the command line; the feed's SQL runs on both engines in
+tests/integration/test_offline_feed.py."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from cardservice.cards.models import RevocationReason
+from cardservice.cards.service import get_card, revoke_card
+from cardservice.db.migrate import upgrade
+from cardservice.services import Services
+from cardservice.settings import Settings
+from tests.card_support import card_token_of, counter_api_key
+from tests.cli_support import cardservice, cli_env, serving
+from tests.factories import make_card
+from tests.integration.test_cli_card import read
+
+
+@pytest.fixture(scope="module")
+def db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('offline') / 'test.db'}"
+    asyncio.run(upgrade(url))
+    return url
+
+
+def _verdicts(out: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in out.splitlines()]
+
+
+async def _cards(svc: Services) -> tuple[str, str, str, str, str]:
+    kept, lost = await make_card(svc), await make_card(svc, email="b@example.org")
+    key = await counter_api_key(svc)
+    return (
+        kept.user_number,
+        card_token_of(svc, kept),
+        lost.user_number,
+        card_token_of(svc, lost),
+        key,
+    )
+
+
+async def _revoke(svc: Services, number: str) -> None:
+    async with svc.db.transaction() as session:
+        card = await get_card(session, number)
+        await revoke_card(session, card, RevocationReason.LOST, svc.policy)
+
+
+def test_offline_scanner_syncs_from_the_server_and_verifies_without_it(
+    empty_db: Settings, tmp_path: Path
+) -> None:
+    env = cli_env(empty_db, empty_db.data_dir)
+    kept, kept_token, lost, lost_token, api_key = read(empty_db, _cards)
+    scanner = tmp_path / "scanner"
+    copy_dir = tmp_path / "copied"
+    sync = ("offline", "sync", "--dir", str(scanner), "--api-key", api_key)
+    with serving(env, "serve") as server:
+        first = json.loads(cardservice(env, *sync, "--server", server.url).out)
+        assert (first["numbers"], first["tokens"]) == (0, 0)
+        read(empty_db, lambda svc: _revoke(svc, lost))
+        second = json.loads(cardservice(env, *sync, "--server", server.url).out)
+        assert second["cursor"] > first["cursor"]
+        assert (second["numbers"], second["tokens"]) == (1, 1)
+        # A copy of the full bundle, as a USB stick would carry it to a scanner with no
+        # network, and the key set its operator was given.
+        headers = {"X-API-Key": api_key}
+        bundle = httpx.get(f"{server.url}/api/v1/offline/feed", headers=headers).text
+        jwks = httpx.get(f"{server.url}/.well-known/jwks.json").text
+    (tmp_path / "bundle.jws").write_text(bundle)
+    (tmp_path / "jwks.json").write_text(jwks)
+
+    # The server is gone: the scanner still judges, from its own data.
+    unreachable = cardservice(env, *sync, "--server", server.url, ok=False)
+    assert "server_unreachable" in unreachable.err
+    out = cardservice(
+        env, "offline", "verify", "--dir", str(scanner), lost, lost_token, kept_token, "12"
+    ).out
+    by_lost, by_lost_token, by_kept, garbage = _verdicts(out)
+    assert (by_lost["status"], by_lost["reason"]) == ("revoked", "lost")
+    assert (by_lost_token["status"], by_lost_token["reason"]) == ("revoked", "lost")
+    assert (by_kept["status"], by_kept["user_number"]) == ("valid", kept)
+    assert garbage["status"] == "invalid"
+    for verdict in (by_lost, by_kept):
+        assert 0 <= verdict["data_age_seconds"] < 300
+        assert verdict["stale"] is False
+        assert verdict["data_as_of"].endswith("Z") or "+00:00" in verdict["data_as_of"]
+
+    # The copied bundle applies on another scanner with no server at all.
+    copied = cardservice(
+        env, "offline", "sync", "--dir", str(copy_dir), "--bundle", str(tmp_path / "bundle.jws"),
+        "--trust-jwks", str(tmp_path / "jwks.json"),
+    ).out  # fmt: skip
+    assert json.loads(copied)["numbers"] == 1
+    # A tampered copy is refused with a stable code, and nothing changes.
+    tampered = tmp_path / "tampered.jws"
+    tampered.write_text(bundle[:-4] + ("AAAA" if not bundle.endswith("AAAA") else "BBBB"))
+    refused = cardservice(
+        env, "offline", "sync", "--dir", str(copy_dir), "--bundle", str(tampered), ok=False
+    )
+    assert "bundle_rejected" in refused.err
+    not_synced = cardservice(env, "offline", "verify", "--dir", str(tmp_path / "new"), ok=False)
+    assert "offline_not_synced" in not_synced.err
