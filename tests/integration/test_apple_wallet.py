@@ -300,3 +300,38 @@ async def test_without_apple_settings_there_is_no_pass(services: Services) -> No
         served = await running.get(_device_path())
         assert served.status_code == 404
         assert served.json()["error"]["code"] == "apple_wallet_not_configured"
+
+
+async def test_an_expired_card_and_a_device_apns_no_longer_knows(
+    client: Client, services: Services, chain_dir: Path, tmp_path: Path
+) -> None:
+    card = await make_card(services)
+    async with services.db.transaction() as session:
+        apple_pass = await pass_of_card(session, card)
+    key = derive_key(app_secrets(services.settings), AUTH_KEY_LABEL)
+    token = authentication_token(key, apple_pass.serial)
+    path, body = _device_path(apple_pass.serial), {"pushToken": PUSH_TOKEN}
+    assert (await client.post(path, json=body, headers=_auth(token))).status_code == 201
+    pusher = RecordingPusher(gone_tokens={PUSH_TOKEN})
+    await update_apple_passes(services.db, _wallet(services, pusher))  # the cursor starts
+
+    # Expired: the barcodes stay for a renewal at the counter, no token can be signed.
+    async with services.db.transaction() as session:
+        held = await session.get(Card, card.id)
+        assert held is not None
+        held.expires_on = date(2020, 3, 31)
+    served = await client.get(_pass_path(apple_pass.serial), headers=_auth(token))
+    document = _opened(served.content, chain_dir, tmp_path)
+    assert document["storeCard"]["headerFields"][0]["value"] == "status.expired"
+    assert [b["format"] for b in document["barcodes"]] == [
+        "PKBarcodeFormatCodabar",
+        "PKBarcodeFormatCode128",
+    ]
+    assert document["expirationDate"].startswith("2020-03-3")
+
+    # A suspension is pushed, and APNs says the device is gone: its registration goes.
+    await _change(
+        services, card.id, pusher, lambda session, held: suspend_card(session, held, "staff")
+    )
+    assert pusher.sent == []
+    assert (await client.get(_device_path())).status_code == 204
