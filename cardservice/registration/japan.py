@@ -46,7 +46,8 @@ PREFECTURES_EN: tuple[str, ...] = (
 # there (①, full-width digits, a compatibility ideograph in 神奈川県) can only be a typing
 # variant, and what is kept is ASCII digits or one of the 47 prefecture names.
 DASHES = "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u30fc"
-_POSTAL_CODE = re.compile(rf"〒?\s*([0-9]{{3}})[{DASHES}\s]?([0-9]{{4}})")
+# Spaces may stand around the hyphen or in its place ("231 - 0005", "231 0005").
+_POSTAL_CODE = re.compile(rf"〒?\s*([0-9]{{3}})(?:\s*[{DASHES}]\s*|\s*)([0-9]{{4}})")
 
 # Numbers a person can be reached on; free-dial, navi-dial and premium numbers are not.
 _PERSONAL_TYPES = frozenset(
@@ -106,7 +107,8 @@ class Address:
 
 
 def normalise_postal_code(raw: str, *, field: str = "postal_code") -> str:
-    """Seven ASCII digits from 2310005, 231-0005, 〒231-0005, ２３１ー０００５ and the like."""
+    """Seven ASCII digits from 2310005, 231-0005, 231 - 0005, 〒231-0005, ２３１ー０００５ and
+    the like; :class:`InvalidPostalCode` for anything else (too short, letters)."""
     text = unicodedata.normalize("NFKC", raw).strip()
     found = _POSTAL_CODE.fullmatch(text)
     if found is None:

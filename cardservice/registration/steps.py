@@ -47,10 +47,9 @@ CHECKBOX_ON = "on"
 
 # Answers that mean "not online; come to the counter": shown at the top of the form, not
 # only next to their field, since no change to the form would fix them. The last one is a
-# card holder's new registration under procedures.registered_to_counter.
-COUNTER_CODES = frozenset(
-    {"counter_adjacent_city", "not_resident", "postal_code_unknown", "already_registered"}
-)
+# card holder's new registration under procedures.registered_to_counter. An unknown postal
+# code is not one of them: it is nearly always a typo, fixed in the field its error stands by.
+COUNTER_CODES = frozenset({"counter_adjacent_city", "not_resident", "already_registered"})
 
 MESSAGES: Messages = {
     "email_invalid": {

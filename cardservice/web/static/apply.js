@@ -1,5 +1,6 @@
 /* The application form, a little quicker with a script; everything works without it.
-   - Postal code: on leaving the field, fill in the prefecture and city from /apply/postal.
+   - Postal code: on leaving the field, fill in the prefecture and city from /apply/postal;
+     a code that is malformed or does not exist gets its error next to the field.
    - Submit buttons: disabled for a moment after the first press (the server already
      accepts a submission only once; this just spares a second round trip). */
 (function () {
@@ -32,11 +33,15 @@
         })
         .then(function (result) {
           if (!result.ok) {
-            if (status && result.body.error) {
-              status.textContent = result.body.error.message;
+            if (result.body.error) {
+              showError(postal, result.body.error.message);
+              if (status) {
+                status.textContent = result.body.error.message;
+              }
             }
             return;
           }
+          showError(postal, "");
           prefecture.value = result.body.prefecture;
           // Only replace a city the applicant has not typed themselves.
           if (!city.value || city.value === filledCity) {
@@ -51,6 +56,34 @@
           /* Offline or a server error: the applicant types the address. */
         });
     });
+  }
+
+  /* The field's own error, shown above it as the server shows one (the #NAME-error
+     paragraph the field's aria-describedby names); "" takes it away. */
+  function showError(field, message) {
+    var id = field.id + "-error";
+    var error = document.getElementById(id);
+    var described = (field.getAttribute("aria-describedby") || "").split(" ").filter(
+      function (part) { return part && part !== id; }
+    );
+    if (!message) {
+      if (error) {
+        error.parentNode.removeChild(error);
+      }
+      field.removeAttribute("aria-invalid");
+      field.setAttribute("aria-describedby", described.join(" "));
+      return;
+    }
+    if (!error) {
+      error = document.createElement("p");
+      error.className = "field-error";
+      error.id = id;
+      var row = field.closest(".inline") || field;
+      row.parentNode.insertBefore(error, row);
+    }
+    error.textContent = message;
+    field.setAttribute("aria-invalid", "true");
+    field.setAttribute("aria-describedby", described.concat([id]).join(" "));
   }
 
   function submitOnce() {

@@ -47,13 +47,13 @@ def test_prefectures_are_japan_posts_47_in_jis_order() -> None:
 @pytest.mark.parametrize(
     "raw",
     ["2310005", "231-0005", "〒231-0005", "〒 231-0005", "２３１－０００５", "２３１ー０００５",
-     "231ｰ0005", "231−0005", " 231 0005 "],
+     "231ｰ0005", "231−0005", " 231 0005 ", "231 - 0005", "231 -0005", "２３１　－　０００５"],
 )  # fmt: skip
 def test_postal_code_spellings_become_seven_digits(raw: str) -> None:
     assert normalise_postal_code(raw) == "2310005"
 
 
-@pytest.mark.parametrize("raw", ["", "231-000", "23100055", "23-10005", "231--0005", "abcdefg"])
+@pytest.mark.parametrize("raw", ["", "231-000", "23100055", "23-10005", "231--0005", "231 - - 0005", "abcdefg"])
 def test_malformed_postal_codes_are_refused(raw: str) -> None:
     with pytest.raises(InvalidPostalCode) as caught:
         normalise_postal_code(raw)
