@@ -6,13 +6,14 @@
 #   make bench-applicants  10 applicants at once through online registration, on SQLite
 #   make bench-import      the ILS patron import, 100,000 rows, twice
 #   make bench-uploads     10 applicants uploading phone photos at once: memory and time
+#   make bench-offline     the signed revocation feed: a full sync of 100,000 and a delta of 10
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 BENCH_PG ?= postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run test bench bench-applicants bench-import bench-uploads lint
+.PHONY: run test bench bench-applicants bench-import bench-uploads bench-offline lint
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -62,3 +63,9 @@ bench-import: $(VENV)/.test-installed
 
 bench-uploads: $(VENV)/.test-installed
 	$(BIN)/python tests/bench/uploads.py
+
+bench-offline: $(VENV)/.test-installed
+	$(BIN)/python tests/bench/offline_feed.py
+	@if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then \
+	  $(BIN)/python tests/bench/offline_feed.py --database-url $(BENCH_PG); \
+	else echo "PostgreSQL not reachable at 127.0.0.1:5432: its figures are skipped"; fi
