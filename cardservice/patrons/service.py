@@ -8,7 +8,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cardservice.cards.models import Card
+from cardservice.cards.lifecycle import record_event
+from cardservice.cards.models import Card, CardEventKind
 from cardservice.cards.service import CardPolicy, issue_card
 from cardservice.mail.addresses import normalise_address
 from cardservice.patrons.models import Patron, PatronSource
@@ -63,4 +64,7 @@ async def create_patron_with_card(
     )
     session.add(patron)
     await session.flush()
-    return await issue_card(session, patron.id, policy)
+    card = await issue_card(session, patron.id, policy)
+    # "Patron registered" for the library system (``events``), with the card it got.
+    await record_event(session, CardEventKind.ISSUED, card, now=card.issued_at)
+    return card

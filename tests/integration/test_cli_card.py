@@ -57,6 +57,7 @@ async def _state(svc: Services) -> dict[str, Any]:
         events = [
             (e.kind, e.user_number, e.new_user_number)
             for e in await session.scalars(select(CardEvent).order_by(CardEvent.id))
+            if e.kind != "issued"  # every new patron's first event ("patron registered")
         ]
         audits = [
             (a.action, a.staff_id, a.target_id, a.detail)

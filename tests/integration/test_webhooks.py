@@ -1,0 +1,230 @@
+"""Card events reach the library system as signed webhooks, through the delivery outbox,
+on both engines, against a real HTTP receiver (``tests/webhook_receiver.py``) that checks
+every signature with the ``standardwebhooks`` package, answers 500 or never answers."""
+
+from __future__ import annotations
+
+import base64
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from cardservice.cards.lifecycle import (
+    ReissueReason,
+    record_event,
+    reinstate_card,
+    reissue_card,
+    renew_card,
+    suspend_card,
+)
+from cardservice.cards.models import CardEventKind, RevocationReason
+from cardservice.cards.service import get_card, revoke_card
+from cardservice.events import service
+from cardservice.events.delivery import WebhookRelay, retry_delay
+from cardservice.events.models import DeliveryStatus, WebhookDelivery
+from cardservice.security import crypto
+from cardservice.security.secrets import app_secrets
+from cardservice.services import Services
+from tests.factories import make_card
+from tests.webhook_receiver import Receiver, webhook_receiver
+
+
+def _key(services: Services) -> bytes:
+    return app_secrets(services.settings).document_key
+
+
+async def _endpoint(services: Services, receiver: Receiver) -> int:
+    async with services.db.transaction() as session:
+        created = await service.create_endpoint(session, receiver.url, key=_key(services))
+    receiver.secret = created.secret
+    return created.endpoint.id
+
+
+async def _deliveries(services: Services) -> list[WebhookDelivery]:
+    async with services.db.read() as session:
+        return list(await session.scalars(select(WebhookDelivery).order_by(WebhookDelivery.id)))
+
+
+async def test_every_card_event_is_sent_signed_in_order(services: Services) -> None:
+    before = await make_card(services, email="before@example.org")  # before any endpoint
+    async with webhook_receiver() as receiver:
+        endpoint_id = await _endpoint(services, receiver)
+        card = await make_card(services)
+        policy, now = services.policy, datetime.now(UTC)
+        async with services.db.transaction() as session:
+            loaded = await get_card(session, card.user_number)
+            await renew_card(session, loaded, services.settings.profile.card, policy, now=now)
+            await record_event(
+                session, CardEventKind.DETAILS_CHANGED, loaded, detail={"fields": ["phone"]}
+            )
+            await suspend_card(session, loaded, "reported_lost")
+            await reinstate_card(session, loaded)
+            new = await reissue_card(session, loaded, ReissueReason.LOST, policy)
+            await revoke_card(session, new, RevocationReason.WITHDRAWN, policy)
+            await record_event(session, CardEventKind.REVOKED, new, detail={"reason": "withdrawn"})
+        relay = WebhookRelay(services.db, _key(services), timeout=5)
+        assert await relay.run_once() == 7
+        assert await relay.run_once() == 0  # nothing twice
+
+    assert all(r.verified for r in receiver.received), receiver.received
+    payloads = receiver.verified()
+    assert [p["type"] for p in payloads] == [
+        "patron.registered",
+        "card.renewed",
+        "patron.details_changed",
+        "card.suspended",
+        "card.reinstated",
+        "card.reissued",
+        "card.revoked",
+    ]
+    registered, renewed, changed, suspended, _, reissued, revoked = payloads
+    assert registered["data"]["user_number"] == card.user_number
+    assert registered["data"]["patron"]["family_name"] == "山田"
+    assert registered["data"]["patron"]["birth_date"] == "1990-04-01"
+    assert registered["data"]["expires_on"] == card.expires_on.isoformat()
+    assert renewed["data"]["old_expires_on"] == card.expires_on.isoformat()
+    assert changed["data"]["fields"] == ["phone"]
+    assert changed["data"]["patron"]["email"] == "hanako@example.org"
+    assert suspended["data"]["reason"] == "reported_lost"
+    assert (reissued["data"]["user_number"], reissued["data"]["new_user_number"]) == (
+        card.user_number,
+        new.user_number,
+    )
+    assert revoked["data"] == {
+        "patron_id": card.patron_id,
+        "user_number": new.user_number,
+        "reason": "withdrawn",
+    }
+    # The card made before the endpoint existed was not sent to it.
+    assert before.user_number not in {p["data"]["user_number"] for p in payloads}
+    rows = await _deliveries(services)
+    assert {(r.endpoint_id, r.status, r.attempts) for r in rows} == {
+        (endpoint_id, DeliveryStatus.DELIVERED, 1)
+    }
+    assert [r.headers["webhook-id"] for r in receiver.received] == [r.message_id for r in rows]
+
+
+async def test_a_500_is_retried_with_backoff_then_failed_and_can_be_sent_again(
+    services: Services,
+) -> None:
+    async with webhook_receiver() as receiver:
+        await _endpoint(services, receiver)
+        await make_card(services)
+        receiver.mode = "fail"
+        relay = WebhookRelay(
+            services.db, _key(services), timeout=5, max_attempts=3, rng=random.Random(1)
+        )
+        start = datetime.now(UTC)
+        assert await relay.run_once(start) == 0
+        (row,) = await _deliveries(services)
+        assert (row.status, row.attempts, row.last_status) == (DeliveryStatus.PENDING, 1, 500)
+        assert row.last_error == "HTTP 500 Internal Server Error"
+        # Backed off: 45 to 60 s after the first attempt (a minute, minus up to a quarter).
+        assert timedelta(seconds=45) <= row.next_attempt_at - start <= timedelta(seconds=60)
+        assert await relay.run_once(start + timedelta(seconds=30)) == 0
+        assert len(receiver.received) == 1  # not due yet: not tried
+        await relay.run_once(start + timedelta(minutes=1))
+        (row,) = await _deliveries(services)
+        assert row.attempts == 2
+        assert timedelta(seconds=90) <= row.next_attempt_at - (start + timedelta(minutes=1))
+        await relay.run_once(start + timedelta(minutes=4))
+        (row,) = await _deliveries(services)
+        assert (row.status, row.attempts) == (DeliveryStatus.FAILED, 3)
+        assert row.last_error == "HTTP 500 Internal Server Error"
+        assert await relay.run_once(start + timedelta(days=3)) == 0  # failed stays failed
+        assert len(receiver.received) == 3
+        async with services.db.read() as session:
+            (summary,) = await service.endpoint_summaries(session)
+            assert (summary.pending, summary.failed) == (0, 1)
+
+        receiver.mode = "ok"
+        async with services.db.transaction() as session:
+            await service.retry_failed(session, row.id)
+        assert await relay.run_once() == 1
+    (row,) = await _deliveries(services)
+    assert (row.status, row.attempts, row.last_error) == (DeliveryStatus.DELIVERED, 1, None)
+    # The same webhook-id on every attempt: the receiver can drop repeats.
+    assert len({r.headers["webhook-id"] for r in receiver.received}) == 1
+    assert receiver.received[-1].verified
+
+
+async def test_an_endpoint_that_never_answers_times_out_and_is_retried(
+    services: Services,
+) -> None:
+    async with webhook_receiver() as receiver:
+        await _endpoint(services, receiver)
+        receiver.mode = "hang"
+        await make_card(services)
+        relay = WebhookRelay(services.db, _key(services), timeout=0.3)
+        assert await relay.run_once() == 0
+    (row,) = await _deliveries(services)
+    assert (row.status, row.attempts, row.last_status) == (DeliveryStatus.PENDING, 1, None)
+    assert row.last_error == "no answer within 0.3 s"
+    assert row.next_attempt_at > datetime.now(UTC) + timedelta(seconds=30)
+
+
+async def test_a_refused_connection_is_a_failed_attempt(services: Services) -> None:
+    async with webhook_receiver() as receiver:
+        pass  # stopped: nothing listens on its port any more
+    await _endpoint(services, receiver)
+    await make_card(services)
+    assert await WebhookRelay(services.db, _key(services), timeout=2).run_once() == 0
+    (row,) = await _deliveries(services)
+    assert row.status == DeliveryStatus.PENDING
+    assert row.last_error is not None
+    assert row.last_error.startswith("ConnectError")
+
+
+async def test_a_disabled_endpoint_gets_its_events_when_enabled_again(
+    services: Services,
+) -> None:
+    async with webhook_receiver() as receiver:
+        endpoint_id = await _endpoint(services, receiver)
+        async with services.db.transaction() as session:
+            await service.set_enabled(session, endpoint_id, False)
+        card = await make_card(services)
+        relay = WebhookRelay(services.db, _key(services), timeout=5)
+        assert await relay.run_once() == 0
+        assert receiver.received == []
+        async with services.db.transaction() as session:
+            await service.set_enabled(session, endpoint_id, True)
+            await service.queue_test(session, endpoint_id)
+        assert await relay.run_once() == 2
+    types = {p["type"]: p["data"] for p in receiver.verified()}
+    assert types["patron.registered"]["user_number"] == card.user_number
+    assert types["webhook.test"] == {"endpoint_id": endpoint_id, "test": True}
+
+
+async def test_the_secret_is_stored_encrypted_and_bound_to_its_endpoint(
+    services: Services,
+) -> None:
+    key = _key(services)
+    async with services.db.transaction() as session:
+        first = await service.create_endpoint(session, "https://a.example.org/h", key=key)
+        second = await service.create_endpoint(session, "https://b.example.org/h", key=key)
+    raw = service.endpoint_secret(first.endpoint, key)
+    assert first.secret == "whsec_" + base64.b64encode(raw).decode()
+    assert raw not in first.endpoint.secret_blob
+    assert first.secret != second.secret
+    # One endpoint's blob copied to another row does not decrypt there.
+    async with services.db.read() as session:
+        stored = await service.get_endpoint(session, second.endpoint.id)
+    stored.secret_blob = first.endpoint.secret_blob
+    with pytest.raises(crypto.DecryptionError):
+        service.endpoint_secret(stored, key)
+    # Another key (the document key replaced) cannot decrypt it either.
+    with pytest.raises(crypto.DecryptionError):
+        service.endpoint_secret(first.endpoint, bytes(32))
+
+
+def test_backoff_doubles_from_a_minute_up_to_twelve_hours() -> None:
+    rng = random.Random(7)
+    delays = [retry_delay(n, rng) for n in range(1, 13)]
+    for attempt, delay in enumerate(delays, start=1):
+        nominal = min(timedelta(minutes=1) * 2 ** (attempt - 1), timedelta(hours=12))
+        assert nominal * 0.75 <= delay <= nominal
+    # 12 attempts span about a day before the message is marked failed.
+    total = sum(delays[:11], timedelta())
+    assert timedelta(hours=20) < total < timedelta(hours=30)
