@@ -30,6 +30,7 @@ class Receiver:
     mode: Mode = "ok"
     received: list[Received] = field(default_factory=list)
     port: int = 0
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
     _hung: list[asyncio.StreamWriter] = field(default_factory=list)
 
     @property
@@ -56,6 +57,7 @@ class Receiver:
         except WebhookVerificationError:
             message.payload = json.loads(body)
         self.received.append(message)
+        self.arrived.set()
         if self.mode == "hang":
             self._hung.append(writer)  # never answered; closed when the receiver stops
             return

@@ -4,6 +4,7 @@ every signature with the ``standardwebhooks`` package, answers 500 or never answ
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import random
 from datetime import UTC, datetime, timedelta
@@ -22,7 +23,7 @@ from cardservice.cards.lifecycle import (
 from cardservice.cards.models import CardEventKind, RevocationReason
 from cardservice.cards.service import get_card, revoke_card
 from cardservice.events import service
-from cardservice.events.delivery import WebhookRelay, retry_delay
+from cardservice.events.delivery import WebhookRelay, retry_delay, webhook_background
 from cardservice.events.models import DeliveryStatus, WebhookDelivery
 from cardservice.security import crypto
 from cardservice.security.secrets import app_secrets
@@ -228,3 +229,15 @@ def test_backoff_doubles_from_a_minute_up_to_twelve_hours() -> None:
     # 12 attempts span about a day before the message is marked failed.
     total = sum(delays[:11], timedelta())
     assert timedelta(hours=20) < total < timedelta(hours=30)
+
+
+async def test_the_running_service_sends_in_the_background(services: Services) -> None:
+    async with webhook_receiver() as receiver:
+        await _endpoint(services, receiver)
+        card = await make_card(services)
+        async with webhook_background(services.db, _key(services)):
+            await asyncio.wait_for(receiver.arrived.wait(), 10)
+        (payload,) = receiver.verified()
+    assert payload["data"]["user_number"] == card.user_number
+    (row,) = await _deliveries(services)
+    assert row.status == DeliveryStatus.DELIVERED  # recorded before the loop stopped
