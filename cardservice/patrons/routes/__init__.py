@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from cardservice.patrons.paths import CARD_PATH, LOGIN_PATH, LOGOUT_PATH, MY_PATH
+from cardservice.patrons.routes.card_colours import ROUTES as CARD_COLOUR_ROUTES
 from cardservice.patrons.routes.common import (
     current_patron,
     to_login,
@@ -18,7 +19,7 @@ from cardservice.patrons.routes.login import safe_next
 from cardservice.patrons.routes.my import ROUTES as MY_ROUTES
 from cardservice.patrons.routes.recovery import ROUTES as RECOVERY_ROUTES
 
-ROUTES: list[Any] = [*LOGIN_ROUTES, *MY_ROUTES, *RECOVERY_ROUTES]
+ROUTES: list[Any] = [*LOGIN_ROUTES, *CARD_COLOUR_ROUTES, *MY_ROUTES, *RECOVERY_ROUTES]
 
 __all__ = [
     "CARD_PATH",

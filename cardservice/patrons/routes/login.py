@@ -41,6 +41,7 @@ from cardservice.patrons.routes.common import (
     to_login,
     with_device_cookie,
 )
+from cardservice.patrons.wallet_links import offered_wallets
 from cardservice.web.errors import STATUS_OF_KIND
 from cardservice.web.pages import render
 from cardservice.web.security import rate_limit_key
@@ -168,6 +169,9 @@ async def card_page(request: AnyRequest) -> Template | Redirect:
         "pages/card/card.html",
         patron_name=full_name(patron),
         face=face,
+        wallets=offered_wallets(
+            svc, card, face.state if face else None, holder_name=full_name(patron), now=now
+        ),
         shown_at=now,
     )
     return with_device_cookie(request, page)

@@ -52,6 +52,7 @@ from cardservice.patrons.routes.common import (
     with_device_cookie,
 )
 from cardservice.patrons.routes.texts import LIMITED, error_message, link_refused, text_of
+from cardservice.patrons.wallet_links import offered_wallets
 from cardservice.registration.japan import format_phone, format_postal_code
 from cardservice.registration.procedures import Closed
 from cardservice.security.links import LinkInvalid
@@ -155,6 +156,9 @@ async def my_library(request: AnyRequest) -> Template | Redirect:
             if app.decided_at is not None
         },
         notifications=summary.notifications,
+        wallets=offered_wallets(
+            svc, summary.card, summary.state, holder_name=full_name(patron), now=now
+        ),
         saved=saved if saved in _SAVED else "",
     )
     return with_device_cookie(request, page)

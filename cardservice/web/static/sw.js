@@ -12,7 +12,7 @@
 
 const CACHE = "card-v1";
 const CARD = "/card";
-const ASSETS = ["/static/site.css", "/static/card.js"];
+const ASSETS = ["/static/site.css", "/static/card.js", "/card/colours.css"];
 const OFFLINE_NOTE_HIDDEN = "data-offline-copy hidden";
 const OFFLINE_NOTE_SHOWN = "data-offline-copy";
 

@@ -1,0 +1,66 @@
+"""The wallet buttons over HTTP, on both engines: offered for a valid card when the library
+configured the wallet, not for a suspended card, and not a word of wallets when nothing is
+configured; the card's colours come from the profile through ``/card/colours.css``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jwt
+import msgspec
+
+from cardservice.cards.models import Card
+from cardservice.cards.service import set_suspended
+from cardservice.services import Services
+from passes.google import SAVE_URL
+from tests.google_wallet_support import ISSUER_ID, write_key_file
+from tests.integration.test_web_card import log_in, make_patron
+from tests.web_support import web_client, with_free_catcher_port
+
+GOOGLE_LINK = "Google ウォレットに追加"
+
+
+async def test_nothing_configured_says_nothing_of_wallets(services: Services) -> None:
+    card = await make_patron(services)
+    async with web_client(with_free_catcher_port(services.settings), mail=False) as client:
+        await log_in(client, card.user_number)
+        for path in ("/card", "/my"):
+            page = await client.get(path)
+            assert page.status_code == 200
+            assert "ウォレット" not in page.text
+            assert "Wallet" not in page.text
+            assert "wallet-button" not in page.text
+        colours = await client.get("/card/colours.css")
+    assert colours.status_code == 200
+    assert colours.headers["content-type"].startswith("text/css")
+    assert "--card-bg: #0b4f9c;" in colours.text  # example.toml [colours]
+    assert "--card-ink: #ffffff;" in colours.text
+
+
+async def test_google_wallet_offered_for_a_valid_card_only(
+    services: Services, tmp_path: Path
+) -> None:
+    settings = msgspec.structs.replace(
+        with_free_catcher_port(services.settings),
+        google_wallet_issuer_id=ISSUER_ID,
+        google_wallet_key_file=write_key_file(tmp_path),
+    )
+    card = await make_patron(services)
+    async with web_client(settings, mail=False) as client:
+        await log_in(client, card.user_number)
+        for path in ("/card", "/my"):
+            page = await client.get(path)
+            assert GOOGLE_LINK in page.text, path
+            assert "Apple Wallet" not in page.text  # not configured
+        start = page.text.index(f'href="{SAVE_URL}') + len('href="')
+        url = page.text[start : page.text.index('"', start)]
+        claims = jwt.decode(url.removeprefix(SAVE_URL), options={"verify_signature": False})
+        [pass_object] = claims["payload"]["genericObjects"]
+        assert pass_object["barcode"]["alternateText"] == card.user_number
+        assert pass_object["header"]["defaultValue"]["value"] == "山田 花子"
+
+        async with services.db.transaction() as session:
+            set_suspended(await session.get_one(Card, card.id), "staff")
+        for path in ("/card", "/my"):
+            page = await client.get(path)
+            assert GOOGLE_LINK not in page.text, path
