@@ -32,12 +32,18 @@ from litestar.types import (
     Send,
 )
 
+from cardservice.cards.counter_routes import ROUTES as COUNTER_ROUTES
+from cardservice.cards.offline_routes import ROUTES as OFFLINE_ROUTES
 from cardservice.cards.routes import ROUTES as CARD_ROUTES
+from cardservice.events.delivery import webhook_background
+from cardservice.events.routes import ROUTES as EVENT_ROUTES
 from cardservice.jobs import jobs_background
 from cardservice.logs import install as install_log_redaction
 from cardservice.mail.background import mail_background
 from cardservice.mail.render import template_dir
 from cardservice.notices.routes import ROUTES as NOTICE_ROUTES
+from cardservice.passkit.routes import PAGE_ROUTES as APPLE_PASS_ROUTES
+from cardservice.passkit.routes import ROUTES as PASSKIT_ROUTES
 from cardservice.patrons.desk.routes import ROUTES as DESK_ROUTES
 from cardservice.patrons.routes import ROUTES as PATRON_ROUTES
 from cardservice.registration.history_routes import ROUTES as HISTORY_ROUTES
@@ -68,6 +74,9 @@ PAGE_ROUTES: list[Any] = [
     *DESK_ROUTES,
     *HISTORY_ROUTES,
     *NOTICE_ROUTES,
+    *COUNTER_ROUTES,
+    *APPLE_PASS_ROUTES,
+    *EVENT_ROUTES,
 ]
 
 
@@ -92,6 +101,10 @@ def create_app(
                 await background.enter_async_context(svc.background())  # key rotations
                 if mail:
                     await background.enter_async_context(mail_background(svc.db, settings))
+                if run_jobs:  # webhooks to the library system, with the scheduled jobs
+                    await background.enter_async_context(
+                        webhook_background(svc.db, secrets.document_key)
+                    )
                 if run_jobs:
                     await background.enter_async_context(
                         jobs_background(
@@ -99,6 +112,7 @@ def create_app(
                             settings.profile,
                             base_url=settings.base_url,
                             google=svc.google_wallet,
+                            apple=svc.apple_wallet,
                         )
                     )
                 yield
@@ -107,6 +121,8 @@ def create_app(
 
     handlers: list[Any] = [
         *CARD_ROUTES,
+        *PASSKIT_ROUTES,
+        *OFFLINE_ROUTES,
         health,
         ready,
         Router(path="/", route_handlers=PAGE_ROUTES, opt=PAGE_OPT, include_in_schema=False),

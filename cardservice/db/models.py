@@ -9,9 +9,12 @@ whichever command runs first in a fresh process. A new model module is added her
 """
 
 from cardservice.cards.event_cursors import CardEventCursor
+from cardservice.cards.feed_log import FeedEntry
 from cardservice.cards.models import Card, CardEvent, NumberSequence, TokenRevocation
+from cardservice.events.models import WebhookDelivery, WebhookEndpoint
 from cardservice.mail.models import CaughtMail, OutboxRow
 from cardservice.notices.models import Notice, NoticeDelivery
+from cardservice.passkit.models import ApplePass, ApplePassRegistration
 from cardservice.patrons.models import Patron, PatronDevice
 from cardservice.registration.models import (
     Application,
@@ -20,10 +23,13 @@ from cardservice.registration.models import (
     RejectionTemplate,
 )
 from cardservice.security.models import ApiKey, LinkToken, RateCounter
+from cardservice.sip2.models import Sip2Kiosk
 from cardservice.staff.models import AuditEntry, StaffUser
 
 __all__ = [
     "ApiKey",
+    "ApplePass",
+    "ApplePassRegistration",
     "Application",
     "ApplicationDocument",
     "AuditEntry",
@@ -31,6 +37,7 @@ __all__ = [
     "CardEvent",
     "CardEventCursor",
     "CaughtMail",
+    "FeedEntry",
     "Inquiry",
     "LinkToken",
     "Notice",
@@ -41,6 +48,9 @@ __all__ = [
     "PatronDevice",
     "RateCounter",
     "RejectionTemplate",
+    "Sip2Kiosk",
     "StaffUser",
     "TokenRevocation",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]
