@@ -78,7 +78,7 @@ def view_of(request: AnyRequest, found: CounterScan) -> ScanView:
 
 async def _scan(request: AnyRequest, scanned: str) -> ScanView:
     svc = services(request)
-    return view_of(request, await scan(svc.verifier, svc.db, scanned[: SCAN_MAX_LENGTH + 1]))
+    return view_of(request, await scan(svc.verifier, svc.reader, scanned[: SCAN_MAX_LENGTH + 1]))
 
 
 def _station(request: AnyRequest, **context: Any) -> Template:

@@ -162,7 +162,7 @@ class Sip2Server:
             return f"36Y{sip_date(now)}AO{clean(request.get('AO'))}|AA{clean(request.get('AA'))}|"
         language = request.fixed[:3] if request.fixed[:3].isdigit() else "000"
         patron = request.get("AA")
-        found = await scan(self._svc.verifier, self._svc.db, patron)
+        found = await scan(self._svc.verifier, self._svc.reader, patron)
         build = (
             answers.patron_status_response
             if request.ident == "23"

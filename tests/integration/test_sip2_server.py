@@ -62,13 +62,16 @@ async def test_sc_status_after_login(kiosk: Sip2Client) -> None:
     assert answer.field("AO") == "minato"
     assert answer.field("BX") == SUPPORTED_MESSAGES
     assert answer.raw[-10:-5] == b"AY1AZ"  # the request's sequence number, a checksum
-
-
-async def test_the_guides_sc_status_example_is_answered(kiosk: Sip2Client) -> None:
+    # The guide's own example, as it is printed.
     raw = await kiosk.send_raw(b"990 402.00AY1AZFCB4\r")
     assert raw.startswith(b"98")
     assert b"AY1AZ" in raw
     assert checksum(raw[:-5]) == raw[-5:-1].decode()
+    answer = await kiosk.send("3520261130    101500AOminato|AA2000000014|")
+    assert answer.text.startswith("36Y")
+    assert answer.field("AA") == "2000000014"
+    again = await kiosk.send_raw(b"97AZ" + checksum(b"97AZ").encode() + b"\r")
+    assert again == answer.raw
 
 
 async def test_a_valid_card_in_japanese_and_english(kiosk: Sip2Client, services: Services) -> None:
@@ -92,11 +95,7 @@ async def test_a_valid_card_in_japanese_and_english(kiosk: Sip2Client, services:
         f"Valid: The card may be used. Expires on "
         f"{card.expires_on.day} {card.expires_on.strftime('%B')} {year}."
     )
-
-
-async def test_a_valid_scan_records_the_last_use(kiosk: Sip2Client, services: Services) -> None:
-    card = await make_card(services)
-    await kiosk.patron_status(card.user_number)
+    # A valid scan records the card's last use, as the verify API does.
     assert services.verifier.last_use is not None
     await services.verifier.last_use.drain()
     async with services.db.transaction() as session:
@@ -154,14 +153,6 @@ async def test_expired_suspended_revoked_unknown_and_invalid(
         assert answer.text[2:6] == "YYYY"
 
 
-async def test_end_patron_session_and_resend(kiosk: Sip2Client) -> None:
-    answer = await kiosk.send("3520261130    101500AOminato|AA2000000014|")
-    assert answer.text.startswith("36Y")
-    assert answer.field("AA") == "2000000014"
-    again = await kiosk.send_raw(b"97AZ" + checksum(b"97AZ").encode() + b"\r")
-    assert again == answer.raw
-
-
 async def test_bad_checksums_get_96_then_the_connection_closes(kiosk: Sip2Client) -> None:
     for _ in range(MAX_RESENDS):
         assert await kiosk.send_raw(b"990 402.00AY1AZFCB5\r") == resend()
@@ -172,25 +163,33 @@ async def test_bad_checksums_get_96_then_the_connection_closes(kiosk: Sip2Client
     assert await kiosk.send_raw(b"990 402.00AY1AZ0000\r") == b""
 
 
-async def test_unknown_messages_and_long_lines_close_the_connection(port: int) -> None:
+async def test_unknown_messages_long_lines_no_login_and_idling_close_the_connection(
+    port: int, services: Services
+) -> None:
     for line in (b"11YN20261130    101500AOx|AAy|AB1|AC|\r", b"9" * 5000 + b"\r"):
         client = await Sip2Client.connect(port)
         assert await client.login()
         assert await client.send_raw(line) == b""
         await client.close()
+    # Nothing is answered before login.
+    card = await make_card(services)
+    client = await Sip2Client.connect(port)
+    request = f"2300120261130    101500AOx|AA{card.user_number}|\r".encode()
+    assert await client.send_raw(request) == b""
+    await client.close()
     # The server itself goes on.
     client = await Sip2Client.connect(port)
     assert await client.login()
     await client.close()
-
-
-async def test_nothing_before_login(port: int, services: Services) -> None:
-    card = await make_card(services)
-    client = await Sip2Client.connect(port)
-    assert (
-        await client.send_raw(f"2300120261130    101500AOx|AA{card.user_number}|\r".encode()) == b""
-    )
-    await client.close()
+    # A connection that stays silent is closed.
+    listening = await Sip2Server(services, institution="x", idle_seconds=0.2).start("127.0.0.1", 0)
+    try:
+        client = await Sip2Client.connect(listening.sockets[0].getsockname()[1])
+        assert await asyncio.wait_for(client.closed(), 5)
+        await client.close()
+    finally:
+        listening.close()
+        await listening.wait_closed()
 
 
 async def test_wrong_logins_then_closed_and_disabled_kiosks_refused(
@@ -207,14 +206,3 @@ async def test_wrong_logins_then_closed_and_disabled_kiosks_refused(
     client = await Sip2Client.connect(port)
     assert not await client.login()
     await client.close()
-
-
-async def test_an_idle_connection_closes(services: Services) -> None:
-    listening = await Sip2Server(services, institution="x", idle_seconds=0.2).start("127.0.0.1", 0)
-    try:
-        client = await Sip2Client.connect(listening.sockets[0].getsockname()[1])
-        assert await asyncio.wait_for(client.closed(), 5)
-        await client.close()
-    finally:
-        listening.close()
-        await listening.wait_closed()
