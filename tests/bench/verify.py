@@ -2,7 +2,9 @@
 
 Starts the service as production would (``cardservice serve``: uvicorn with uvloop and
 httptools, the documented worker count), loads it with wrk (not Python-bound), and in the
-same run measures: verify by barcode, verify by token, verify of an unknown number, and a bare
+same run measures: verify by barcode, verify by token, verify of an unknown number, the
+counter station's lookup (``POST /staff/counter/scan`` with a counter staff member's session
+and CSRF token: the session's staff reload, the verdict and the holder's name), and a bare
 POST endpoint that parses a JSON body of the same size and returns a small JSON. Prints
 requests/s, p50 and p99 for each, and the ratios verify/bare. Then it scans random cards at
 10,000 patrons, grows the tables to 1,000,000 and scans random cards again: the p99 at 1M
@@ -29,6 +31,8 @@ import sqlite3
 import subprocess
 import tempfile
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,9 +40,9 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from common import cpu_seconds, free_port, server_env, serving
+from common import cpu_seconds, csrf_token, free_port, server_env, serving
 
 from cardservice.cards.allocation import allocate_number
 from cardservice.cards.numbers import NumberFormat, barcode_text, compose
@@ -49,6 +53,8 @@ from cardservice.patrons.service import NewPatron, create_patron_with_card
 from cardservice.security.apikeys import create_api_key
 from cardservice.services import Services
 from cardservice.settings import Settings
+from cardservice.staff.models import Role
+from cardservice.staff.service import create_staff
 
 # verify/bare, req/s (the issue's targets); the token target is the same on both engines.
 TARGETS = {("barcode", "SQLite"): 0.75, ("barcode", "PostgreSQL"): 0.6, ("token", None): 0.45}
@@ -56,6 +62,8 @@ SCALE_TARGET = 1.2  # p99 at 1M patrons over p99 at 10k
 # Serials of the copied patrons' cards: far above the few the sequence hands out here.
 FIRST_BULK_SERIAL = 2_000_000
 SAMPLE = 1000  # random cards per scale measurement
+COUNTER_STAFF, COUNTER_PASSWORD = "bench-counter", "bench counter station 2026"
+COUNTER_CASE = "counter station scan"
 
 
 @dataclass
@@ -77,6 +85,7 @@ async def _seed(settings: Settings) -> dict[str, str]:
     try:
         async with svc.db.transaction() as session:
             _, key = await create_api_key(session, "bench")
+            await create_staff(session, COUNTER_STAFF, COUNTER_PASSWORD, Role.COUNTER)
             made = [
                 await create_patron_with_card(
                     session,
@@ -265,6 +274,53 @@ def _lua(path: Path, body: dict[str, str] | list[dict[str, str]], key: str) -> P
     return script
 
 
+def _form_lua(path: Path, form: dict[str, str], cookie: str) -> Path:
+    """A wrk script posting ``form`` (URL-encoded) with the session's ``cookie``, as the
+    counter station's script does."""
+    script = path.with_suffix(".lua")
+    script.write_text(
+        'wrk.method = "POST"\n'
+        'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n'
+        'wrk.headers["Accept"] = "application/json"\n'
+        f'wrk.headers["Cookie"] = {json.dumps(cookie)}\n'
+        f"wrk.body = {json.dumps(urlencode(form))}\n"
+    )
+    return script
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *_args: Any, **_kwargs: Any) -> None:
+        return None  # the 303 after login is read, not followed
+
+
+def _counter_session(base: str) -> tuple[str, str]:
+    """Log the counter staff member in: (the Cookie header, the station form's CSRF token)."""
+    opener = urllib.request.build_opener(_NoRedirect)
+    cookies: dict[str, str] = {}
+
+    def call(path: str, form: dict[str, str] | None = None) -> str:
+        request = urllib.request.Request(  # noqa: S310  # our own server on loopback
+            base + path,
+            data=urlencode(form).encode() if form is not None else None,
+            headers={"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())},
+        )
+        try:
+            response = opener.open(request, timeout=30)
+        except urllib.error.HTTPError as error:  # the 303 after login
+            response = error
+        for header in response.headers.get_all("Set-Cookie") or []:
+            name, _, rest = header.partition("=")
+            cookies[name] = rest.split(";", 1)[0]
+        return str(response.read().decode())
+
+    token = csrf_token(call("/staff/login"))
+    call("/staff/login", {"username": COUNTER_STAFF, "password": COUNTER_PASSWORD,
+                          "_csrf_token": token})  # fmt: skip
+    station = call("/staff/counter")
+    cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
+    return cookie, csrf_token(station)
+
+
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
@@ -360,6 +416,11 @@ def main() -> None:
                 name: _wrk(name, base + route, _lua(path / f"case{i}", body, key), args, server.pid)
                 for i, (name, route, body) in enumerate(cases)
             }
+            cookie, form_token = _counter_session(base)
+            station = {"scanned": seeded["barcode"], "_csrf_token": form_token}
+            script = _form_lua(path / "counter", station, cookie)
+            url = base + "/staff/counter/scan"
+            results[COUNTER_CASE] = _wrk(COUNTER_CASE, url, script, args, server.pid)
             if args.large > args.patrons:
                 grow_started = time.monotonic()
                 growth.grow_to(args.large)
@@ -389,6 +450,7 @@ def _report(
         ("barcode", "bare (barcode-sized body)", "verify by barcode"),
         ("unknown", "bare (barcode-sized body)", "verify unknown number"),
         ("token", "bare (token-sized body)", "verify by token"),
+        ("counter station", "bare (barcode-sized body)", COUNTER_CASE),
     ):
         ratio = results[verify].rps / results[bare].rps
         cpu_ratio = results[bare].cpu_us / results[verify].cpu_us
