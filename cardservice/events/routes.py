@@ -23,7 +23,7 @@ from cardservice.events.messages import EVENT_TYPES, TEST_TYPE
 from cardservice.staff import audit
 from cardservice.staff.models import Role, StaffUser
 from cardservice.staff.service import StaffForbidden
-from cardservice.web.i18n import N_
+from cardservice.web.i18n import N_, switching_language
 from cardservice.web.pages import render, translate
 from cardservice.web.staff import current_staff
 from cardservice.web.state import secrets, services
@@ -92,6 +92,8 @@ async def endpoint_list(request: AnyRequest) -> Template:
 @post(WEBHOOKS, name="staff_webhook_create")
 async def create(request: AnyRequest, data: URLEncodedBody[EndpointForm]) -> Template:
     staff = await _admin(request)
+    if await switching_language(request):  # the form again, in the new language, as typed
+        return await _list_page(request, staff, data)
     try:
         async with services(request).db.transaction() as session:
             created = await service.create_endpoint(

@@ -86,7 +86,13 @@ async def _add_endpoint(services: Services, admin: Client, receiver: Receiver) -
     )
     assert in_japanese.status_code == 400
     assert "http:// または https:// のアドレス" in in_japanese.text
-    await admin.get("/staff/webhooks?lang=en")
+    switched = await admin.post(
+        "/staff/webhooks?lang=en",
+        data={"url": "https://ils.example.org/in", "_lang_switch": "1", "_csrf_token": token},
+    )
+    assert switched.status_code == 200  # the form in English, as typed; nothing added
+    assert 'value="https://ils.example.org/in"' in switched.text
+    assert "Add the endpoint" in switched.text
 
     created = await admin.post(
         "/staff/webhooks",
