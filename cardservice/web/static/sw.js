@@ -12,7 +12,13 @@
 
 const CACHE = "card-v1";
 const CARD = "/card";
-const ASSETS = ["/static/site.css", "/static/card.js", "/card/colours.css"];
+const ASSETS = [
+  "/static/site.css",
+  "/static/card.js",
+  "/card/colours.css",
+  "/static/qrcode-generator.js",
+  "/static/rotating.js",
+];
 const OFFLINE_NOTE_HIDDEN = "data-offline-copy hidden";
 const OFFLINE_NOTE_SHOWN = "data-offline-copy";
 
