@@ -1,7 +1,8 @@
 """The card page reads like a card on a phone: the library's name and colours, the status in
 words, the expiry in Japanese, the barcode as the largest thing on the page and readable
-from a screenshot at 1x as at 3x, the QR code behind a tap, and the wallet buttons that the
-library has configured (here Google's; Apple's is not set up, so it is not mentioned).
+from a screenshot at 1x as at 3x, the QR code behind a tap, and the wallet buttons of the
+wallets the library has configured (both here: Apple's with the development certificate
+chain; ``test_web_card_wallets.py`` shows that an unconfigured wallet is not mentioned).
 
 Screenshots go to ``test-artifacts/card-face-*.png``.
 """
@@ -20,6 +21,8 @@ from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
 from cardservice.cards.numbers import barcode_text
+from cardservice.passkit.dev import DEV_PASS_TYPE_ID, DEV_TEAM_ID, write_dev_chain
+from cardservice.passkit.paths import APPLE_PASS_PATH
 from cardservice.profiles import load_profile
 from passes.google import SAVE_URL
 from tests.e2e.support import ARTIFACTS, E2E_MARKS, Phone, Server, chromium, start_server
@@ -29,12 +32,16 @@ from tests.google_wallet_support import ISSUER_ID, write_key_file
 pytestmark = E2E_MARKS
 
 PROFILE = load_profile("example")
+# The signed card token's QR code (the changing code of ``_rotating.html`` is another).
+SIGNED_QR = "details.card-qr:not(.card-rotating) .card-qr-code"
 
 
 @pytest.fixture
 def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
     monkeypatch.setenv("CARDSERVICE_GOOGLE_WALLET_ISSUER_ID", ISSUER_ID)
     monkeypatch.setenv("CARDSERVICE_GOOGLE_WALLET_KEY_FILE", str(write_key_file(tmp_path)))
+    for name, value in write_dev_chain(tmp_path / "apple", DEV_PASS_TYPE_ID, DEV_TEAM_ID).items():
+        monkeypatch.setenv(name, value)
     yield from start_server(tmp_path)
 
 
@@ -89,7 +96,7 @@ def _card_reads_like_a_card(phone: Phone, user_number: str, scale: int) -> None:
     expect(page.locator(".brightness-hint")).to_be_visible()
 
     # The QR code waits behind a tap; the barcode is the largest thing on the page.
-    expect(page.locator(".card-qr-code")).to_be_hidden()
+    expect(page.locator(SIGNED_QR)).to_be_hidden()
     barcode = _area(page, "figure.card-barcode svg")
     for other in ("button", "a.wallet-button", ".card-head"):
         for index in range(page.locator(other).count()):
@@ -104,7 +111,8 @@ def _card_reads_like_a_card(phone: Phone, user_number: str, scale: int) -> None:
     href = google.get_attribute("href")
     assert href is not None
     assert href.startswith(SAVE_URL)
-    expect(page.get_by_text("Apple Wallet")).to_have_count(0)  # not configured: not mentioned
+    apple = page.get_by_role("link", name="Apple Walletに追加")
+    expect(apple).to_have_attribute("href", APPLE_PASS_PATH)
 
 
 def test_card_face_at_1x_and_3x(server: Server, tmp_path: Path) -> None:
@@ -117,16 +125,19 @@ def test_card_face_at_1x_and_3x(server: Server, tmp_path: Path) -> None:
         _card_reads_like_a_card(sharp, user_number, 3)
 
         # The QR code shows on a tap, and reads.
-        sharp.page.get_by_text("QRコードを表示").click()
-        expect(sharp.page.locator(".card-qr-code")).to_be_visible()
-        png = sharp.page.locator(".card-qr-code").screenshot()
+        sharp.page.locator("details.card-qr:not(.card-rotating) summary").click()
+        expect(sharp.page.locator(SIGNED_QR)).to_be_visible()
+        png = sharp.page.locator(SIGNED_QR).screenshot()
         with Image.open(io.BytesIO(png)) as image:
             image.load()
             [qr] = zxingcpp.read_barcodes(image)
         assert qr.format == zxingcpp.BarcodeFormat.QRCode
         sharp.shot("card-face-3x-qr-open")
 
-        # My Library offers the same button beside "show my card".
+        download = sharp.page.request.get(f"{server.url}{APPLE_PASS_PATH}")
+        assert download.headers["content-type"] == "application/vnd.apple.pkpass"
+
+        # My Library offers the same buttons beside "show my card".
         sharp.goto("/my")
         expect(
             sharp.page.locator("#card").get_by_role("link", name="Google ウォレットに追加")

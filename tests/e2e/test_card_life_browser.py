@@ -309,7 +309,7 @@ def _lost_card(phone: Phone, staff: Phone, seeded: Seeded) -> tuple[str, str]:
     expect(page.locator(".card-state-value")).to_have_text("利用停止中")
     expect(page.get_by_role("alert")).to_contain_text("紛失の届け出があったため")
     phone.shot("life-reissue-5b-card-suspended")
-    page.locator("details.card-qr summary").click()  # the QR code waits behind a tap
+    page.locator("details.card-qr:not(.card-rotating) summary").click()  # behind a tap
     ((old_token, _),) = _scanned(phone, ".card-qr-code", zxingcpp.BarcodeFormat.QRCode)
     assert _verify(phone, seeded.api_key, token=old_token)["status"] == "suspended"
 
