@@ -31,7 +31,7 @@ from cardservice.notices.closures import (
 from cardservice.profiles.schema import Profile
 from cardservice.staff.models import Role, StaffUser
 from cardservice.staff.service import StaffForbidden
-from cardservice.web.i18n import N_
+from cardservice.web.i18n import N_, switching_language
 from cardservice.web.pages import render, translate
 from cardservice.web.staff import current_staff
 from cardservice.web.state import services
@@ -137,6 +137,8 @@ async def edit(request: AnyRequest, data: URLEncodedBody[NoticeForm]) -> Templat
 @post(f"{NOTICES}/preview", name="staff_notice_preview")
 async def preview(request: AnyRequest, data: URLEncodedBody[NoticeForm]) -> Template:
     staff = await _admin(request)
+    if await switching_language(request):  # the form again, in the new language, as typed
+        return _compose(request, staff, data)
     try:
         draft = parse_draft(data.raw())
     except NoticeInvalid as exc:

@@ -5,6 +5,13 @@ the first time a language is used, so there are no ``.mo`` files to forget to re
 language of a request is ``?lang=`` if given (the page then sets the ``lang`` cookie), else
 the cookie, else Japanese. Templates call ``_()``; one Jinja environment serves both languages
 because the gettext callables read the language from the template context.
+
+Switching language keeps what was typed: on a page whose form is marked
+``data-lang-keep``, ``static/lang.js`` turns the switch link into a post of that form to
+its own address with ``?lang=`` and ``_lang_switch=1`` (:func:`switching_language`). The
+form's handler then shows the same form again, in the new language, filled in as sent,
+without errors and without acting on it (nothing saved, nothing sent); a GET form is simply
+reloaded with its fields in the query.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ LANGUAGES: Final[tuple[Lang, ...]] = ("ja", "en")
 DEFAULT_LANGUAGE: Final[Lang] = "ja"
 LANG_COOKIE: Final = "lang"
 LANG_QUERY: Final = "lang"
+LANG_SWITCH_FIELD: Final = "_lang_switch"  # the form field of a language switch (lang.js)
 LOCALE_DIR: Final = Path(__file__).resolve().parents[1] / "locale"
 DOMAIN: Final = "messages"
 
@@ -55,6 +63,17 @@ def as_language(value: str | None) -> Lang | None:
 def requested_language(request: Request[Any, Any, Any]) -> Lang | None:
     """The language asked for in this request's query (``?lang=en``), if any."""
     return as_language(request.query_params.get(LANG_QUERY))
+
+
+async def switching_language(request: Request[Any, Any, Any]) -> bool:
+    """Whether this is a language switch carrying a form: a POST to ``?lang=`` whose form
+    has ``_lang_switch=1``. Its handler answers with the form again, filled in as sent, and
+    does nothing else. (A POST to ``?lang=`` without the field is sent as usual, answered in
+    that language.)"""
+    if request.method != "POST" or requested_language(request) is None:
+        return False
+    form = await request.form()  # parsed once per request; the handler's data shares it
+    return form.get(LANG_SWITCH_FIELD) == "1"
 
 
 def language(request: Request[Any, Any, Any]) -> Lang:

@@ -25,7 +25,7 @@ from cardservice.staff.service import (
     authenticate,
     require_role,
 )
-from cardservice.web.i18n import N_
+from cardservice.web.i18n import N_, switching_language
 from cardservice.web.pages import LoginRequired, render, this_page, translate
 from cardservice.web.security import login_fresh, rate_limit_key
 from cardservice.web.state import client_address, secrets, services
@@ -114,7 +114,10 @@ async def login_form(request: AnyRequest) -> Template:
 @post(STAFF_LOGIN, name="staff_login")
 async def login(request: AnyRequest, data: URLEncodedBody[LoginForm]) -> Template | Redirect:
     """Log in. Every failure is the same page whoever the username names (a locked account
-    included); over the per-client limit the page says so, with 429."""
+    included); over the per-client limit the page says so, with 429. A language switch
+    shows the page again, the username kept."""
+    if await switching_language(request):
+        return _login_page(request, username=data.username, next_path=data.next)
     try:
         user = await authenticate(
             services(request).db,

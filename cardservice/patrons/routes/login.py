@@ -43,6 +43,7 @@ from cardservice.patrons.routes.common import (
 )
 from cardservice.patrons.wallet_links import offered_wallets
 from cardservice.web.errors import STATUS_OF_KIND
+from cardservice.web.i18n import switching_language
 from cardservice.web.pages import render
 from cardservice.web.security import rate_limit_key
 from cardservice.web.state import client_address, secrets, services
@@ -103,6 +104,8 @@ async def login_form(request: AnyRequest) -> Template:
 async def login(request: AnyRequest, data: URLEncodedBody[LoginForm]) -> Template | Redirect:
     svc = services(request)
     keep = data.keep == CHECKBOX_ON
+    if await switching_language(request):  # the page again in the new language; no login tried
+        return _login_page(request, login=data.login, keep=keep, next_path=data.next)
     try:
         patron = await authenticate_patron(
             svc.db,

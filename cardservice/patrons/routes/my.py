@@ -57,7 +57,7 @@ from cardservice.registration.japan import format_phone, format_postal_code
 from cardservice.registration.procedures import Closed
 from cardservice.security.links import LinkInvalid
 from cardservice.security.passwords import PasswordRejected
-from cardservice.web.i18n import language
+from cardservice.web.i18n import language, switching_language
 from cardservice.web.pages import render
 from cardservice.web.security import rate_limit_key
 from cardservice.web.state import client_address, secrets, services
@@ -115,6 +115,14 @@ def _phone(stored: str) -> str:
 
 @get(MY_PATH, name="my_library")
 async def my_library(request: AnyRequest) -> Template | Redirect:
+    return await _my_page(request)
+
+
+async def _my_page(
+    request: AnyRequest, *, chosen: dict[str, bool] | None = None
+) -> Template | Redirect:
+    """My Library; ``chosen``: the email choices as ticked in a form sent back (a language
+    switch), in place of the saved ones."""
     svc = services(request)
     profile = svc.settings.profile
     now = datetime.now(UTC)
@@ -155,7 +163,7 @@ async def my_library(request: AnyRequest) -> Template | Redirect:
             for app in summary.applications
             if app.decided_at is not None
         },
-        notifications=summary.notifications,
+        notifications=summary.notifications if chosen is None else chosen,
         wallets=offered_wallets(
             svc, summary.card, summary.state, holder_name=full_name(patron), now=now
         ),
@@ -165,7 +173,11 @@ async def my_library(request: AnyRequest) -> Template | Redirect:
 
 
 @post(NOTIFICATIONS_PATH, name="my_notifications")
-async def notifications(request: AnyRequest, data: URLEncodedBody[NotificationsForm]) -> Redirect:
+async def notifications(
+    request: AnyRequest, data: URLEncodedBody[NotificationsForm]
+) -> Template | Redirect:
+    if await switching_language(request):  # the boxes as ticked, in the new language; not saved
+        return await _my_page(request, chosen=data.chosen())
     async with services(request).db.transaction() as session:
         patron = await current_patron(request, session)
         if patron is None:
@@ -280,6 +292,8 @@ async def email(request: AnyRequest, data: URLEncodedBody[EmailForm]) -> Templat
         patron = await current_patron(request, session)
         if patron is None:
             return to_login(request)
+        if await switching_language(request):  # the page again in the new language; nothing sent
+            return with_device_cookie(request, _email_page(request, patron, typed=data.email))
         try:
             sent = await email_change.request_change(
                 session,

@@ -43,7 +43,7 @@ from cardservice.patrons.routes.common import (
 from cardservice.patrons.routes.texts import error_message, link_refused, text_of
 from cardservice.security.links import LinkInvalid
 from cardservice.security.passwords import PasswordRejected, hash_password
-from cardservice.web.i18n import language
+from cardservice.web.i18n import language, switching_language
 from cardservice.web.pages import render
 from cardservice.web.security import rate_limit_key
 from cardservice.web.state import client_address, secrets, services
@@ -119,6 +119,8 @@ async def number_form(request: AnyRequest) -> Template:
 async def forgot_number(
     request: AnyRequest, data: URLEncodedBody[NumberForm]
 ) -> Template | Redirect:
+    if await switching_language(request):  # the page again in the new language; nothing sent
+        return _number_page(request, values={"email": data.email, "birth_date": data.birth_date})
     started = time.monotonic()
     errors: dict[str, str] = {}
     address = born = None
@@ -181,6 +183,8 @@ async def forgot_password_form(request: AnyRequest) -> Template:
 async def forgot_password(
     request: AnyRequest, data: URLEncodedBody[ForgotPasswordForm]
 ) -> Template | Redirect:
+    if await switching_language(request):  # the page again in the new language; nothing sent
+        return _forgot_page(request, login=data.login)
     started = time.monotonic()
     if not data.login.strip():
         message = text_of(request, "required")

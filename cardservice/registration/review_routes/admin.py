@@ -34,7 +34,7 @@ from cardservice.registration.review_routes.actions import (
 from cardservice.staff import audit
 from cardservice.staff.models import Role, StaffUser
 from cardservice.staff.service import list_staff
-from cardservice.web.i18n import N_, language
+from cardservice.web.i18n import N_, language, switching_language
 from cardservice.web.pages import error_page, render, translate
 from cardservice.web.staff import current_staff
 from cardservice.web.state import services
@@ -113,6 +113,8 @@ async def create_template(
     request: AnyRequest, data: URLEncodedBody[TemplateForm]
 ) -> Redirect | Template:
     staff = await current_staff(request, Role.ADMIN)
+    if await switching_language(request):  # the page again, in the new language, as typed
+        return await _templates_page(request, staff, new_values=data)
     texts = TemplateTexts(code=data.code, text_ja=data.text_ja, text_en=data.text_en)
     try:
         async with services(request).db.transaction() as session:
@@ -133,6 +135,8 @@ async def update_template(
     request: AnyRequest, template_id: FromPath[int], data: URLEncodedBody[TemplateForm]
 ) -> Redirect | Template:
     staff = await current_staff(request, Role.ADMIN)
+    if await switching_language(request):  # the page again, in the new language, as typed
+        return await _templates_page(request, staff, edit_id=template_id, edit_values=data)
     texts = TemplateTexts(text_ja=data.text_ja, text_en=data.text_en)
     try:
         async with services(request).db.transaction() as session:

@@ -27,6 +27,7 @@ from cardservice.registration.review_routes.common import (
 )
 from cardservice.registration.review_routes.texts import CARD_CHANGED, NOT_CONFIRMED
 from cardservice.staff.models import Role
+from cardservice.web.i18n import switching_language
 from cardservice.web.pages import domain_error_text, translate
 from cardservice.web.staff import current_staff
 from cardservice.web.state import services
@@ -110,6 +111,9 @@ async def reject(
     request: AnyRequest, public_id: FromPath[str], data: URLEncodedBody[RejectForm]
 ) -> Redirect | Template:
     staff = await current_staff(request, Role.REVIEWER)
+    if await switching_language(request):  # the page again, in the new language, as typed
+        values = {"template_id": data.template_id, "text": data.text}
+        return await show_application(request, staff, public_id, values=values)
     svc = services(request)
     try:
         template_id = _template_id(data.template_id)
@@ -142,6 +146,8 @@ async def inquiry(
     request: AnyRequest, public_id: FromPath[str], data: URLEncodedBody[InquiryForm]
 ) -> Redirect | Template:
     staff = await current_staff(request, Role.REVIEWER)
+    if await switching_language(request):  # the page again, in the new language, as typed
+        return await show_application(request, staff, public_id, values={"question": data.question})
     svc = services(request)
     try:
         async with svc.db.transaction() as session:

@@ -36,7 +36,7 @@ from cardservice.registration.routes.common import (
     draft_application,
     see_other,
 )
-from cardservice.web.i18n import language
+from cardservice.web.i18n import language, switching_language
 from cardservice.web.pages import render
 from cardservice.web.state import services
 
@@ -183,6 +183,8 @@ async def save_form(
 ) -> Template | Redirect:
     lang = language(request)
     raw = data.raw()
+    if await switching_language(request):
+        return await _form_as_sent(request, raw)
     if data.lookup:
         return await _fill_from_postal_code(request, raw)
     profile = services(request).settings.profile
@@ -209,6 +211,15 @@ async def save_form(
             status_code=HTTP_400_BAD_REQUEST,
         )
     return see_other("/apply/documents")
+
+
+async def _form_as_sent(request: AnyRequest, raw: dict[str, str]) -> Template:
+    """A language switch: the form again, in the new language, as typed; nothing saved."""
+    async with services(request).db.read() as session:
+        draft = await _draft(request, session)
+    values = steps.typed_values(raw, draft.email)
+    procedure = _shown_procedure(request, draft, raw["procedure"])
+    return _form_page(request, draft, values, procedure=procedure)
 
 
 async def _fill_from_postal_code(request: AnyRequest, raw: dict[str, str]) -> Template:

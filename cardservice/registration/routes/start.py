@@ -30,7 +30,7 @@ from cardservice.registration.routes.common import (
     see_other,
 )
 from cardservice.security.links import LinkInvalid, LinkPurpose, peek
-from cardservice.web.i18n import language
+from cardservice.web.i18n import language, switching_language
 from cardservice.web.pages import render
 from cardservice.web.security import rate_limit_key
 from cardservice.web.state import client_address, secrets, services
@@ -64,6 +64,8 @@ async def start(request: AnyRequest) -> Template:
 
 @post(START, name="apply_send_link")
 async def send_link(request: AnyRequest, data: URLEncodedBody[EmailForm]) -> Template | Redirect:
+    if await switching_language(request):  # nothing is sent: the page again, in the new language
+        return _start_page(request, email=data.email)
     settings = services(request).settings
     try:
         async with services(request).db.transaction() as session:
@@ -129,7 +131,12 @@ class NotesForm(msgspec.Struct):
 
 
 def _notes_page(
-    request: AnyRequest, app: Application, *, error: str = "", status_code: int = 200
+    request: AnyRequest,
+    app: Application,
+    *,
+    error: str = "",
+    status_code: int = 200,
+    ticked: bool = False,
 ) -> Template:
     profile = services(request).settings.profile
     lang = language(request)
@@ -143,7 +150,7 @@ def _notes_page(
         notes=shown.text.get(lang),
         also=shown.also.get(lang) if shown.also else "",
         version=shown.version,
-        agreed=consent_current(app, profile),
+        agreed=ticked or consent_current(app, profile),
         error=error,
     )
 
@@ -158,6 +165,10 @@ async def notes(request: AnyRequest) -> Template:
 @post("/apply/notes", name="apply_consent")
 async def consent(request: AnyRequest, data: URLEncodedBody[NotesForm]) -> Template | Redirect:
     lang = language(request)
+    if await switching_language(request):  # the box as it was, in the new language; not recorded
+        async with services(request).db.read() as session:
+            app = await draft_application(request, session)
+            return _notes_page(request, app, ticked=data.agree == steps.CHECKBOX_ON)
     async with services(request).db.transaction() as session:
         app = await draft_application(request, session)
         if data.agree != steps.CHECKBOX_ON:

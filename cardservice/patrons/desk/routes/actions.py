@@ -54,6 +54,7 @@ from cardservice.patrons.desk.texts import (
 from cardservice.patrons.models import Patron
 from cardservice.registration.review_routes.admin import row_id
 from cardservice.staff.models import Role, StaffUser
+from cardservice.web.i18n import switching_language
 from cardservice.web.pages import render, translate
 from cardservice.web.staff import current_staff
 from cardservice.web.state import services
@@ -190,6 +191,8 @@ async def act(
 ) -> Template | Redirect:
     staff = await current_staff(request, Role.REVIEWER)
     chosen = _desk_action(action)
+    if await switching_language(request):  # the form again, in the new language, as typed
+        return await _action_page(request, staff, patron_id, card_id, chosen, values=data)
     errors, new_name = _form_errors(chosen, data)
     if errors or row_id(patron_id) is None or row_id(card_id) is None:
         return await _action_page(
