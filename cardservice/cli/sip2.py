@@ -141,8 +141,10 @@ def sip2_serve(
 async def _serve(
     settings: Settings, host: str, port: int, tls: ssl.SSLContext | None, institution: str
 ) -> None:
+    from cardservice.security.secrets import app_secrets  # noqa: PLC0415
     from cardservice.services import Services  # noqa: PLC0415
     from cardservice.sip2.server import Sip2Server  # noqa: PLC0415
+    from cardservice.web.security import rate_limit_key  # noqa: PLC0415
 
     svc = Services.build(settings)
     stop = asyncio.Event()
@@ -151,7 +153,11 @@ async def _serve(
         loop.add_signal_handler(signum, stop.set)
     try:
         async with svc.background():
-            server = Sip2Server(svc, institution=institution or settings.profile.id)
+            server = Sip2Server(
+                svc,
+                institution=institution or settings.profile.id,
+                secret=rate_limit_key(app_secrets(settings)),
+            )
             listening = await server.start(host, port, tls=tls)
             bound = listening.sockets[0].getsockname()[1]
             scheme = "TLS" if tls is not None else "TCP"

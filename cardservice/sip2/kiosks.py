@@ -3,7 +3,10 @@
 A kiosk's password is 120 random bits in 20 letters and digits (characters every kiosk's
 settings screen accepts; never ``|``, which ends a SIP2 field), shown once, stored as an
 Argon2id hash (``security.passwords``). A login for an unknown or disabled kiosk still
-verifies against a hash, so the answer takes as long as for a known one.
+verifies against a hash, so the answer takes as long as for a known one. Failed logins are
+limited per client address as staff logins are (:data:`LOGIN_LIMIT` per
+:data:`LOGIN_WINDOW`, counted in the database for every process): over the limit no
+password is even hashed.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ from __future__ import annotations
 import re
 import secrets
 import string
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Final
 
 from sqlalchemy import select
@@ -20,11 +24,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cardservice.db.engine import Database
 from cardservice.errors import Conflict, InvalidInput, NotFound
 from cardservice.security.passwords import dummy_hash, hash_password, verify_password
+from cardservice.security.ratelimit import hit, refund
 from cardservice.sip2.models import Sip2Kiosk
 
 KIOSK_NAME: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 PASSWORD_LENGTH: Final = 20
 _ALPHABET: Final = string.ascii_letters + string.digits
+LOGIN_PER_CLIENT: Final = "sip2_login_client"
+LOGIN_LIMIT: Final = 20
+LOGIN_WINDOW: Final = timedelta(minutes=15)
+
+
+class Login(StrEnum):
+    OK = "ok"
+    REFUSED = "refused"  # unknown or disabled kiosk, or a wrong password
+    LIMITED = "limited"  # too many failed logins from this client address
 
 
 class KioskNameInvalid(InvalidInput):
@@ -87,19 +101,45 @@ async def list_kiosks(session: AsyncSession) -> list[Sip2Kiosk]:
     return list(await session.scalars(select(Sip2Kiosk).order_by(Sip2Kiosk.name)))
 
 
-async def check_login(db: Database, name: str, password: str) -> bool:
-    """Whether ``name`` is an enabled kiosk and ``password`` its password; a success
-    records the login time. Argon2 runs outside any transaction."""
-    async with db.read() as session:
+async def check_login(
+    db: Database, name: str, password: str, *, client: str = "", secret: bytes = b""
+) -> Login:
+    """Whether ``name`` is an enabled kiosk and ``password`` its password. Every attempt from
+    ``client`` (an IP address; "" counts nothing) is counted first and a success given back,
+    so :attr:`Login.LIMITED` answers once failures go over the limit. ``secret`` keys the
+    HMAC stored instead of the address. A success records the login time. Argon2 runs
+    outside any transaction."""
+    now = datetime.now(UTC)
+    async with db.transaction() as session:
+        allowed = not client or await hit(
+            session,
+            LOGIN_PER_CLIENT,
+            client,
+            limit=LOGIN_LIMIT,
+            window=LOGIN_WINDOW,
+            now=now,
+            secret=secret,
+        )
         row = await session.scalar(select(Sip2Kiosk).where(Sip2Kiosk.name == name))
         stored = row.password_hash if row is not None and row.disabled_at is None else None
+    if not allowed:
+        return Login.LIMITED
     verified = await verify_password(stored or await dummy_hash(), password)
-    if stored is None or not verified.ok:
-        return False
+    if row is None or stored is None or not verified.ok:
+        return Login.REFUSED
     async with db.transaction() as session:
-        kiosk = await session.get(Sip2Kiosk, row.id if row is not None else 0)
+        kiosk = await session.get(Sip2Kiosk, row.id)
         if kiosk is not None:
-            kiosk.last_login_at = datetime.now(UTC)
+            kiosk.last_login_at = now
             if verified.new_hash is not None:
                 kiosk.password_hash = verified.new_hash
-    return True
+        if client:
+            await refund(
+                session,
+                LOGIN_PER_CLIENT,
+                client,
+                window=LOGIN_WINDOW,
+                counted_at=now,
+                secret=secret,
+            )
+    return Login.OK

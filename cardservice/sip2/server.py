@@ -11,7 +11,8 @@ Bad input never ends the server, only at most its connection:
 - a wrong checksum, or a line that is no readable message: 96 (Request SC Resend), the
   guide's answer; after :data:`MAX_RESENDS` of them in a row the connection closes;
 - an identifier this server does not answer, a line over :data:`codec.MAX_LINE` bytes, a
-  request before login, or :data:`MAX_FAILED_LOGINS` wrong logins: the connection closes;
+  request before login, :data:`MAX_FAILED_LOGINS` wrong logins, or a login from an address
+  over the failed-login limit (``kiosks.LOGIN_LIMIT``): the connection closes;
 - a connection silent for ``idle_seconds`` closes.
 """
 
@@ -42,7 +43,7 @@ from cardservice.sip2.codec import (
     response,
     sip_date,
 )
-from cardservice.sip2.kiosks import check_login
+from cardservice.sip2.kiosks import Login, check_login
 
 log = logging.getLogger(__name__)
 
@@ -78,11 +79,13 @@ class Sip2Server:
         services: Services,
         *,
         institution: str,
+        secret: bytes = b"",
         idle_seconds: float = DEFAULT_IDLE_SECONDS,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._svc = services
         self._institution = institution
+        self._secret = secret
         self._idle = idle_seconds
         zone = ZoneInfo(services.settings.profile.library.timezone)
         self._clock = clock or (lambda: datetime.now(UTC).astimezone(zone))
@@ -100,7 +103,7 @@ class Sip2Server:
         try:
             while True:
                 line = await asyncio.wait_for(reader.readuntil(b"\r"), self._idle)
-                answer = await self._answer(state, line)
+                answer = await self._answer(state, line, peer)
                 writer.write(answer)
                 await writer.drain()
                 if state.closing is not None:
@@ -119,7 +122,7 @@ class Sip2Server:
             with contextlib.suppress(ConnectionError, ssl.SSLError):
                 await writer.wait_closed()
 
-    async def _answer(self, state: _Connection, line: bytes) -> bytes:
+    async def _answer(self, state: _Connection, line: bytes, peer: object) -> bytes:
         try:
             request = parse(line)
         except (BadChecksum, Malformed) as error:
@@ -133,7 +136,7 @@ class Sip2Server:
         if request.ident == "97":
             return state.last or resend()
         if request.ident == "93":
-            answer = await self._login(state, request)
+            answer = await self._login(state, request, _address(peer))
         elif state.kiosk is None:
             raise Close(f"message {request.ident} before login")
         else:
@@ -141,16 +144,23 @@ class Sip2Server:
         state.last = answer
         return answer
 
-    async def _login(self, state: _Connection, request: Request) -> bytes:
+    async def _login(self, state: _Connection, request: Request, client: str) -> bytes:
         name, password = request.get("CN"), request.get("CO")
         # Algorithm 0 is the only one the guide defines: user id and password in the clear.
-        ok = request.fixed == "00" and await check_login(self._svc.db, name, password)
+        outcome = Login.REFUSED
+        if request.fixed == "00":
+            outcome = await check_login(
+                self._svc.db, name, password, client=client, secret=self._secret
+            )
+        ok = outcome is Login.OK
         if ok:
             state.kiosk, state.failed_logins = name, 0
         else:
             state.kiosk = None
             state.failed_logins += 1
-        if state.failed_logins >= MAX_FAILED_LOGINS:
+        if outcome is Login.LIMITED:
+            state.closing = "too many failed logins from this address"
+        elif state.failed_logins >= MAX_FAILED_LOGINS:
             state.closing = "too many failed logins"
         return response(f"94{1 if ok else 0}", request)
 
@@ -180,3 +190,10 @@ class Sip2Server:
             f"98YNNNNN030003{sip_date(now)}{PROTOCOL_VERSION}"
             f"AO{clean(self._institution)}|AM{clean(name)}|BX{SUPPORTED_MESSAGES}|"
         )
+
+
+def _address(peer: object) -> str:
+    """The client's IP address from a socket's peer name (host, port, ...), or ""."""
+    if isinstance(peer, tuple) and peer and isinstance(peer[0], str):
+        return peer[0]
+    return ""

@@ -8,14 +8,22 @@ from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import delete, update
 
 from cardservice.calendar import local_today
 from cardservice.cards.models import Card, RevocationReason
 from cardservice.cards.service import revoke_card, set_suspended
+from cardservice.security.models import RateCounter
+from cardservice.security.ratelimit import hit
 from cardservice.services import Services
 from cardservice.sip2.codec import checksum, resend
-from cardservice.sip2.kiosks import add_kiosk, disable_kiosk
+from cardservice.sip2.kiosks import (
+    LOGIN_LIMIT,
+    LOGIN_PER_CLIENT,
+    LOGIN_WINDOW,
+    add_kiosk,
+    disable_kiosk,
+)
 from cardservice.sip2.server import MAX_RESENDS, SUPPORTED_MESSAGES, Sip2Server
 from tests.card_support import card_token_of
 from tests.factories import make_card
@@ -201,7 +209,17 @@ async def test_wrong_logins_then_closed_and_disabled_kiosks_refused(
     assert (await client.send("9310CNgate-1|CO" + KIOSK_PASSWORD + "|")).text == "940"
     assert await client.closed()
     await client.close()
+    # Over the failed logins allowed from one address, even the right password is refused,
+    # unhashed, and the connection closes.
     async with services.db.transaction() as session:
+        for _ in range(LOGIN_LIMIT):
+            await hit(session, LOGIN_PER_CLIENT, "127.0.0.1", limit=10**6, window=LOGIN_WINDOW)
+    client = await Sip2Client.connect(port)
+    assert not await client.login()
+    assert await client.closed()
+    await client.close()
+    async with services.db.transaction() as session:
+        await session.execute(delete(RateCounter))
         await disable_kiosk(session, KIOSK)
     client = await Sip2Client.connect(port)
     assert not await client.login()
