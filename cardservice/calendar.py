@@ -21,11 +21,25 @@ from cardservice.profiles.schema import (
 _DATE_LOCALES = {"ja": "ja_JP", "en": "en_GB"}
 
 
-def written_date(day: date, lang: str, *, weekday: bool = False) -> str:
+def written_date(day: date, lang: str, *, weekday: bool = False, era: bool = False) -> str:
     """``day`` as people write it in ``lang`` ("ja" or "en"; anything else reads as "ja"):
-    2027年3月1日 / 1 March 2027, or with ``weekday`` 2027年3月1日月曜日 / Monday, 1 March 2027."""
-    locale = _DATE_LOCALES.get(lang, "ja_JP")
-    return format_date(day, format="full" if weekday else "long", locale=locale)
+    2027年3月1日 / 1 March 2027, or with ``weekday`` 2027年3月1日（月） / Monday, 1 March 2027.
+
+    With ``era`` (a profile's ``display.japanese_era``) Japanese names the era first, the
+    Western year after it in full-width parentheses as city offices print both:
+    令和9年（2027年）3月1日. English and dates before 1873 keep the Western year alone.
+    This is the one way pages and emails write a date (the ``longdate`` filter,
+    ``cardservice.datefilters``); ISO 8601 is for the API and ``datetime`` attributes only.
+    """
+    if lang == "en":
+        return format_date(day, format="full" if weekday else "long", locale=_DATE_LOCALES["en"])
+    year = f"{day.year}年"
+    if era and day >= _ERAS[-1][0]:
+        year = f"{japanese_era_year(day)}（{year}）"
+    written = f"{year}{day.month}月{day.day}日"
+    if weekday:
+        written += format_date(day, format="（E）", locale=_DATE_LOCALES["ja"])
+    return written
 
 
 # The eras a Gregorian date can fall in, newest first: (first day, name). Sources: 大正 and
@@ -50,11 +64,16 @@ def japanese_era_date(day: date) -> str:
     Raises ValueError before 1873-01-01 (the first Gregorian day in Japan); the eras' first
     days and their sources are in ``_ERAS`` above.
     """
+    return f"{japanese_era_year(day)}{day.month}月{day.day}日"
+
+
+def japanese_era_year(day: date) -> str:
+    """The era and year of ``day``: 令和11年, 平成元年; ValueError before 1873-01-01."""
     for start, name, first_year in _ERAS:
         if day >= start:
             year = day.year - first_year + 1
             written = "元" if year == 1 else str(year)
-            return f"{name}{written}年{day.month}月{day.day}日"
+            return f"{name}{written}年"
     raise ValueError(f"{day.isoformat()} is before Japan's Gregorian calendar (1873-01-01)")
 
 

@@ -216,7 +216,8 @@ def store_caught(
         received_at=now or utcnow(),
         mail_from=received.mail_from[:254],
         rcpt_tos="\n".join(received.rcpt_tos),
-        subject=str(message.get("Subject", "")),  # the policy decodes RFC 2047 words
+        # The policy decodes RFC 2047 words; a folded subject keeps its fold's space.
+        subject=" ".join(str(message.get("Subject", "")).split()),
         body_text=_body(message, "plain"),
         body_html=_body(message, "html"),
         raw=received.raw,

@@ -1,7 +1,9 @@
 """Emails from Jinja templates: a subject, a plain-text body and an HTML alternative.
 
 Each email ``name`` in language ``lang`` is two files under ``templates/email/``:
-``{name}.{lang}.txt``, whose first line is ``Subject: ...``, and ``{name}.{lang}.html``.
+``{name}.{lang}.txt``, whose first line is ``Subject: ...``, and ``{name}.{lang}.html``
+(extending ``_layout.html``). The subject is given the library's name (【…】 / [...]) and
+the body the library's signature (``_signature.{lang}.txt``, ``_signature.html``) here.
 Undefined variables are errors, so a missing value fails when the mail is queued instead of
 reaching a patron as an empty gap.
 """
@@ -11,15 +13,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
-from jinja2.runtime import Context
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from cardservice.calendar import written_date
+from cardservice.datefilters import install_date_filters
 from cardservice.mail.errors import MissingContext, UnknownTemplate
 
 Language = Literal["ja", "en"]
@@ -28,31 +28,38 @@ TEMPLATE_DIR_ENV = "CARDSERVICE_TEMPLATE_DIR"
 SUBJECT_PREFIX = "Subject:"
 
 # Every email and the context it needs. Templates use exactly these, plus ``lang`` and (in
-# HTML) ``subject``, which ``render`` supplies. Nothing here is a password or a document
-# image, and a test keeps it that way.
+# HTML) ``subject``, which ``render`` supplies. ``library`` is a ``mail.letterhead.Letterhead``:
+# ``render`` puts its name at the head of the subject and its signature at the end of the
+# body. Nothing here is a password or a document image, and a test keeps it that way.
 TEMPLATES: Mapping[str, frozenset[str]] = {
-    "verify_email": frozenset({"link", "expires_hours", "library_name", "sender_email"}),
-    "application_received": frozenset({"name", "procedure", "ready_on", "library_name"}),
-    "registration_completed": frozenset({"name", "user_number", "card_link", "expires_on"}),
-    "application_rejected": frozenset(
-        {"name", "procedure", "reason", "reinstated_number", "library_name"}
+    "verify_email": frozenset({"link", "expires_hours", "library"}),
+    "application_received": frozenset({"name", "procedure", "ready_on", "library"}),
+    "registration_completed": frozenset(
+        {"name", "user_number", "card_link", "expires_on", "library"}
     ),
-    "inquiry": frozenset({"name", "question", "answer_link", "answer_by"}),
-    "application_cancelled": frozenset({"name", "why"}),
+    "application_rejected": frozenset(
+        {"name", "procedure", "reason", "reinstated_number", "library"}
+    ),
+    "inquiry": frozenset({"name", "question", "answer_link", "answer_by", "library"}),
+    "application_cancelled": frozenset({"name", "answer_by", "library"}),
     # After registration: recovery, password, procedures, notices.
-    "number_reminder": frozenset({"patrons", "login_link", "library_name"}),
-    "password_reset": frozenset({"name", "link", "expires_hours", "library_name"}),
-    "password_changed": frozenset({"name", "library_name", "reset_link"}),
-    "email_change_verify": frozenset({"name", "link", "expires_hours", "library_name"}),
-    "email_changed": frozenset({"name", "new_email", "library_name"}),
+    "number_reminder": frozenset({"patrons", "login_link", "library"}),
+    "password_reset": frozenset({"name", "link", "expires_hours", "library"}),
+    "password_changed": frozenset({"name", "library", "reset_link"}),
+    "email_change_verify": frozenset({"name", "link", "expires_hours", "library"}),
+    "email_changed": frozenset({"name", "new_email", "library"}),
     "reissue_completed": frozenset(
         {"name", "user_number", "old_user_number", "card_link", "expires_on", "eloan_notice"}
+        | {"library"}
     ),
-    "renewal_completed": frozenset({"name", "user_number", "expires_on", "card_link"}),
-    "details_changed": frozenset({"name", "library_name", "my_link"}),
-    "expiry_reminder": frozenset({"name", "user_number", "expires_on", "renew_link"}),
-    "emergency_closure": frozenset({"notice_subject", "notice_body", "library_name"}),
+    "renewal_completed": frozenset({"name", "user_number", "expires_on", "card_link", "library"}),
+    "details_changed": frozenset({"name", "library", "my_link"}),
+    "expiry_reminder": frozenset({"name", "user_number", "expires_on", "renew_link", "library"}),
+    "emergency_closure": frozenset({"notice_subject", "notice_body", "library"}),
 }
+# How a subject names the library: 【横浜市立図書館】利用者番号のお知らせ /
+# [Yokohama City Library] Your user number.
+SUBJECT_LIBRARY = {"ja": "【{}】", "en": "[{}] "}
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,12 +77,6 @@ def template_dir() -> Path:
     return Path(__file__).resolve().parents[1] / "templates"
 
 
-@pass_context
-def long_date(context: Context, value: date) -> str:
-    """A date as people write it in the mail's language (the ``longdate`` filter)."""
-    return written_date(value, context["lang"])
-
-
 @lru_cache(maxsize=4)
 def environment(root: Path) -> Environment:
     env = Environment(
@@ -84,7 +85,7 @@ def environment(root: Path) -> Environment:
         undefined=StrictUndefined,
         keep_trailing_newline=True,
     )
-    env.filters["longdate"] = long_date
+    install_date_filters(env)  # longdate, shortday, localtime: the same as on pages
     return env
 
 
@@ -96,10 +97,15 @@ def render(name: str, lang: str, context: Mapping[str, Any]) -> RenderedMail:
     if missing:
         raise MissingContext(template=name, missing=sorted(missing))
     env = environment(template_dir())
-    values = {**context, "lang": lang}
+    library = context["library"]
+    values = {**context, "lang": lang, "japanese_era": library.japanese_era}
     text = env.get_template(f"{name}.{lang}.txt").render(values)
     subject, body_text = split_subject(text)
-    # The HTML layout uses the subject as its title, so it is written only once.
+    subject = SUBJECT_LIBRARY[lang].format(library.name) + subject
+    # Every body ends with the library's signature block, written once for all emails.
+    signature = env.get_template(f"_signature.{lang}.txt").render(values)
+    body_text = f"{body_text.rstrip()}\n\n{signature}"
+    # The HTML layout uses the subject as its title and ends with the same signature.
     html = env.get_template(f"{name}.{lang}.html").render({**values, "subject": subject})
     return RenderedMail(subject=subject, body_text=body_text, body_html=html)
 

@@ -20,7 +20,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import ColumnElement, Select, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +30,7 @@ from cardservice.db.base import ID_MAX, utcnow
 from cardservice.db.engine import Database
 from cardservice.errors import InvalidInput, NotFound
 from cardservice.mail.errors import InvalidRecipient
+from cardservice.mail.letterhead import letterhead
 from cardservice.mail.outbox import OutgoingMail, enqueue
 from cardservice.mail.render import LANGUAGES, Language, RenderedMail, render
 from cardservice.notices.deliveries import claim, mail_language, opted_in
@@ -115,11 +116,11 @@ def notice_key(notice_id: int) -> str:
     return f"notice:{notice_id}"
 
 
-def mail_context(draft: NoticeDraft | Notice, lang: Language, profile: Profile) -> dict[str, str]:
+def mail_context(draft: NoticeDraft | Notice, lang: Language, profile: Profile) -> dict[str, Any]:
     return {
         "notice_subject": draft.subject_en if lang == "en" else draft.subject_ja,
         "notice_body": draft.body_en if lang == "en" else draft.body_ja,
-        "library_name": profile.library.name.get(lang),
+        "library": letterhead(profile, lang),
     }
 
 

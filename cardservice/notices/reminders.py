@@ -28,6 +28,7 @@ from cardservice.cards.models import Card, CardStatus
 from cardservice.db.base import utcnow
 from cardservice.db.engine import Database
 from cardservice.mail.errors import InvalidRecipient
+from cardservice.mail.letterhead import letterhead
 from cardservice.mail.outbox import OutgoingMail, enqueue
 from cardservice.notices.deliveries import (
     already_delivered,
@@ -76,7 +77,7 @@ async def send_expiry_reminders(
     while True:
         async with db.transaction() as session:
             due = await _due(session, today, last_day, after_id, batch_size)
-            queued += await _remind(session, due, base_url=base_url, now=now)
+            queued += await _remind(session, due, profile, base_url=base_url, now=now)
         if len(due) < batch_size:
             return queued
         after_id = due[-1][0].id
@@ -103,7 +104,12 @@ async def _due(
 
 
 async def _remind(
-    session: AsyncSession, due: list[tuple[Card, Patron]], *, base_url: str, now: datetime
+    session: AsyncSession,
+    due: list[tuple[Card, Patron]],
+    profile: Profile,
+    *,
+    base_url: str,
+    now: datetime,
 ) -> int:
     keyed = {
         (reminder_key(card.id, card.expires_on), patron.id): (card, patron) for card, patron in due
@@ -118,6 +124,7 @@ async def _remind(
             "user_number": card.user_number,
             "expires_on": card.expires_on,
             "renew_link": renew_link(base_url),
+            "library": letterhead(profile, mail_language(patron)),
         }
         try:
             await enqueue(

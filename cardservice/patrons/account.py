@@ -20,6 +20,7 @@ from cardservice.db.base import utcnow
 from cardservice.db.engine import Database
 from cardservice.errors import InvalidInput, NotFound
 from cardservice.mail.errors import InvalidRecipient
+from cardservice.mail.letterhead import letterhead
 from cardservice.mail.outbox import OutgoingMail, checked_address, enqueue
 from cardservice.mail.render import Language
 from cardservice.patrons.card_view import CardState, card_state, current_card
@@ -126,7 +127,7 @@ async def set_password(
         return
     context = {
         "name": f"{patron.family_name} {patron.given_name}",
-        "library_name": profile.library.name.get(language),
+        "library": letterhead(profile, language),
         "reset_link": link(base_url, FORGOT_PASSWORD_PATH),
     }
     await enqueue(session, OutgoingMail(address, "password_changed", language, context), now=now)

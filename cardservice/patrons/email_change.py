@@ -21,6 +21,7 @@ from cardservice.db.base import utcnow
 from cardservice.errors import InvalidInput
 from cardservice.mail.addresses import normalise_address
 from cardservice.mail.errors import InvalidRecipient
+from cardservice.mail.letterhead import letterhead
 from cardservice.mail.outbox import OutgoingMail, checked_address, enqueue
 from cardservice.mail.render import Language
 from cardservice.patrons.card_view import current_card
@@ -107,7 +108,7 @@ async def request_change(
         "name": f"{patron.family_name} {patron.given_name}",
         "link": verify_link(base_url, token),
         "expires_hours": hours,
-        "library_name": profile.library.name.get(language),
+        "library": letterhead(profile, language),
     }
     await enqueue(session, OutgoingMail(address, "email_change_verify", language, context), now=now)
     return address
@@ -166,7 +167,7 @@ async def confirm_change(
     context = {
         "name": f"{patron.family_name} {patron.given_name}",
         "new_email": address,
-        "library_name": profile.library.name.get(language),
+        "library": letterhead(profile, language),
     }
     await enqueue(session, OutgoingMail(old_address, "email_changed", language, context), now=now)
     return PendingChange(patron, old, address)

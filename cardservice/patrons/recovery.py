@@ -38,6 +38,7 @@ from cardservice.db.base import utcnow
 from cardservice.errors import InvalidInput
 from cardservice.mail.addresses import normalise_address
 from cardservice.mail.errors import InvalidRecipient
+from cardservice.mail.letterhead import letterhead
 from cardservice.mail.outbox import OutgoingMail, checked_address, enqueue
 from cardservice.mail.render import Language
 from cardservice.patrons.account import set_password
@@ -116,7 +117,7 @@ async def remind_numbers(
     context = {
         "patrons": listed,
         "login_link": link(base_url, LOGIN_PATH),
-        "library_name": profile.library.name.get(requester.language),
+        "library": letterhead(profile, requester.language),
     }
     await enqueue(
         session, OutgoingMail(address, "number_reminder", requester.language, context), now=now
@@ -191,7 +192,7 @@ async def request_reset(
             "name": f"{patron.family_name} {patron.given_name}",
             "link": reset_link(base_url, token),
             "expires_hours": hours,
-            "library_name": profile.library.name.get(requester.language),
+            "library": letterhead(profile, requester.language),
         }
         await enqueue(
             session, OutgoingMail(address, "password_reset", requester.language, context), now=now

@@ -58,6 +58,13 @@ class LibrarySection(Strict, kw_only=True, frozen=True):
     counter_municipalities: list[ShortText] = []
     sender_email: Annotated[str, Meta(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
     phone: str = ""
+    # The rest of the library's contact, printed in every email's signature and the pages'
+    # footer when set: the office that answers (Yokohama: 中央図書館企画運営課), the postal
+    # address, a fax number and the library's web site.
+    department: LocalText | None = None
+    address: LocalText | None = None
+    fax: str = ""
+    url: Annotated[str, Meta(pattern=r"^(https?://\S+)?$")] = ""
     timezone: str = "Asia/Tokyo"
     # A postal code in the library's own city, shown as the example on forms (NNN-NNNN).
     sample_postal_code: Annotated[str, Meta(pattern=r"^[0-9]{3}-[0-9]{4}$")] = "231-0005"
@@ -317,6 +324,13 @@ class ImportSection(Strict, kw_only=True, frozen=True):
     )
 
 
+class DisplaySection(Strict, kw_only=True, frozen=True):
+    """How pages and emails write things for this library."""
+
+    # Japanese dates name the era first: 令和11年（2029年）11月30日 instead of 2029年11月30日.
+    japanese_era: bool = False
+
+
 class Profile(Strict, kw_only=True, frozen=True):
     id: Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_-]*$")]
     library: LibrarySection
@@ -334,6 +348,7 @@ class Profile(Strict, kw_only=True, frozen=True):
     procedures: ProceduresSection = ProceduresSection()
     patrons: PatronsSection = PatronsSection()
     retention: RetentionSection = RetentionSection()
+    display: DisplaySection = DisplaySection()
     patron_import: ImportSection = msgspec.field(default_factory=ImportSection, name="import")
 
     def __post_init__(self) -> None:

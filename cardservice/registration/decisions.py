@@ -36,6 +36,7 @@ from cardservice.cards.lifecycle import (
 from cardservice.cards.models import Card, CardEventKind, CardStatus
 from cardservice.cards.service import CardPolicy
 from cardservice.errors import Conflict
+from cardservice.mail.letterhead import letterhead
 from cardservice.mail.outbox import OutgoingMail, enqueue
 from cardservice.mail.render import Language
 from cardservice.patrons.card_view import current_card
@@ -218,7 +219,6 @@ async def _change(
     await record_event(
         session, CardEventKind.DETAILS_CHANGED, card, detail={"fields": changed}, now=ctx.now
     )
-    lang = language_of(app)
     await _mail(
         session,
         app,
@@ -226,7 +226,6 @@ async def _change(
         "details_changed",
         context={
             "name": f"{patron.family_name} {patron.given_name}",
-            "library_name": ctx.profile.library.name.get(lang),
             "my_link": my_link(ctx.base_url),
         },
         ctx=ctx,
@@ -268,6 +267,7 @@ async def _mail(
     recipients = [app.email]
     if patron.email and patron.email.lower() != app.email.lower():
         recipients.append(patron.email)
+    context = {**context, "library": letterhead(ctx.profile, lang)}
     for address in recipients:
         await enqueue(session, OutgoingMail(address, template, lang, context), now=ctx.now)
 

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cardservice.calendar import local_today
 from cardservice.db.base import utcnow
 from cardservice.mail.addresses import normalise_address
+from cardservice.mail.letterhead import letterhead
 from cardservice.mail.outbox import OutgoingMail, enqueue
 from cardservice.mail.render import Language
 from cardservice.patrons.models import Patron
@@ -70,8 +71,7 @@ async def request_link(
     context = {
         "link": verify_link(base_url, token),
         "expires_hours": hours,
-        "library_name": profile.library.name.get(language),
-        "sender_email": profile.library.sender_email,
+        "library": letterhead(profile, language),
     }
     await enqueue(session, OutgoingMail(address, "verify_email", language, context), now=now)
 

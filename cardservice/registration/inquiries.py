@@ -19,14 +19,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cardservice.calendar import OpeningCalendar, end_of_day, local_today
 from cardservice.db.base import utcnow
+from cardservice.mail.letterhead import letterhead
 from cardservice.mail.outbox import OutgoingMail, enqueue
-from cardservice.mail.render import Language
 from cardservice.profiles.schema import Profile
 from cardservice.registration.decisions import release_lost_card
 from cardservice.registration.documents import CleanImage
@@ -118,6 +117,7 @@ async def ask(
         "question": text,
         "answer_link": answer_link(base_url, token),
         "answer_by": answer_by,
+        "library": letterhead(profile, language_of(app)),
     }
     await enqueue(session, OutgoingMail(app.email, "inquiry", language_of(app), context), now=now)
     await audit.record(
@@ -284,7 +284,11 @@ async def _lapse(
         # A cancelled "lost" reissue gives the patron their suspended card back.
         await release_lost_card(session, app, now=now)
         language = language_of(app)
-        context = {"name": app.display_name, "why": _why(language, inquiry.answer_by)}
+        context = {
+            "name": app.display_name,
+            "answer_by": inquiry.answer_by,
+            "library": letterhead(profile, language),
+        }
         mail = OutgoingMail(app.email, "application_cancelled", language, context)
         await enqueue(session, mail, now=now)
         action, detail = "application.cancel", {"reason": CANCEL_REASON}
@@ -297,11 +301,3 @@ async def _lapse(
         detail={**detail, "unanswered_inquiries": unanswered},
     )
     return action == "application.cancel"
-
-
-def _why(language: Language, answer_by: date) -> str:
-    if language == "en":
-        day = format_date(answer_by, format="long", locale="en_GB")
-        return f"We did not receive an answer to our question by {day}."
-    day = format_date(answer_by, format="long", locale="ja_JP")
-    return f"{day}までに、お問い合わせへのご回答をいただけなかったため。"

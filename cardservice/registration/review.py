@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cardservice.cards.models import Card
 from cardservice.cards.service import CardPolicy
 from cardservice.db.base import utcnow
+from cardservice.mail.letterhead import letterhead
 from cardservice.mail.outbox import OutgoingMail, enqueue
 from cardservice.mail.render import Language
 from cardservice.patrons.service import NewPatron, create_patron_with_card
@@ -125,7 +126,7 @@ async def approve(
         card = await approve_procedure(session, app, ctx)
         await session.flush()
         return card
-    return await _register(session, app, staff, policy, base_url=base_url, now=now)
+    return await _register(session, app, staff, policy, profile, base_url=base_url, now=now)
 
 
 async def _register(
@@ -133,6 +134,7 @@ async def _register(
     app: Application,
     staff: StaffUser,
     policy: CardPolicy,
+    profile: Profile,
     *,
     base_url: str,
     now: datetime,
@@ -147,6 +149,7 @@ async def _register(
         "user_number": card.user_number,
         "card_link": card_link(base_url),
         "expires_on": card.expires_on,
+        "library": letterhead(profile, language_of(app)),
     }
     mail = OutgoingMail(app.email, "registration_completed", language_of(app), context)
     await enqueue(session, mail, now=now)
@@ -231,7 +234,7 @@ async def reject(
         "procedure": app.procedure,
         "reason": reason,
         "reinstated_number": reinstated or "",  # a lost card that works again
-        "library_name": profile.library.name.get(language),
+        "library": letterhead(profile, language),
     }
     mail = OutgoingMail(app.email, "application_rejected", language, context)
     await enqueue(session, mail, now=now)

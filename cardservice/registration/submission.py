@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cardservice.calendar import OpeningCalendar, local_today
 from cardservice.db.base import utcnow
+from cardservice.mail.letterhead import letterhead
 from cardservice.mail.outbox import OutgoingMail, enqueue
 from cardservice.mail.render import Language
 from cardservice.patrons.models import Patron
@@ -305,7 +306,7 @@ async def submit(
         "name": app.display_name,
         "procedure": app.procedure,
         "ready_on": due_on,
-        "library_name": profile.library.name.get(language),
+        "library": letterhead(profile, language),
     }
     mail = OutgoingMail(app.email, "application_received", language, context)
     await enqueue(session, mail, now=now)

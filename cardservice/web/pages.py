@@ -11,14 +11,11 @@ clients that do not ask for HTML keep the JSON errors of ``web/errors.py``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Final, TypeVar
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
-from jinja2.runtime import Context
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from litestar import Request, Response
 from litestar.datastructures import Cookie
 from litestar.exceptions import (
@@ -36,7 +33,7 @@ from litestar.status_codes import (
     HTTP_500_INTERNAL_SERVER_ERROR,
 )
 
-from cardservice.calendar import written_date
+from cardservice.datefilters import install_date_filters
 from cardservice.errors import DomainError, Kind
 from cardservice.registration.steps import PAGE_MESSAGES, error_text
 from cardservice.web.errors import (
@@ -96,23 +93,8 @@ def page_environment(root: Path) -> Environment:
         lstrip_blocks=True,
     )
     install(env)
-    env.filters["localtime"] = local_time
-    env.filters["longdate"] = page_long_date
+    install_date_filters(env)  # longdate, shortday, localtime: the same as in emails
     return env
-
-
-@pass_context
-def page_long_date(context: Context, value: date) -> str:
-    """A date as people write it in the page's language (the ``longdate`` filter)."""
-    return written_date(value, context.get("lang", "ja"))
-
-
-@pass_context
-def local_time(context: Context, value: datetime | None) -> str:
-    """An instant as the library's wall clock shows it (the ``localtime`` filter)."""
-    if value is None:
-        return ""
-    return value.astimezone(ZoneInfo(context["timezone"])).strftime("%Y-%m-%d %H:%M")
 
 
 def template_engine(root: Path) -> JinjaTemplateEngine:
@@ -136,6 +118,7 @@ def page_context(request: AnyRequest) -> dict[str, Any]:
         "library_phone": library.phone,
         "library_email": library.sender_email,
         "timezone": library.timezone,
+        "japanese_era": services(request).settings.profile.display.japanese_era,
         "other_lang": other,
         "other_lang_url": switch_language_url(request, other),
     }

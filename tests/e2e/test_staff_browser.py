@@ -18,6 +18,7 @@ from playwright.sync_api import expect
 
 from cardservice.db.engine import Database
 from cardservice.mail import MailStatus, OutgoingMail, enqueue
+from cardservice.mail.letterhead import Letterhead
 from tests.e2e.support import E2E_MARKS, Phone, Server, chromium, phone_context, start_server
 from tests.web_support import STAFF_PASSWORD
 
@@ -36,7 +37,7 @@ async def _prepare(database_url: str) -> None:
             "procedure": "new",
             "reason": "書類が不鮮明です",
             "reinstated_number": "",
-            "library_name": "横浜市立みなと図書館",
+            "library": Letterhead(name="横浜市立みなと図書館", email="library@example.org"),
         },
     )
     try:

@@ -104,7 +104,7 @@ async def test_one_reminder_per_card_per_expiry_date(services: Services) -> None
     [mail] = await outbox(services, "expiry_reminder")
     assert mail.to_address == "hanako@example.org"
     assert mail.language == "ja"
-    assert mail.subject == "利用カードの有効期限が近づいています"
+    assert mail.subject == "【柏市立図書館】利用カードの有効期限が近づいています"
     assert card.user_number in mail.body_text
     expires = card.expires_on
     assert f"{expires.year}年{expires.month}月{expires.day}日" in mail.body_text
@@ -151,7 +151,7 @@ async def test_only_opted_in_patrons_active_cards(services: Services) -> None:
         assert await run(services) == 0  # expired: past "near"
     [mail] = await outbox(services, "expiry_reminder")
     assert (mail.to_address, mail.language) == ("jane@example.org", "en")
-    assert mail.subject == "Your library card expires soon"
+    assert mail.subject == "[Kashiwa City Library] Your library card expires soon"
     assert "Dear 山田 Jane," in mail.body_text
 
 
@@ -198,7 +198,7 @@ async def test_the_reminder_through_a_real_smtp_server(services: Services, sink:
         await relay_to(services, sink.port).run_once()  # due then, not before
     [message] = sink.messages()
     assert message["To"] == "hanako@example.org"
-    assert message["Subject"] == "利用カードの有効期限が近づいています"
+    assert message["Subject"] == "【柏市立図書館】利用カードの有効期限が近づいています"
     assert services.settings.profile.library.sender_email in message["From"]
     text = message.get_body(preferencelist=("plain",))
     html = message.get_body(preferencelist=("html",))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator
+from datetime import date
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from cardservice.mail import (
     uses_catcher,
 )
 from cardservice.mail.catcher import CatcherUnavailable, effective_smtp_url
+from cardservice.mail.letterhead import letterhead
 from cardservice.profiles import load_profile
 from cardservice.services import Services
 from cardservice.settings import Settings
@@ -85,8 +87,7 @@ async def test_relay_delivers_to_the_catcher_in_dev(services: Services) -> None:
         {
             "link": LINK,
             "expires_hours": 24,
-            "library_name": settings.profile.library.name.ja,
-            "sender_email": settings.profile.library.sender_email,
+            "library": letterhead(settings.profile, "ja"),
         },
     )
     async with services.db.transaction() as session:
@@ -102,7 +103,8 @@ async def test_relay_delivers_to_the_catcher_in_dev(services: Services) -> None:
     assert row.status == MailStatus.SENT
     assert caught.subject == row.subject
     assert caught.mail_from == settings.profile.library.sender_email
-    assert extract_links(caught) == [LINK]
+    # The link to follow, then the library's web site from the signature.
+    assert extract_links(caught) == [LINK, settings.profile.library.url]
 
 
 async def test_newest_first_and_limited(services: Services, catcher: MailCatcher) -> None:
@@ -144,14 +146,19 @@ async def test_background_runs_catcher_and_relay_in_dev(services: Services) -> N
         "hanako@example.org",
         "application_cancelled",
         "en",
-        {"name": "Hanako Yamada", "why": "We did not receive an answer in time."},
+        {
+            "name": "Hanako Yamada",
+            "answer_by": date(2026, 12, 1),
+            "library": letterhead(settings.profile, "en"),
+        },
     )
     async with services.db.transaction() as session:
         await enqueue(session, mail)
     async with mail_background(services.db, settings):
         caught = await _wait_for_caught(services)
-    assert caught.subject == "Your library card application has been cancelled"
-    assert "We did not receive an answer in time." in caught.body_text
+    library = settings.profile.library.name.en
+    assert caught.subject == f"[{library}] Your library card application has been cancelled"
+    assert "answer to our question by 1 December 2026." in caught.body_text
 
 
 async def _wait_for_caught(services: Services) -> CaughtMail:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,7 @@ from cardservice.mail import (
     retry_failed,
     template_dir,
 )
+from cardservice.mail.letterhead import Letterhead
 from cardservice.mail.render import TEMPLATE_DIR_ENV
 from cardservice.services import Services
 
@@ -28,7 +29,11 @@ CANCELLED = OutgoingMail(
     to_address="hanako@example.org",
     template="application_cancelled",
     language="ja",
-    context={"name": "山田 花子", "why": "期限までにご回答がありませんでした。"},
+    context={
+        "name": "山田 花子",
+        "answer_by": date(2026, 12, 1),
+        "library": Letterhead(name="横浜市立みなと図書館", email="library@example.org"),
+    },
 )
 
 
@@ -51,9 +56,9 @@ async def test_committed_change_leaves_its_mail(services: Services) -> None:
     assert stored.status == MailStatus.PENDING
     assert stored.attempts == 0
     assert stored.to_address == "hanako@example.org"
-    assert stored.subject == "利用者登録のお申し込み取り消しのお知らせ"
+    assert stored.subject == "【横浜市立みなと図書館】利用者登録のお申し込み取り消しのお知らせ"
     assert "山田 花子 様" in stored.body_text
-    assert "期限までにご回答がありませんでした。" in stored.body_html
+    assert "2026年12月1日までに、お問い合わせへのご回答を" in stored.body_html
     assert stored.next_attempt_at <= datetime.now(UTC)
     assert stored.sent_at is None
 
@@ -77,7 +82,9 @@ async def test_queued_mail_keeps_the_text_it_was_rendered_with(
     async with services.db.transaction() as session:
         row = await enqueue(session, CANCELLED)
     edited = tmp_path / "templates" / "email" / "application_cancelled.ja.txt"
-    edited.write_text("Subject: 新しい件名\n新しい本文 {{ name }} {{ why }}\n", encoding="utf-8")
+    edited.write_text(
+        "Subject: 新しい件名\n新しい本文 {{ name }} {{ answer_by }}\n", encoding="utf-8"
+    )
     stat = edited.stat()
     os.utime(edited, (stat.st_atime + 10, stat.st_mtime + 10))  # past the reload check
     async with services.db.transaction() as session:
@@ -87,8 +94,8 @@ async def test_queued_mail_keeps_the_text_it_was_rendered_with(
         new = await session.get(OutboxRow, newer.id)
     assert old is not None
     assert new is not None
-    assert old.subject == "利用者登録のお申し込み取り消しのお知らせ"
-    assert new.subject == "新しい件名"
+    assert old.subject == "【横浜市立みなと図書館】利用者登録のお申し込み取り消しのお知らせ"
+    assert new.subject == "【横浜市立みなと図書館】新しい件名"
 
 
 async def test_retry_is_only_for_failed_mail(services: Services) -> None:

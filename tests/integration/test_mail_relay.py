@@ -74,7 +74,7 @@ async def test_english_mail_comes_from_the_english_name(services: Services, sink
     assert await relay_to(services, sink.port).run_once() == 1
     (message,) = sink.messages()
     assert message["From"].addresses[0].display_name == "Yokohama Minato Library"
-    assert message["Subject"] == "Yokohama Minato Library: please confirm your email address"
+    assert message["Subject"] == "[Yokohama Minato Library] Please confirm your email address"
 
 
 @pytest.fixture

@@ -40,7 +40,7 @@ from tests.web_support import Client, csrf_from, form_token
 
 # Submitted on Friday 3 April 2026: Kashiwa (closed Mondays) is ready after 2 opening days,
 # Yokohama after 3.
-READY_ON = {"kashiwa": "2026年4月5日日曜日", "yokohama": "2026年4月6日月曜日"}
+READY_ON = {"kashiwa": "2026年4月5日（日）", "yokohama": "2026年4月6日（月）"}
 READY_ON_EN = {"kashiwa": "Sunday, 5 April 2026", "yokohama": "Monday, 6 April 2026"}
 # The opening days the date counts, shown under it (Friday's application counts from Saturday).
 COUNTED = {

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from cardservice.mail import MailStatus, OutboxRow, OutgoingMail, enqueue
+from cardservice.mail.letterhead import Letterhead
 from cardservice.services import Services
 from cardservice.settings import Settings
 from cardservice.staff.models import AuditEntry
@@ -124,7 +125,7 @@ async def _failed_mail(services: Services) -> int:
             "procedure": "new",
             "reason": "書類が不鮮明です",
             "reinstated_number": "",
-            "library_name": "横浜市立みなと図書館",
+            "library": Letterhead(name="横浜市立みなと図書館", email="library@example.org"),
         },
     )
     async with services.db.transaction() as session:

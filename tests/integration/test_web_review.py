@@ -127,7 +127,7 @@ async def test_queue_in_due_date_order_marks_the_overdue(
     assert "1 application is overdue." in review_list
     assert "山田 花子" in items[0]
     assert "ヤマダ\u3000ハナコ" in items[0]
-    assert "2026-04-03 10:00" in items[0]  # submitted, on the library's clock
+    assert "3 Apr 2026, 10:00" in items[0]  # submitted, on the library's clock
     assert "5 opening days" in items[0]  # Saturday to Wednesday; Yokohama opens every day
     assert "0 answered, 0 unanswered" in items[0]
     assert "Please send" not in waiting_list  # the question itself is on the application

@@ -159,7 +159,7 @@ async def test_a_name_change_shows_old_and_new_names_side_by_side(
     assert "Changed" in name
     assert kana.index("ヤマダ\u3000ハナコ") < kana.index("サトウ\u3000ハナコ")
     checks = section(page, "checks-title")
-    assert "The applicant acknowledged this notice on 2026-04-03 10:00:" in checks
+    assert "The applicant acknowledged this notice on 3 Apr 2026, 10:00:" in checks
     assert services.settings.profile.procedures.eloan_notice.en in checks
     assert card.user_number in section(page, "patron-title")
     assert "The patron, logged in when applying" in section(page, "patron-title")

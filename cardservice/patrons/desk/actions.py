@@ -23,6 +23,7 @@ from cardservice.cards.models import Card, CardEventKind, CardStatus, Revocation
 from cardservice.cards.service import CardAlreadyRevoked, CardPolicy, revoke_card
 from cardservice.db.base import utcnow
 from cardservice.errors import Conflict, InvalidInput
+from cardservice.mail.letterhead import letterhead
 from cardservice.mail.outbox import OutgoingMail, enqueue
 from cardservice.mail.render import Language
 from cardservice.patrons.desk.record import get_patron
@@ -271,5 +272,6 @@ async def _mail_new_number(
         "card_link": f"{base_url.rstrip('/')}/card",
         "expires_on": new.expires_on,
         "eloan_notice": profile.procedures.eloan_notice.get(lang),
+        "library": letterhead(profile, lang),
     }
     await enqueue(session, OutgoingMail(patron.email, "reissue_completed", lang, context), now=now)

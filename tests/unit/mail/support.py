@@ -18,6 +18,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from cardservice.mail import MailRelay, OutboxRow, OutgoingMail, enqueue
+from cardservice.mail.letterhead import Letterhead
 from cardservice.mail.smtp import Sender, SmtpTarget
 from cardservice.services import Services
 
@@ -118,8 +119,10 @@ def verify_mail(to: str = "hanako@example.org", lang: str = "ja") -> OutgoingMai
     context = {
         "link": LINK,
         "expires_hours": 24,
-        "library_name": "Yokohama Minato Library" if lang == "en" else "横浜市立みなと図書館",
-        "sender_email": "library@example.org",
+        "library": Letterhead(
+            name="Yokohama Minato Library" if lang == "en" else "横浜市立みなと図書館",
+            email="library@example.org",
+        ),
     }
     return OutgoingMail(to, "verify_email", lang, context)  # type: ignore[arg-type]
 

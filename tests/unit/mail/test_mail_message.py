@@ -15,6 +15,7 @@ import pytest
 from cardservice.errors import ConfigurationError
 from cardservice.mail.catcher import effective_smtp_url, extract_links, uses_catcher
 from cardservice.mail.errors import InvalidRecipient
+from cardservice.mail.letterhead import Letterhead
 from cardservice.mail.models import CaughtMail
 from cardservice.mail.outbox import checked_address
 from cardservice.mail.relay import BACKOFF_CAP, is_permanent, retry_delay
@@ -36,8 +37,7 @@ def _envelope(lang: str = "ja") -> Envelope:
         {
             "link": LINK,
             "expires_hours": 24,
-            "library_name": "横浜市立みなと図書館",
-            "sender_email": "x@y.jp",
+            "library": Letterhead(name="横浜市立みなと図書館", email="x@y.jp"),
         },
     )
     return Envelope(

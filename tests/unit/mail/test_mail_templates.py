@@ -12,6 +12,7 @@ from jinja2 import meta
 from markupsafe import escape
 
 from cardservice.mail.errors import MissingContext, UnknownTemplate
+from cardservice.mail.letterhead import Letterhead
 from cardservice.mail.render import (
     LANGUAGES,
     TEMPLATE_DIR_ENV,
@@ -24,8 +25,6 @@ from cardservice.mail.render import (
 SAMPLE: dict[str, Any] = {
     "link": "https://cards.example.org/register/verify?t=AbC123",
     "expires_hours": 24,
-    "library_name": "横浜市立みなと図書館",
-    "sender_email": "library@example.org",
     "name": "山田 花子",
     "procedure": "new",
     "reinstated_number": "110000000014",
@@ -44,7 +43,6 @@ SAMPLE: dict[str, Any] = {
     "question": "勤務先の名称を教えてください。",
     "answer_link": "https://cards.example.org/inquiry/Q1",
     "answer_by": date(2026, 12, 1),
-    "why": "期限までにご回答がありませんでした。",
     "renew_link": "https://cards.example.org/my",
     "old_user_number": "12345601",
     "eloan_notice": "再発行を行うと利用者番号が変わるため、電子図書館での貸出・予約資料のデータは"
@@ -57,13 +55,36 @@ ALL = [(name, lang) for name in sorted(TEMPLATES) for lang in LANGUAGES]
 SECRET_WORDS = ("password", "passwd", "secret", "image", "document_file", "photo")
 
 
-def _context(name: str) -> dict[str, Any]:
-    return {key: SAMPLE[key] for key in TEMPLATES[name]}
+# The example profile's library, with every contact line its signature can print.
+LIBRARY = {
+    "ja": Letterhead(
+        name="横浜市立みなと図書館",
+        department="サービス課",
+        address="〒231-0005 横浜市中区本町0-0",
+        phone="045-000-0000",
+        fax="045-000-0001",
+        email="library@example.org",
+        url="https://library.example.org/",
+    ),
+    "en": Letterhead(
+        name="Yokohama Minato Library",
+        department="Patron Services",
+        address="0-0 Honcho, Naka-ku, Yokohama 231-0005",
+        phone="045-000-0000",
+        email="library@example.org",
+        url="https://library.example.org/",
+    ),
+}
+
+
+def _context(name: str, lang: str = "ja") -> dict[str, Any]:
+    values = {**SAMPLE, "library": LIBRARY[lang]}
+    return {key: values[key] for key in TEMPLATES[name]}
 
 
 @pytest.mark.parametrize(("name", "lang"), ALL)
 def test_every_template_renders(name: str, lang: str) -> None:
-    mail = render(name, lang, _context(name))
+    mail = render(name, lang, _context(name, lang))
     assert mail.subject
     assert "\n" not in mail.subject
     for body in (mail.subject, mail.body_text, mail.body_html):
@@ -78,7 +99,7 @@ def test_every_template_renders(name: str, lang: str) -> None:
 
 @pytest.mark.parametrize(("name", "lang"), ALL)
 def test_links_appear_in_both_parts(name: str, lang: str) -> None:
-    mail = render(name, lang, _context(name))
+    mail = render(name, lang, _context(name, lang))
     for key in ("link", "card_link", "answer_link"):
         if key in TEMPLATES[name]:
             assert SAMPLE[key] in mail.body_text
@@ -92,7 +113,8 @@ def test_templates_use_exactly_the_documented_values(name: str, lang: str) -> No
         filename = f"{name}.{lang}.{suffix}"
         source, _, _ = env.loader.get_source(env, filename)  # type: ignore[union-attr]
         used = meta.find_undeclared_variables(env.parse(source)) - {"lang", "subject"}
-        assert used == TEMPLATES[name], filename
+        # ``library`` is render's own: the subject's 【name】 and the signature use it.
+        assert used | {"library"} == TEMPLATES[name], filename
 
 
 def test_no_template_asks_for_a_secret_or_an_image() -> None:
@@ -107,20 +129,23 @@ def test_every_template_file_belongs_to_a_registered_email() -> None:
     assert found == expected
 
 
-def test_japanese_subjects_name_the_notices() -> None:
+def test_subjects_name_the_library_and_the_notice() -> None:
     received = render("application_received", "ja", _context("application_received"))
     completed = render("registration_completed", "ja", _context("registration_completed"))
-    assert "本人確認書類受付のお知らせ" in received.subject
-    assert completed.subject == "登録完了のお知らせ"
-    english = render("application_received", "en", _context("application_received"))
-    assert "Notice of Acceptance of Identity Confirmation Documents" in english.subject
+    assert received.subject == "【横浜市立みなと図書館】利用者登録のお申し込みを受け付けました"
+    assert completed.subject == "【横浜市立みなと図書館】利用者登録完了のお知らせ"
+    english = render("application_received", "en", _context("application_received", "en"))
+    assert (
+        english.subject
+        == "[Yokohama Minato Library] We have received your library card application"
+    )
 
 
 @pytest.mark.parametrize(
-    ("lang", "expected"), [("ja", "2026年11月24日"), ("en", "24 November 2026")]
+    ("lang", "expected"), [("ja", "2026年11月24日（火）"), ("en", "Tuesday, 24 November 2026")]
 )
 def test_dates_are_written_for_the_language(lang: str, expected: str) -> None:
-    mail = render("application_received", lang, _context("application_received"))
+    mail = render("application_received", lang, _context("application_received", lang))
     assert expected in mail.body_text
     assert expected in mail.body_html
 
@@ -162,16 +187,22 @@ def test_template_dir_follows_the_environment(
 ) -> None:
     (tmp_path / "email").mkdir()
     (tmp_path / "email" / "application_cancelled.en.txt").write_text(
-        "Subject: Cancelled, {{ name }}\n\nBecause {{ why }}.\n", encoding="utf-8"
+        "Subject: Cancelled, {{ name }}\n\nBecause {{ answer_by }}.\n", encoding="utf-8"
     )
     (tmp_path / "email" / "application_cancelled.en.html").write_text(
-        "<p>{{ why }}</p>", encoding="utf-8"
+        "<p>{{ name }}</p>", encoding="utf-8"
     )
+    (tmp_path / "email" / "_signature.en.txt").write_text("-- {{ library.name }}\n")
     monkeypatch.setenv(TEMPLATE_DIR_ENV, str(tmp_path))
     assert template_dir() == tmp_path.resolve()
-    mail = render("application_cancelled", "en", {"name": "Hanako", "why": "a < b"})
-    assert mail.subject == "Cancelled, Hanako"
-    assert mail.body_text == "Because a < b.\n"
+    context = {
+        "name": "a < b",
+        "answer_by": "then",
+        "library": Letterhead(name="L", email="l@x.jp"),
+    }
+    mail = render("application_cancelled", "en", context)
+    assert mail.subject == "[L] Cancelled, a < b"
+    assert mail.body_text == "Because then.\n\n-- L\n"
     assert mail.body_html == "<p>a &lt; b</p>"
 
 

@@ -98,7 +98,7 @@ def test_typed_values_never_carry_the_password_or_another_email() -> None:
 
 
 def test_long_dates_in_both_languages() -> None:
-    assert steps.long_date(date(2026, 4, 5), "ja") == "2026年4月5日日曜日"
+    assert steps.long_date(date(2026, 4, 5), "ja") == "2026年4月5日（日）"
     assert steps.long_date(date(2026, 4, 5), "en") == "Sunday, 5 April 2026"
 
 
