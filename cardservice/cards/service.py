@@ -43,7 +43,10 @@ class CardPolicy:
             ),
             validity_years=profile.card.validity_years,
             timezone=ZoneInfo(profile.library.timezone),
-            require_device_proof=profile.card.counter_requires_rotating_code,
+            # getattr while the profile schema's field is not yet committed beside it.
+            require_device_proof=bool(
+                getattr(profile.card, "counter_requires_rotating_code", False)
+            ),
         )
 
 
