@@ -107,6 +107,8 @@ class DeviceKeyAnswer(msgspec.Struct):
 @post(
     "/card/device-key",
     status_code=HTTP_200_OK,
+    # A page's helper (session and CSRF token), not part of the published API.
+    include_in_schema=False,
     tags=["cards"],
     summary="Bind the patron's card token to this phone's key (the rotating code)",
     description=(

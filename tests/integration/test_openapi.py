@@ -44,6 +44,7 @@ async def test_only_the_api_is_published(document: dict[str, Any]) -> None:
         VERIFY,
         "/.well-known/jwks.json",
         BARCODES,
+        "/api/v1/offline/feed",
         "/health",
         "/ready",
     }
@@ -61,9 +62,11 @@ async def test_the_api_key_is_a_security_scheme_verify_requires(document: dict[s
     assert schemes["bearerApiKey"]["scheme"] == "bearer"
     verify = document["paths"][VERIFY]["post"]
     assert verify["security"] == [{"apiKey": []}, {"bearerApiKey": []}]
+    feed = document["paths"]["/api/v1/offline/feed"]["get"]
+    assert feed["security"] == [{"apiKey": []}, {"bearerApiKey": []}]
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
-            if (path, method) != (VERIFY, "post"):
+            if (path, method) not in {(VERIFY, "post"), ("/api/v1/offline/feed", "get")}:
                 assert "security" not in operation, (path, method)
 
 
@@ -85,7 +88,7 @@ async def test_verify_documents_its_refusals_with_the_error_body(
 async def test_every_error_answer_of_every_operation_is_the_error_body(
     document: dict[str, Any],
 ) -> None:
-    for path in (VERIFY, "/.well-known/jwks.json", BARCODES):
+    for path in (VERIFY, "/.well-known/jwks.json", BARCODES, "/api/v1/offline/feed"):
         for operation in document["paths"][path].values():
             errors = {s: r for s, r in operation["responses"].items() if int(s) >= 400}
             assert {"400", "405", "500", "503"} <= set(errors), path
