@@ -46,8 +46,9 @@ from cardservice.profiles import load_profile
 
 
 def _rows(first: int, count: int, now: datetime) -> list[dict[str, Any]]:
-    rows = []
+    rows: list[dict[str, Any]] = []
     for seq in range(first, first + count):
+        row: dict[str, Any]
         if seq % 2:
             row = {"kind": "number", "subject": f"2{seq:09d}", "state": "revoked"}
             row |= {"reason": "reissued", "until": None}
