@@ -163,10 +163,15 @@ async def run_jobs(
         report.failed.append("link and counter cleanup")
     await _send_notices(db, profile, report, now=now, base_url=base_url)
     if google is not None:
-        wallet = await sync_google_wallet(db, google)
-        report.wallet_passes_updated = wallet.patched
-        if wallet.failed:
+        try:
+            wallet = await sync_google_wallet(db, google)
+        except Exception:  # the database (Google's own errors come back as wallet.failed)
+            log.exception("job failed: Google Wallet updates")
             report.failed.append("Google Wallet updates")
+        else:
+            report.wallet_passes_updated = wallet.patched
+            if wallet.failed:
+                report.failed.append("Google Wallet updates")
     if apple is not None:
         try:
             report.apple_passes_updated = (await update_apple_passes(db, apple, now=now)).updated

@@ -10,6 +10,8 @@ of the card's life cycle needs no code of the consumer's.
 from __future__ import annotations
 
 from sqlalchemy import BigInteger, String, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -29,14 +31,19 @@ async def claim_cursor(session: AsyncSession, name: str) -> CardEventCursor:
     """The consumer's cursor, locked for this transaction (FOR UPDATE on PostgreSQL; SQLite
     writes one transaction at a time), made at the newest event on first use, so a consumer
     configured today does not replay the years before it."""
-    cursor = await session.scalar(
-        select(CardEventCursor).where(CardEventCursor.name == name).with_for_update()
-    )
+    query = select(CardEventCursor).where(CardEventCursor.name == name).with_for_update()
+    cursor = await session.scalar(query)
     if cursor is None:
+        # Two workers starting at once both get here: the second insert does nothing.
         newest = await session.scalar(select(CardEvent.id).order_by(CardEvent.id.desc()).limit(1))
-        cursor = CardEventCursor(name=name, last_event_id=newest or 0)
-        session.add(cursor)
-        await session.flush()
+        dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        await session.execute(
+            insert(CardEventCursor)
+            .values(name=name, last_event_id=newest or 0)
+            .on_conflict_do_nothing(index_elements=["name"])
+        )
+        cursor = (await session.scalars(query)).one()
     return cursor
 
 

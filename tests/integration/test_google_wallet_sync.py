@@ -4,6 +4,7 @@ Google cannot be reached from the tests). Both database engines."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -122,3 +123,15 @@ async def test_without_google_wallet_the_jobs_say_so(services: Services) -> None
     report = await run_jobs(services.db, services.settings.profile)
     assert report.wallet_passes_updated is None
     assert "Google Wallet passes updated: not configured" in report.lines()
+
+
+async def test_two_workers_starting_at_once_make_one_cursor(
+    services: Services, tmp_path: Path
+) -> None:
+    await make_card(services)
+    sync = GoogleWalletSync(wallet=_wallet(services, tmp_path), objects=RecordingObjects())
+    results = await asyncio.gather(
+        sync_google_wallet(services.db, sync), sync_google_wallet(services.db, sync)
+    )
+    assert [result.failed for result in results] == [False, False]
+    assert await _cursor(services) > 0  # at the issue event, the newest
