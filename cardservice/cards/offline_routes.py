@@ -86,7 +86,8 @@ async def offline_feed(
         policy=svc.policy,
         device_proof_required=svc.policy.require_device_proof,
     )
-    async with svc.db.transaction() as session:
+    # A read: no write lock on SQLite, so scanners syncing never hold up the counter.
+    async with svc.db.read() as session:
         payload = await feed_payload(session, context, svc.keyring, since=cursor, now=now)
     body = sign_bundle(payload, svc.keyring, now)
     return Response(body, media_type=BUNDLE_MEDIA_TYPE)

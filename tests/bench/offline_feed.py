@@ -89,11 +89,11 @@ async def run(url: str, entries: int, repeat: int) -> None:
     ).order_by(FeedEntry.seq)  # fmt: skip
 
     async def read_bare(since: int = 0) -> list[Any]:
-        async with db.transaction() as session:
+        async with db.read() as session:
             return list((await session.execute(bare.where(FeedEntry.seq > since))).all())
 
     async def signed(since: int | None = None) -> bytes:
-        async with db.transaction() as session:
+        async with db.read() as session:
             payload = await feed_payload(session, context, keyring, since=since, now=now)
         return sign_bundle(payload, keyring, now)
 
