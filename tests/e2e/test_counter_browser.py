@@ -1,7 +1,8 @@
 """The counter station in a real browser on a desk screen: a counter staff member logs in,
 follows the link from the staff home, and types scans as a keyboard-wedge scanner does (the
-number, then Enter). An active, an expired, a revoked and an unknown number, then garbage,
-each fill the screen in their colour with the reason in words; the last scans list them.
+number, then Enter). An active, an expired, a revoked, a suspended and an unknown number,
+then garbage, each fill the screen in their colour (green, red, amber) with the reason in
+words; the last scans list them.
 
 The server runs as production starts it (see ``support.py``). Nothing raises a console
 error (the page's script and styles are its own: CSP self only). Screenshots go to
@@ -22,7 +23,7 @@ from sqlalchemy import select, update
 
 from cardservice.cards.allocation import allocate_number
 from cardservice.cards.models import Card, RevocationReason
-from cardservice.cards.service import CardPolicy, revoke_card
+from cardservice.cards.service import CardPolicy, revoke_card, set_suspended
 from cardservice.db.engine import Database
 from cardservice.patrons.service import NewPatron, create_patron_with_card
 from cardservice.profiles import load_profile
@@ -33,7 +34,9 @@ from tests.web_support import STAFF_PASSWORD
 
 pytestmark = E2E_MARKS
 POLICY = CardPolicy.of(load_profile("example"))
-GREEN, RED = "rgb(21, 128, 61)", "rgb(185, 28, 28)"
+PATRONS = (("山田", "花子", "はなこ"), ("佐々木", "健", "けん"), ("鈴木", "一郎", "いちろう"),
+           ("高橋", "葵", "あおい"))  # fmt: skip
+GREEN, AMBER, RED = "rgb(21, 128, 61)", "rgb(251, 191, 36)", "rgb(185, 28, 28)"
 
 
 @dataclass(frozen=True)
@@ -41,11 +44,13 @@ class Numbers:
     active: str
     expired: str
     revoked: str
+    suspended: str
     unknown: str
 
 
 async def _seed(database_url: str) -> Numbers:
-    """Counter staff ``tanaka``; three patrons' cards (active, expired, revoked as lost);
+    """Counter staff ``tanaka``; four patrons' cards (active, expired, revoked as lost,
+    suspended as reported lost);
     and a well-formed number never issued."""
     db = Database(database_url)
     numbers: list[str] = []
@@ -54,8 +59,7 @@ async def _seed(database_url: str) -> Numbers:
             await create_staff(
                 session, "tanaka", STAFF_PASSWORD, Role.COUNTER, display_name="田中 一郎"
             )
-            for family, given, kana in (("山田", "花子", "はなこ"), ("佐々木", "健", "けん"),
-                                        ("鈴木", "一郎", "いちろう")):  # fmt: skip
+            for family, given, kana in PATRONS:
                 card = await create_patron_with_card(
                     session,
                     NewPatron(
@@ -77,10 +81,13 @@ async def _seed(database_url: str) -> Numbers:
             row = await session.scalar(select(Card).where(Card.user_number == numbers[2]))
             assert row is not None
             await revoke_card(session, row, RevocationReason.LOST, POLICY)
+            row = await session.scalar(select(Card).where(Card.user_number == numbers[3]))
+            assert row is not None
+            set_suspended(row, "reported_lost")
             unknown = await allocate_number(session, POLICY.number_format)
     finally:
         await db.dispose()
-    return Numbers(numbers[0], numbers[1], numbers[2], unknown)
+    return Numbers(numbers[0], numbers[1], numbers[2], numbers[3], unknown)
 
 
 @pytest.fixture
@@ -119,6 +126,7 @@ def test_counter_station(server: Server) -> None:
             ("active", numbers.active, "valid", GREEN, "有効", "このカードは利用できます。"),
             ("expired", numbers.expired, "expired", RED, "有効期限切れ", "カウンターで更新"),
             ("revoked", numbers.revoked, "revoked", RED, "失効", "紛失の届出により無効"),
+            ("suspended", numbers.suspended, "suspended", AMBER, "利用停止中", "紛失の届出"),
             ("unknown", numbers.unknown, "unknown", RED, "登録のないカード", "登録されていません"),
             ("garbage", "hello?", "invalid", RED, "読み取りエラー", "読み取れません"),
         ]
@@ -139,7 +147,7 @@ def test_counter_station(server: Server) -> None:
         size = result.locator(".verdict-title").evaluate("e => getComputedStyle(e).fontSize")
         assert float(size.removesuffix("px")) >= 40
         recent = page.locator("#recent li")
-        expect(recent).to_have_count(5)
+        expect(recent).to_have_count(6)
         expect(recent.first).to_contain_text("読み取りエラーhello?")
         expect(recent.last).to_contain_text(numbers.active)
         page.screenshot(path=str(ARTIFACTS / "counter-recent.png"), full_page=True)
