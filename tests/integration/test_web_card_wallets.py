@@ -20,9 +20,12 @@ from tests.web_support import web_client, with_free_catcher_port
 GOOGLE_LINK = "Google ウォレットに追加"
 
 
-async def test_nothing_configured_says_nothing_of_wallets(services: Services) -> None:
+async def test_wallets_offered_as_configured_for_a_valid_card_only(
+    services: Services, tmp_path: Path
+) -> None:
     card = await make_patron(services)
-    async with web_client(with_free_catcher_port(services.settings), mail=False) as client:
+    plain = with_free_catcher_port(services.settings)
+    async with web_client(plain, mail=False) as client:
         await log_in(client, card.user_number)
         for path in ("/card", "/my"):
             page = await client.get(path)
@@ -36,17 +39,10 @@ async def test_nothing_configured_says_nothing_of_wallets(services: Services) ->
     assert "--card-bg: #0b4f9c;" in colours.text  # example.toml [colours]
     assert "--card-ink: #ffffff;" in colours.text
 
-
-async def test_google_wallet_offered_for_a_valid_card_only(
-    services: Services, tmp_path: Path
-) -> None:
-    settings = msgspec.structs.replace(
-        with_free_catcher_port(services.settings),
-        google_wallet_issuer_id=ISSUER_ID,
-        google_wallet_key_file=write_key_file(tmp_path),
+    google = msgspec.structs.replace(
+        plain, google_wallet_issuer_id=ISSUER_ID, google_wallet_key_file=write_key_file(tmp_path)
     )
-    card = await make_patron(services)
-    async with web_client(settings, mail=False) as client:
+    async with web_client(google, mail=False) as client:
         await log_in(client, card.user_number)
         for path in ("/card", "/my"):
             page = await client.get(path)
