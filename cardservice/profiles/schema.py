@@ -85,6 +85,9 @@ class CardSection(Strict, kw_only=True, frozen=True):
     renewal_document: bool = True
     # The expiry reminder goes this many days before expiry to patrons who opted in; 0: never.
     expiry_notice_days: Annotated[int, Meta(ge=0, le=180)] = 30
+    # Counters accept a card token only as a rotating code signed by the patron's phone
+    # (cards.device_proof): a screenshot of the card cannot be replayed. Barcodes are unchanged.
+    counter_requires_rotating_code: bool = False
 
 
 class NumberSection(Strict, kw_only=True, frozen=True):
@@ -143,12 +146,18 @@ class PasswordSection(Strict, kw_only=True, frozen=True):
 class DocumentType(Strict, kw_only=True, frozen=True):
     id: Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]*$")]
     name: LocalText
-    sides: Literal["front", "both"]
+    # "front": the front only, the back is refused (a My Number card's back carries the
+    # Individual Number); "both": front and back are needed; "front_optional_back": the front
+    # is needed and the back is taken when it matters (Kashiwa's driver's licence: 住所変更が
+    # うら面に記載されている場合は両面).
+    sides: Literal["front", "both", "front_optional_back"]
     note: LongLocalText | None = None
 
 
 class DocumentsSection(Strict, kw_only=True, frozen=True):
-    max_files: Annotated[int, Meta(ge=1, le=10)]
+    # Files one application may hold in all (Yokohama: "Up to two files"); None: no count
+    # beyond one file per document side (Kashiwa's seed sets none).
+    max_files: Annotated[int, Meta(ge=1, le=10)] | None = None
     max_bytes: Annotated[int, Meta(ge=10_000, le=50_000_000)]
     formats: Annotated[list[ImageFormat], Meta(min_length=1)]
     max_pixels: Annotated[int, Meta(ge=100_000, le=100_000_000)] = 40_000_000
@@ -363,6 +372,13 @@ class Profile(Strict, kw_only=True, frozen=True):
             raise ValueError("number.length leaves no room after number.prefix")
         if len({t.id for t in self.documents.types}) != len(self.documents.types):
             raise ValueError("documents.types has two types with the same id")
+        documents = self.documents
+        if documents.max_files is not None and not any(
+            (2 if t.sides == "both" else 1) + int(documents.extra_for_work_or_study)
+            <= documents.max_files
+            for t in documents.types
+        ):
+            raise ValueError("documents.max_files leaves no document type room enough")
 
 
 def decode_profile(data: bytes | str) -> Profile:

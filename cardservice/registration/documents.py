@@ -184,8 +184,9 @@ class UploadGuide:
 
     id: str
     name: LocalText
-    sides: tuple[Side, ...]
+    sides: tuple[Side, ...]  # needed
     note: LongLocalText | None
+    optional: tuple[Side, ...] = ()  # taken, not needed
 
 
 def check_and_reencode(
@@ -220,19 +221,33 @@ def check_and_reencode(
 def check_file_count(
     existing: int, documents: DocumentsSection, *, field: str = "document"
 ) -> None:
-    """Refuse one more file when ``existing`` files already fill the profile's allowance."""
-    if existing >= documents.max_files:
+    """Refuse one more file when ``existing`` files already fill the profile's allowance
+    (none when the profile sets no ``max_files``)."""
+    if documents.max_files is not None and existing >= documents.max_files:
         raise DocumentRejected(code="document_too_many", field=field, max_files=documents.max_files)
 
 
 def required_sides(document: DocumentType) -> tuple[Side, ...]:
-    """Front only (never the back of a My Number card), or front and back."""
-    return ("front",) if document.sides == "front" else ("front", "back")
+    """The sides a reviewer needs: the front (a My Number card: never its back; a licence
+    whose back matters only for an address change), or front and back."""
+    return ("front", "back") if document.sides == "both" else ("front",)
+
+
+def optional_sides(document: DocumentType) -> tuple[Side, ...]:
+    """The sides taken but not needed: the back of a "front_optional_back" type."""
+    return ("back",) if document.sides == "front_optional_back" else ()
+
+
+def accepted_sides(document: DocumentType) -> tuple[Side, ...]:
+    """Every side an upload may fill for this type: the needed ones, then the optional."""
+    return required_sides(document) + optional_sides(document)
 
 
 def upload_guides(documents: DocumentsSection) -> list[UploadGuide]:
     return [
-        UploadGuide(id=t.id, name=t.name, sides=required_sides(t), note=t.note)
+        UploadGuide(
+            id=t.id, name=t.name, sides=required_sides(t), note=t.note, optional=optional_sides(t)
+        )
         for t in documents.types
     ]
 

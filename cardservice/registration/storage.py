@@ -17,25 +17,27 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Final
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cardservice.profiles.schema import DocumentsSection
-from cardservice.registration import Messages
+from cardservice.registration import Messages, document_rules
+from cardservice.registration.document_rules import checklist
 from cardservice.registration.documents import (
     CleanImage,
     DocumentRejected,
+    accepted_sides,
     check_file_count,
-    required_sides,
 )
 from cardservice.registration.errors import DocumentNotFound, DocumentPurged
 from cardservice.registration.models import Application, ApplicationDocument
 from cardservice.security import ratelimit
 from cardservice.security.crypto import decrypt, encrypt
 
-# The slot of the document showing the workplace or school (basis "works" or "studies").
-EXTRA_DOCUMENT = "extra"
+# The slot of the workplace or school document, named where its rules are (document_rules).
+EXTRA_DOCUMENT: Final = document_rules.EXTRA_DOCUMENT
 # Images one application may send per hour, accepted or refused: enough to retake every
 # side of every document several times, few enough that one draft cannot keep the image
 # workers busy.
@@ -65,15 +67,15 @@ def document_aad(public_id: str, document_id: int) -> bytes:
 
 
 def check_slot(documents: DocumentsSection, doc_type: str, side: str) -> None:
-    """Refuse an unknown type, and a back side where only the front may be sent (this is
-    what keeps the back of a My Number card out)."""
+    """Refuse an unknown type, and a side the type does not take (this is what keeps the
+    back of a My Number card out); an optional side is taken."""
     if doc_type == EXTRA_DOCUMENT:
         sides: tuple[str, ...] = ("front",)
     else:
         by_id = {t.id: t for t in documents.types}
         if doc_type not in by_id:
             raise DocumentRejected(code="document_type_invalid", field="doc_type")
-        sides = required_sides(by_id[doc_type])
+        sides = accepted_sides(by_id[doc_type])
     if side not in sides:
         raise DocumentRejected(code="document_side_invalid", field="side", doc_type=doc_type)
 
@@ -163,15 +165,7 @@ def missing_documents(
     needs_identity: bool = True,
 ) -> list[str]:
     """What is still missing: "identity_document" (no type has every side it needs, when
-    the procedure needs one) and "extra_document" (work or study without the second
-    document)."""
-    slots = {(row.doc_type, row.side) for row in rows}
-    missing = []
-    complete = any(
-        all((t.id, side) in slots for side in required_sides(t)) for t in documents.types
-    )
-    if needs_identity and not complete:
-        missing.append("identity_document")
-    if needs_extra and (EXTRA_DOCUMENT, "front") not in slots:
-        missing.append("extra_document")
-    return missing
+    the procedure needs one; optional sides are never needed) and "extra_document" (work or
+    study without the second document); see ``document_rules.checklist``."""
+    slots = [(row.doc_type, row.side) for row in rows]
+    return checklist(slots, documents, identity=needs_identity, extra=needs_extra).missing

@@ -20,6 +20,7 @@ from cardservice.mail.render import Language
 from cardservice.patrons.models import Patron
 from cardservice.profiles.schema import Profile
 from cardservice.registration.decisions import TARGET
+from cardservice.registration.document_rules import check_upload
 from cardservice.registration.documents import CleanImage
 from cardservice.registration.drafts import linked_patron, require_draft
 from cardservice.registration.eligibility import check_eligibility
@@ -48,6 +49,7 @@ from cardservice.registration.procedure_details import (
 )
 from cardservice.registration.procedures import require_open
 from cardservice.registration.storage import (
+    check_slot,
     get_document,
     list_documents,
     missing_documents,
@@ -216,8 +218,13 @@ async def add_document(
     now: datetime | None = None,
 ) -> ApplicationDocument:
     """Encrypt one checked image (``images.ImagePool.clean``) into the draft, replacing that
-    slot's image."""
+    slot's image; :class:`DocumentRejected` for a slot the profile does not take, or a photo
+    that leaves no complete set within the file cap (``document_rules.check_upload``)."""
     require_draft(app)
+    check_slot(profile.documents, doc_type, side)
+    held = [(row.doc_type, row.side) for row in await list_documents(session, app)]
+    needs = await documents_needed(session, app, profile)
+    check_upload(held, (doc_type, side), profile.documents, extra=needs.extra)
     return await store_document(
         session,
         app,

@@ -10,8 +10,9 @@ import re
 
 import pytest
 
+from cardservice.registration.document_rules import EXTRA_DOCUMENT
 from cardservice.registration.models import ApplicationDocument
-from cardservice.registration.storage import EXTRA_DOCUMENT, UPLOADS_PER_HOUR
+from cardservice.registration.storage import UPLOADS_PER_HOUR
 from cardservice.services import Services
 from tests.id_images import (
     datamatrix_photo,

@@ -10,6 +10,7 @@ documents, submission; for a new registration and for the procedures on a card.
     GET  /apply/postal?code=             {prefecture, city} as JSON, for apply.js
     GET  /apply/documents                rules, attached files      POST multipart
     POST /apply/documents/{id}/delete
+    GET  /apply/documents/{id}/image     a preview, to the draft's own session only
     GET  /apply/review                   everything, what is missing
     POST /apply/submit                   once, however often sent
     GET  /apply/done                     received, ready date
@@ -31,6 +32,7 @@ from typing import Any
 from litestar import Router
 
 from cardservice.registration.routes.answer import answer_page, answered, send_answer
+from cardservice.registration.routes.attached import attached_image
 from cardservice.registration.routes.common import NoApplication, NotDraft, to_done, to_start
 from cardservice.registration.routes.details import application_form, postal, save_form
 from cardservice.registration.routes.documents import (
@@ -70,6 +72,7 @@ ROUTES: list[Any] = [
             documents_page,
             add_document,
             remove_document,
+            attached_image,
             review,
             submit,
             done,

@@ -12,7 +12,13 @@ from litestar.status_codes import (
 
 from cardservice.errors import InvalidInput
 from cardservice.registration import inquiries, steps
-from cardservice.registration.documents import MY_NUMBER_BACK_WARNING, SIDE_NAMES, upload_guides
+from cardservice.registration.document_rules import EXTRA_DOCUMENT
+from cardservice.registration.documents import (
+    MY_NUMBER_BACK_WARNING,
+    SIDE_NAMES,
+    STORED_LONG_SIDE,
+    upload_guides,
+)
 from cardservice.registration.errors import (
     InquiryNotOpen,
 )
@@ -33,9 +39,9 @@ from cardservice.registration.routes.uploads import (
     sent_without_name,
     unreadable_upload,
 )
-from cardservice.registration.storage import EXTRA_DOCUMENT, allow_upload
+from cardservice.registration.storage import allow_upload
 from cardservice.security.links import LinkInvalid
-from cardservice.web.i18n import language
+from cardservice.web.i18n import language, switching_language
 from cardservice.web.limits import FormUnreadable
 from cardservice.web.pages import error_page, render
 from cardservice.web.state import secrets, services
@@ -73,6 +79,7 @@ async def _answer_page(
         side_names={side: names[lang] for side, names in SIDE_NAMES.items()},
         limits=profile.documents,
         max_mb=megabytes(profile.documents.max_bytes),
+        stored_long_side=STORED_LONG_SIDE,  # the size photo.js shrinks photos to
         my_number_warning=MY_NUMBER_BACK_WARNING[lang],
         error=error,
         error_field=error_field,
@@ -96,6 +103,8 @@ async def answer_page(request: AnyRequest, token: FromPath[str]) -> Template:
 async def send_answer(request: AnyRequest, token: FromPath[str]) -> Template | Redirect:
     form = await request.form()
     written = form_field(form.get("answer"))
+    if await switching_language(request):  # the answer as written, in the new language; not sent
+        return await _answer_page(request, token, answer=written)
     upload = chosen_file(request, form.get("file"))
     lang = language(request)
     if upload is None and sent_without_name(form.get("file")):

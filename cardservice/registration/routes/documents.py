@@ -15,7 +15,13 @@ from cardservice.calendar import OpeningCalendar, local_today, short_day
 from cardservice.errors import InvalidInput
 from cardservice.patrons.card_view import current_card
 from cardservice.registration import applicant, steps
-from cardservice.registration.documents import MY_NUMBER_BACK_WARNING, SIDE_NAMES, upload_guides
+from cardservice.registration.document_rules import EXTRA_DOCUMENT, checklist
+from cardservice.registration.documents import (
+    MY_NUMBER_BACK_WARNING,
+    SIDE_NAMES,
+    STORED_LONG_SIDE,
+    upload_guides,
+)
 from cardservice.registration.errors import (
     ApplicationIncomplete,
 )
@@ -35,6 +41,7 @@ from cardservice.registration.routes.common import (
     see_other,
     upload_field,
 )
+from cardservice.registration.routes.document_texts import checklist_texts, upload_error_text
 from cardservice.registration.routes.uploads import (
     UNNAMED_FLAG,
     checked_image,
@@ -42,8 +49,8 @@ from cardservice.registration.routes.uploads import (
     sent_without_name,
     unreadable_upload,
 )
-from cardservice.registration.storage import EXTRA_DOCUMENT, allow_upload, list_documents
-from cardservice.web.i18n import language
+from cardservice.registration.storage import allow_upload, list_documents
+from cardservice.web.i18n import language, switching_language
 from cardservice.web.limits import FormUnreadable
 from cardservice.web.pages import render
 from cardservice.web.state import secrets, services
@@ -68,6 +75,8 @@ async def _documents_page(
         needs = await applicant.documents_needed(session, app, profile)
         procedure = app.procedure
     limits = profile.documents
+    held = [(row.doc_type, row.side) for row in attached]
+    needed = checklist(held, limits, identity=needs.identity, extra=needs.extra)
     return render(
         request,
         "pages/apply/documents.html",
@@ -81,9 +90,12 @@ async def _documents_page(
         identity_needed=needs.identity,
         name_changed=needs.name_changed,
         procedure=procedure,
+        checklist=needed,
+        **checklist_texts(needed, limits, lang),
         attached=attached,
         limits=limits,
         max_mb=megabytes(limits.max_bytes),
+        stored_long_side=STORED_LONG_SIDE,  # the size photo.js shrinks photos to
         max_megapixels=megabytes(limits.max_pixels),
         my_number_warning=MY_NUMBER_BACK_WARNING[lang],
         error=error,
@@ -113,6 +125,8 @@ async def add_document(request: AnyRequest) -> Template | Redirect:
     form = await request.form()
     doc_type, side = form_field(form.get("doc_type")), form_field(form.get("side")) or "front"
     chosen = {"chosen_type": doc_type, "chosen_side": side}
+    if await switching_language(request):  # the page again, in the new language; no upload
+        return await _documents_page(request, chosen_type=doc_type, chosen_side=side)
     lang = language(request)
     upload = chosen_file(request, form.get("file"))
     if upload is None:
@@ -144,7 +158,7 @@ async def add_document(request: AnyRequest) -> Template | Redirect:
     except InvalidInput as exc:  # the transaction rolled back: nothing half-made is kept
         return await _documents_page(
             request,
-            error=steps.error_text(exc, lang),
+            error=upload_error_text(exc, lang, services(request).settings.profile.documents),
             error_field=upload_field(exc),
             status_code=HTTP_400_BAD_REQUEST,
             **chosen,
