@@ -4,6 +4,8 @@ from another phone, or listed; a profile that requires the code refuses a bare t
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -96,3 +98,18 @@ def test_the_accepted_steps_outlive_one_run_of_the_command(tmp_path: Path) -> No
     assert second.verify(code, now=T0).reason == "device_proof_replayed"
     save_seen(tmp_path, second.replay, keep_after_step=time_step(T0) + 5)  # all too old now
     assert load_seen(tmp_path).pairs() == []
+
+
+def test_the_scanner_needs_neither_the_database_nor_the_web_stack() -> None:
+    loaded = subprocess.run(  # a fresh interpreter: what importing the verifier pulls in
+        [
+            sys.executable,
+            "-c",
+            "import sys, cardservice.cards.offline, cardservice.cards.bundle; "
+            "print(sorted({'sqlalchemy', 'litestar', 'asyncpg'} & set(sys.modules)))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert loaded.stdout.strip() == "[]"
