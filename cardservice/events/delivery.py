@@ -208,13 +208,18 @@ class WebhookRelay:
         status: int | None = None
         error: str | None = None
         try:
-            async with asyncio.timeout(self.timeout):
-                response = await client.post(
-                    message.url, content=message.body, headers=headers, timeout=self.timeout
-                )
-            status = response.status_code
+            # Only the status line and headers are read: the answer's body is not ours to
+            # hold, however large the endpoint makes it.
+            async with (
+                asyncio.timeout(self.timeout),
+                client.stream(
+                    "POST", message.url, content=message.body, headers=headers, timeout=self.timeout
+                ) as response,
+            ):
+                status = response.status_code
+                reason = response.reason_phrase
             if not 200 <= status < 300:
-                error = f"HTTP {status} {response.reason_phrase}".strip()
+                error = f"HTTP {status} {reason}".strip()
         except (TimeoutError, httpx.TimeoutException):
             error = f"no answer within {self.timeout:g} s"
         except httpx.HTTPError as exc:

@@ -241,3 +241,39 @@ async def test_the_running_service_sends_in_the_background(services: Services) -
     assert payload["data"]["user_number"] == card.user_number
     (row,) = await _deliveries(services)
     assert row.status == DeliveryStatus.DELIVERED  # recorded before the loop stopped
+
+
+async def test_two_relays_at_once_send_each_message_once(services: Services) -> None:
+    async with webhook_receiver() as receiver:
+        await _endpoint(services, receiver)
+        for n in range(6):
+            await make_card(services, email=f"p{n}@example.org")
+        relays = [WebhookRelay(services.db, _key(services), timeout=5) for _ in range(2)]
+        sent = await asyncio.gather(*(relay.run_once() for relay in relays))
+        assert sum(sent) + await relays[0].run_once() == 6
+    rows = await _deliveries(services)
+    assert len(rows) == 6  # each event queued once, though both relays fanned out
+    assert {(r.status, r.attempts) for r in rows} == {(DeliveryStatus.DELIVERED, 1)}
+    assert sorted(r.headers["webhook-id"] for r in receiver.received) == sorted(
+        r.message_id for r in rows
+    )
+
+
+async def test_the_search_for_new_events_starts_after_the_settled_ones(
+    services: Services,
+) -> None:
+    async with webhook_receiver() as receiver:
+        endpoint_id = await _endpoint(services, receiver)
+    await make_card(services)
+    async with services.db.transaction() as session:
+        assert await service.fan_out(session) == 1
+        endpoint = await service.get_endpoint(session, endpoint_id)
+        start = endpoint.after_event_id  # the newest event is not settled yet
+    newest = (await _deliveries(services))[0].card_event_id
+    async with services.db.transaction() as session:
+        assert await service.fan_out(session, now=datetime.now(UTC) + timedelta(minutes=11)) == 0
+    async with services.db.read() as session:
+        moved = await service.get_endpoint(session, endpoint_id)
+    assert moved.after_event_id == newest
+    assert newest is not None
+    assert newest > start
