@@ -43,10 +43,7 @@ class CardPolicy:
             ),
             validity_years=profile.card.validity_years,
             timezone=ZoneInfo(profile.library.timezone),
-            # getattr while the profile schema's field is not yet committed beside it.
-            require_device_proof=bool(
-                getattr(profile.card, "counter_requires_rotating_code", False)
-            ),
+            require_device_proof=profile.card.counter_requires_rotating_code,
         )
 
 
