@@ -9,12 +9,16 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import msgspec
+
 from cardservice.cards.checkdigits import CheckScheme
 from cardservice.cards.device_proof import time_step
 from cardservice.cards.keys import Keyring, SigningKey
 from cardservice.cards.numbers import NumberFormat, compose
 from cardservice.cards.offline import OfflineState, OfflineVerifier, load_seen, save_seen
+from cardservice.cards.service import CardPolicy
 from cardservice.cards.tokens import sign_card_token
+from cardservice.profiles import load_profile
 from tests.unit.cards.test_device_proof import Phone
 
 T0 = datetime(2027, 4, 1, 10, 0, 5, tzinfo=UTC)
@@ -113,3 +117,12 @@ def test_the_scanner_needs_neither_the_database_nor_the_web_stack() -> None:
         check=True,
     )
     assert loaded.stdout.strip() == "[]"
+
+
+def test_the_profile_decides_whether_counters_require_the_code() -> None:
+    profile = load_profile("example")
+    assert CardPolicy.of(profile).require_device_proof is False
+    strict = msgspec.structs.replace(
+        profile, card=msgspec.structs.replace(profile.card, counter_requires_rotating_code=True)
+    )
+    assert CardPolicy.of(strict).require_device_proof is True
