@@ -33,6 +33,8 @@ DEVICE_ID_MAX: Final = 128
 # APNs device tokens are hex (64 characters today; longer ones are allowed for).
 _PUSH_TOKEN: Final = re.compile(r"[0-9A-Fa-f]{16,200}")
 _DEVICE_ID: Final = re.compile(r"[A-Za-z0-9._-]{1,128}")
+# The last Unix second a datetime can hold (9999-12-31T23:59:59Z).
+_LAST_TAG: Final = int(datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp())
 
 
 class PassUnauthorized(Unauthenticated):
@@ -80,7 +82,10 @@ def moment_of_tag(tag: str | None) -> datetime | None:
     (then every registered pass counts as updated, which is always safe)."""
     if not tag or not tag.isascii() or not tag.isdigit() or len(tag) > 12:
         return None
-    return datetime.fromtimestamp(int(tag), UTC)
+    seconds = int(tag)
+    if seconds > _LAST_TAG:  # after 9999-12-31: no datetime holds it, and none was given out
+        return None
+    return datetime.fromtimestamp(seconds, UTC)
 
 
 async def pass_of_card(

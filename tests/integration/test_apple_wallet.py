@@ -144,6 +144,10 @@ async def _register(client: Client, serial: str, token: str) -> tuple[str, str]:
     tag = listed.json()["lastUpdated"]
     unchanged = await client.get(_device_path(), params={"passesUpdatedSince": tag})
     assert unchanged.status_code == 204
+    # A tag past year 9999 was never given out: it counts as none, every pass listed.
+    beyond = await client.get(_device_path(), params={"passesUpdatedSince": "999999999999"})
+    assert beyond.status_code == 200
+    assert beyond.json()["serialNumbers"] == [serial]
     latest = await client.get(_pass_path(serial), headers=_auth(token))
     assert latest.status_code == 200
     modified = latest.headers["last-modified"]

@@ -55,6 +55,9 @@ def test_tags_tokens_and_headers() -> None:
     assert moment_of_tag(tag_of(moment)) == moment.replace(microsecond=0)
     assert moment_of_tag("not-a-tag") is None
     assert moment_of_tag("9" * 40) is None
+    # Twelve digits that no datetime holds (year 33658) are no tag either, not an error.
+    assert moment_of_tag("999999999999") is None
+    assert moment_of_tag("253402300799") == datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
     assert next_update(moment, moment) > moment.replace(microsecond=0)
     token = authentication_token(b"k" * 32, "serial")
     assert len(token) == 43
