@@ -4,14 +4,17 @@ trusted only by its signature, and bad cursors get stable codes."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from cardservice.cards.feed import BundleRejected, open_bundle
+from cardservice.cards.feed_log import FeedEntry
 from cardservice.cards.keys import Keyring, SigningKey
 from cardservice.cards.lifecycle import (
     ReissueReason,
@@ -220,3 +223,22 @@ async def test_only_the_signature_decides_whether_a_bundle_is_trusted(
     with pytest.raises(BundleRejected) as caught:
         apply_bundle(newest, old_full, now=now)
     assert caught.value.detail["reason"] == "older"
+
+
+async def test_seqs_become_visible_in_commit_order(services: Services) -> None:
+    """A second revocation waits for the first one's transaction (the feed's counter row on
+    PostgreSQL, the write lock on SQLite), so no scanner can read a later seq before an
+    earlier one commits and skip it."""
+    first, second = await make_card(services), await make_card(services, email="e@example.org")
+    async with services.db.transaction() as session:
+        card = await get_card(session, first.user_number)
+        await revoke_card(session, card, RevocationReason.LOST, services.policy)
+        waiting = asyncio.create_task(_revoke(services, second))
+        await asyncio.sleep(0.3)
+        assert not waiting.done()  # held until the first transaction ends
+    await waiting
+    async with services.db.read() as session:
+        rows = (await session.execute(select(FeedEntry.seq, FeedEntry.subject))).all()
+    order = [subject for _, subject in sorted(rows)]
+    assert set(order[:2]) == {first.user_number, first.token_jti}
+    assert set(order[2:]) == {second.user_number, second.token_jti}
