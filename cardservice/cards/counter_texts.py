@@ -45,6 +45,13 @@ REASON_WORDS: Final = {
     "number_bad_check_digit": N_("The check digit is wrong: the number was misread or mistyped."),
     "number_empty": N_("Nothing was scanned."),
     SCAN_TOO_LONG: N_("The scan is far too long to be a card."),
+    # The changing code of the card page (cards.device_proof).
+    "device_proof_stale": N_(
+        "This changing code is too old. Please ask to see the card page again."
+    ),
+    "device_proof_replayed": N_("This changing code was already shown once: it may be a copy."),
+    "device_proof_bad_signature": N_("This code was not made on the holder's own phone."),
+    "device_proof_required": N_("Please ask for the changing code on the card page."),
 }
 
 
