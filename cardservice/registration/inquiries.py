@@ -183,6 +183,7 @@ async def answer(
             documents=profile.documents,
             document_key=document_key,
             now=now,
+            counted=False,  # asked for by the reviewer: never refused for the file count
         )
     await transition(
         session,

@@ -117,13 +117,17 @@ async def store_document(
     documents: DocumentsSection,
     document_key: bytes,
     now: datetime,
+    counted: bool = True,
 ) -> ApplicationDocument:
     """Encrypt and store one checked image (``images.ImagePool.clean``) in its slot, in the
-    caller's transaction; :class:`DocumentRejected` for a wrong slot or one file too many."""
+    caller's transaction; :class:`DocumentRejected` for a wrong slot or, when ``counted``,
+    one file too many. An answer to a reviewer's question is not counted: it brings the
+    photo the reviewer asked for, and the applicant can no longer remove any."""
     check_slot(documents, doc_type, side)
     existing = await list_documents(session, app)
     replaced = [d for d in existing if (d.doc_type, d.side) == (doc_type, side)]
-    check_file_count(len(existing) - len(replaced), documents)
+    if counted:
+        check_file_count(len(existing) - len(replaced), documents)
     for old in replaced:
         await session.delete(old)
     row = ApplicationDocument(

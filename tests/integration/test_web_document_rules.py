@@ -21,7 +21,15 @@ from PIL import Image
 
 from cardservice.registration.models import ApplicationDocument
 from cardservice.services import Services
-from tests.registration_flow import FORMS, count, friday_for_every_test, photo  # noqa: F401
+from tests.registration_flow import (
+    FORMS,
+    ask,
+    count,
+    friday_for_every_test,  # noqa: F401  # a fixture
+    make_reviewer,
+    photo,
+    submitted_application,
+)
 from tests.web_apply_support import (
     agree,
     applicant_client,  # noqa: F401  # a fixture
@@ -150,6 +158,24 @@ async def test_kashiwa_takes_a_licence_front_and_both_sides_of_a_card(
     assert (await upload(client, "health_insurance", "back", photo())).status_code == 303
     assert await count(services, ApplicationDocument) == 5
     await _submits(client)
+
+
+@pytest.mark.parametrize("profile_name", ["yokohama"])
+async def test_an_answer_brings_the_photo_asked_for_whatever_the_count(
+    client: Client, services: Services
+) -> None:
+    public_id = await submitted_application(services)  # both sides: the 2 files allowed
+    question = "保険証の住所が読み取れません。運転免許証のおもて面をお送りください。"
+    token = await ask(services, public_id, await make_reviewer(services), question)
+    page = await client.get(f"/apply/answer/{token}")
+    answered = await client.post(
+        f"/apply/answer/{token}",
+        data={"answer": "お送りします。", "doc_type": "drivers_license", "side": "front",
+              "_csrf_token": csrf_from(page.text)},
+        files={"file": ("licence.jpg", photo(), "image/jpeg")},
+    )  # fmt: skip
+    assert (answered.status_code, answered.headers["location"]) == (303, "/apply/answered")
+    assert await count(services, ApplicationDocument) == 3
 
 
 async def test_thumbnails_go_to_the_drafts_own_session_only(
