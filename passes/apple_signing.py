@@ -21,6 +21,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
@@ -29,7 +30,12 @@ SigningKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
 class SignerError(ValueError):
     """The pass certificate, its key or the WWDR certificate cannot be used (the message
-    says which and why)."""
+    says which and why). ``part`` names what to fix: ``"certificate"``, ``"key"``,
+    ``"password"`` (the key's) or ``"wwdr"``."""
+
+    def __init__(self, message: str, part: str = "certificate") -> None:
+        super().__init__(message)
+        self.part = part
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,21 +83,16 @@ class PassSigner:
         try:
             intermediate = x509.load_pem_x509_certificate(wwdr)
         except ValueError:
-            raise SignerError("the WWDR certificate is not a PEM certificate") from None
-        try:
-            private = serialization.load_pem_private_key(key, password=password)
-        except (ValueError, TypeError):
-            raise SignerError(
-                "the pass key is not a PEM private key, or its password is wrong"
-            ) from None
+            raise SignerError("the WWDR certificate is not a PEM certificate", "wwdr") from None
+        private = _private_key(key, password)
         if not isinstance(private, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
-            raise SignerError("the pass key must be an RSA or EC key")
+            raise SignerError("the pass key must be an RSA or EC key", "key")
         if private.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         ) != cert.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         ):
-            raise SignerError("the pass key does not belong to the pass certificate")
+            raise SignerError("the pass key does not belong to the pass certificate", "key")
         return cls(certificate=cert, key=private, wwdr=intermediate)
 
     @classmethod
@@ -99,11 +100,29 @@ class PassSigner:
         cls, certificate: Path, key: Path, wwdr: Path, *, password: bytes | None = None
     ) -> PassSigner:
         """:meth:`from_pem` with the three files read (once, into memory)."""
-        try:
-            texts = certificate.read_bytes(), key.read_bytes(), wwdr.read_bytes()
-        except OSError as exc:
-            raise SignerError(f"cannot read {exc.filename}: {exc.strerror}") from None
+        texts = []
+        for part, path in (("certificate", certificate), ("key", key), ("wwdr", wwdr)):
+            try:
+                texts.append(path.read_bytes())
+            except OSError as exc:
+                raise SignerError(f"cannot read {path}: {exc.strerror}", part) from None
         return cls.from_pem(*texts, password=password)
+
+
+def _private_key(key: bytes, password: bytes | None) -> PrivateKeyTypes:
+    """The PEM private key; :class:`SignerError` with ``part`` ``"password"`` when the
+    password is missing, wrong, or given for a key without one, else ``"key"``."""
+    encrypted = b"ENCRYPTED" in key
+    if encrypted and not password:
+        raise SignerError("the pass key is encrypted: its password is not set", "password")
+    if password and not encrypted and b"PRIVATE KEY" in key:
+        raise SignerError("the pass key has no password: leave the password empty", "password")
+    try:
+        return serialization.load_pem_private_key(key, password=password)
+    except (ValueError, TypeError):
+        if encrypted:
+            raise SignerError("the pass key's password is wrong", "password") from None
+        raise SignerError("the pass key is not a PEM private key", "key") from None
 
 
 def _uid(cert: x509.Certificate) -> str | None:

@@ -32,6 +32,7 @@ def migrate() -> None:
 def serve(host: str | None, port: int | None, workers: int | None, no_migrate: bool) -> None:
     """Run the service with uvicorn."""
     settings = _settings_with(host=host, port=port, workers=workers)
+    _check_wallets(settings)
     if not no_migrate:
         _migrate(settings)
     _serve(settings)
@@ -51,6 +52,7 @@ def demo(host: str | None, port: int | None) -> None:
     settings = _settings_with(host=host, port=port)
     if not settings.apple_passes_configured:
         settings = _with_dev_apple_passes(settings)
+    _check_wallets(settings)
     _migrate(settings)
     lines = asyncio.run(prepare_demo(settings))
     click.echo("\n".join(lines))
@@ -76,6 +78,26 @@ def _with_dev_apple_passes(settings: Settings) -> Settings:
     os.environ.update(dev_settings(directory, DEV_PASS_TYPE_ID, DEV_TEAM_ID))
     click.echo(f"Apple Wallet passes: signed with the development chain in {directory}")
     return settings_from_env()
+
+
+def _check_wallets(settings: Settings) -> None:
+    """Read the wallets' files (Apple's certificates, key and images, the APNs key, Google's
+    key) once before serving: one that cannot be used ends the command with one line
+    naming its setting, rather than a traceback from every worker's start."""
+    from cardservice.cli.common import reported  # noqa: PLC0415
+    from cardservice.passkit.wallet import AppleWallet  # noqa: PLC0415
+    from passes.google_sync import wallet_sync_of  # noqa: PLC0415
+
+    async def check() -> None:
+        google = wallet_sync_of(settings)
+        if google is not None:
+            await google.objects.aclose()
+        apple = AppleWallet.of(settings)
+        if apple is not None and apple.pusher is not None:
+            await apple.pusher.aclose()
+
+    with reported():
+        asyncio.run(check())
 
 
 def _settings_with(**options: int | str | None) -> Settings:

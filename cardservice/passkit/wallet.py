@@ -17,6 +17,13 @@ from passes.apple import IMAGE_NAMES, default_images
 from passes.apple_signing import PassSigner, SignerError
 
 _PNG: Final = b"\x89PNG\r\n\x1a\n"
+# The setting to fix for each part a SignerError names.
+_SIGNER_SETTINGS: Final = {
+    "certificate": "APPLE_PASS_CERTIFICATE",
+    "key": "APPLE_PASS_KEY",
+    "password": "APPLE_PASS_KEY_PASSWORD",
+    "wwdr": "APPLE_WWDR_CERTIFICATE",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +54,7 @@ class AppleWallet:
                 password=settings.apple_pass_key_password.encode() or None,
             )
         except SignerError as exc:
-            raise ConfigurationError(PREFIX + "APPLE_PASS_CERTIFICATE", str(exc)) from None
+            raise ConfigurationError(PREFIX + _SIGNER_SETTINGS[exc.part], str(exc)) from None
         if signer.pass_type_id not in (None, settings.apple_pass_type_id):
             raise ConfigurationError(
                 PREFIX + "APPLE_PASS_TYPE_ID",

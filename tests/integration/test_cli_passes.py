@@ -1,5 +1,6 @@
 """``cardservice passes dev-certs`` in a subprocess, as an operator runs it: the chain it
-writes signs passes that openssl verifies against its root, with the settings it prints."""
+writes signs passes that openssl verifies against its root, with the settings it prints;
+``serve`` refuses wallet files it cannot use before it starts."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from cardservice.passkit.wallet import AppleWallet
 from cardservice.settings import Settings
 from passes.apple import STRING_KEYS, AppleCard, build_pkpass
 from tests.cli_support import cardservice
-from tests.pass_support import opened_pass, pass_document
+from tests.pass_support import PASS_TYPE_ID, TEAM_ID, opened_pass, pass_document, write_chain
 
 
 def test_dev_certs_make_a_chain_that_signs_verifiable_passes(tmp_path: Path) -> None:
@@ -51,3 +52,33 @@ def test_dev_certs_make_a_chain_that_signs_verifiable_passes(tmp_path: Path) -> 
     body = build_pkpass(card, signer=wallet.signer, images=wallet.images).body
     files = opened_pass(body, chain / "root.pem", tmp_path / "verify")
     assert pass_document(files)["teamIdentifier"] == DEV_TEAM_ID
+
+
+def test_serve_refuses_wallet_files_it_cannot_use_in_one_line(tmp_path: Path) -> None:
+    """A pass key that is not the certificate's, or a Google key file that is not one, stops
+    ``cardservice serve`` before it listens: one line naming the setting, no traceback."""
+    chain = tmp_path / "chain"
+    write_chain(chain)
+    write_chain(tmp_path / "other")
+    (tmp_path / "google.json").write_text("{}")
+    apple = {
+        "CARDSERVICE_DATA_DIR": str(tmp_path / "data"),
+        "CARDSERVICE_PROFILE": "example",
+        "CARDSERVICE_APPLE_PASS_TYPE_ID": PASS_TYPE_ID,
+        "CARDSERVICE_APPLE_TEAM_ID": TEAM_ID,
+        "CARDSERVICE_APPLE_PASS_CERTIFICATE": str(chain / "pass.pem"),
+        "CARDSERVICE_APPLE_PASS_KEY": str(tmp_path / "other" / "pass.key"),
+        "CARDSERVICE_APPLE_WWDR_CERTIFICATE": str(chain / "wwdr.pem"),
+    }
+    google = {
+        "CARDSERVICE_DATA_DIR": str(tmp_path / "data"),
+        "CARDSERVICE_PROFILE": "example",
+        "CARDSERVICE_GOOGLE_WALLET_ISSUER_ID": "3388000000012345678",
+        "CARDSERVICE_GOOGLE_WALLET_KEY_FILE": str(tmp_path / "google.json"),
+    }
+    for env, setting in ((apple, "APPLE_PASS_KEY"), (google, "GOOGLE_WALLET_KEY_FILE")):
+        ran = cardservice(env, "serve", "--port", "1", ok=False)
+        assert ran.err.startswith(f"Error: configuration: CARDSERVICE_{setting}: "), ran.err
+        assert len(ran.err.strip().splitlines()) == 1, ran.err
+        assert "Traceback" not in ran.out + ran.err
+    assert not (tmp_path / "data").exists()  # refused before the database was touched

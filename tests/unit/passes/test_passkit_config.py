@@ -1,5 +1,6 @@
 """Apple Wallet settings: all or nothing, APNs only with Apple Wallet, images replaced by
-a deployment's own and refused when not PNG; the web service's tags and tokens."""
+a deployment's own and refused when not PNG; a certificate, key or password that cannot be
+used named by its setting; the web service's tags and tokens."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from cardservice.errors import ConfigurationError
 from cardservice.passkit.routes import AppleWalletOff, CardRevokedForPass, NoCardForPass
@@ -18,10 +20,11 @@ from cardservice.passkit.service import (
     tag_of,
 )
 from cardservice.passkit.texts import ERRORS
-from cardservice.passkit.wallet import pass_images
+from cardservice.passkit.wallet import AppleWallet, pass_images
 from cardservice.settings import Settings
 from cardservice.web.i18n import translations
 from passes.apple import default_images
+from tests.pass_support import PASS_TYPE_ID, TEAM_ID, write_chain
 
 
 def test_apple_settings_are_all_or_nothing(tmp_path: Path) -> None:
@@ -73,3 +76,47 @@ def test_the_download_refusals_are_in_the_catalogs() -> None:
     assert [error.message for error in errors] == list(ERRORS)
     for message in ERRORS:
         assert translations("ja").gettext(message) != message
+
+
+def test_a_file_that_cannot_be_used_names_its_setting(tmp_path: Path) -> None:
+    """Each Apple file problem names the setting to fix: the key that is not the
+    certificate's, the key's password (missing, wrong, or given for a plain key), the WWDR
+    certificate, a file not there."""
+    chain = write_chain(tmp_path)
+    encrypted = serialization.load_pem_private_key(chain.files()["pass.key"], None)
+    (tmp_path / "enc.key").write_bytes(
+        encrypted.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"right"),
+        )
+    )
+    (tmp_path / "other.key").write_bytes(write_chain(tmp_path / "other").files()["pass.key"])
+    (tmp_path / "junk.pem").write_text("not a certificate\n")
+    base = {
+        "CARDSERVICE_DATA_DIR": str(tmp_path),
+        "CARDSERVICE_APPLE_PASS_TYPE_ID": PASS_TYPE_ID,
+        "CARDSERVICE_APPLE_TEAM_ID": TEAM_ID,
+        "CARDSERVICE_APPLE_PASS_CERTIFICATE": str(tmp_path / "pass.pem"),
+        "CARDSERVICE_APPLE_PASS_KEY": str(tmp_path / "pass.key"),
+        "CARDSERVICE_APPLE_WWDR_CERTIFICATE": str(tmp_path / "wwdr.pem"),
+    }
+    enc = {"CARDSERVICE_APPLE_PASS_KEY": str(tmp_path / "enc.key")}
+    cases = [
+        ({"CARDSERVICE_APPLE_PASS_KEY": str(tmp_path / "other.key")}, "APPLE_PASS_KEY: .*belong"),
+        (enc, "APPLE_PASS_KEY_PASSWORD: .*not set"),
+        (
+            {**enc, "CARDSERVICE_APPLE_PASS_KEY_PASSWORD": "wrong"},
+            "APPLE_PASS_KEY_PASSWORD: .*wrong",
+        ),
+        ({"CARDSERVICE_APPLE_PASS_KEY_PASSWORD": "x"}, "APPLE_PASS_KEY_PASSWORD: .*no password"),
+        ({"CARDSERVICE_APPLE_PASS_KEY": str(tmp_path / "junk.pem")}, "APPLE_PASS_KEY: .*not a PEM"),
+        ({"CARDSERVICE_APPLE_WWDR_CERTIFICATE": str(tmp_path / "junk.pem")}, "APPLE_WWDR_CERT"),
+        ({"CARDSERVICE_APPLE_PASS_KEY": str(tmp_path / "gone.key")}, "APPLE_PASS_KEY: cannot read"),
+        ({"CARDSERVICE_APPLE_PASS_CERTIFICATE": str(tmp_path)}, "APPLE_PASS_CERTIFICATE: cannot"),
+    ]
+    for change, problem in cases:
+        with pytest.raises(ConfigurationError, match="CARDSERVICE_" + problem):
+            AppleWallet.of(Settings.from_env({**base, **change}))
+    right = {**base, **enc, "CARDSERVICE_APPLE_PASS_KEY_PASSWORD": "right"}
+    assert AppleWallet.of(Settings.from_env(right)) is not None
