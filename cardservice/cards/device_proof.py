@@ -26,8 +26,9 @@ filming the first in real time) is not stopped; nor is a patron lending the phon
 The replay guard is per verifier (per process, per scanner): two scanners may each accept
 the same step once. Size, measured with a 50-character issuer: a plain token is 418
 characters (QR version 13 at error correction level L, byte mode), the bound token 606 (the
-public JWK adds 188), the rotating code 702 (version 18, 89 modules a side): the phone's
-screen shows it at about 4 px a module.
+public JWK adds 188), the rotating code 702 (version 18, 89 modules a side): 16rem wide on
+the card page, about 2.6 CSS pixels (8 device pixels on a 3x screen) a module, which
+zxing-cpp reads back from a screenshot (tests/e2e/test_rotating_code_browser.py).
 """
 
 from __future__ import annotations
