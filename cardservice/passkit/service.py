@@ -30,6 +30,10 @@ from cardservice.passkit.models import ApplePass, ApplePassRegistration
 
 SCHEME: Final = "ApplePass"
 DEVICE_ID_MAX: Final = 128
+# A pass lives on a person's few devices (a phone, a watch, a tablet on the same account);
+# more registrations than this are someone registering made-up devices, and every one
+# would get each push. A new device past the limit replaces the longest-registered.
+DEVICES_PER_PASS_MAX: Final = 10
 # APNs device tokens are hex (64 characters today; longer ones are allowed for).
 _PUSH_TOKEN: Final = re.compile(r"[0-9A-Fa-f]{16,200}")
 _DEVICE_ID: Final = re.compile(r"[A-Za-z0-9._-]{1,128}")
@@ -152,7 +156,8 @@ async def register_device(
     session: AsyncSession, apple_pass: ApplePass, device_id: str, push_token: str
 ) -> bool:
     """Register the device for the pass's pushes; True if new, False if it was (its push
-    token then replaced, as a device's token may change)."""
+    token then replaced, as a device's token may change). A pass keeps at most
+    :data:`DEVICES_PER_PASS_MAX` devices: a new one past that replaces the oldest."""
     check_device_id(device_id)
     if not _PUSH_TOKEN.fullmatch(push_token):
         raise PassRequestMalformed(field="pushToken")
@@ -165,6 +170,7 @@ async def register_device(
     if existing is not None:
         existing.push_token = push_token
         return False
+    await _make_room(session, apple_pass)
     try:
         async with session.begin_nested():
             session.add(
@@ -175,6 +181,22 @@ async def register_device(
     except IntegrityError:  # the same device registering twice at once
         return False
     return True
+
+
+async def _make_room(session: AsyncSession, apple_pass: ApplePass) -> None:
+    """Drop the pass's oldest registrations so that one more stays within the limit."""
+    kept = (
+        select(ApplePassRegistration.id)
+        .where(ApplePassRegistration.pass_id == apple_pass.id)
+        .order_by(ApplePassRegistration.created_at.desc(), ApplePassRegistration.id.desc())
+        .limit(DEVICES_PER_PASS_MAX - 1)
+    )
+    await session.execute(
+        delete(ApplePassRegistration).where(
+            ApplePassRegistration.pass_id == apple_pass.id,
+            ApplePassRegistration.id.not_in(kept.scalar_subquery()),
+        )
+    )
 
 
 async def unregister_device(session: AsyncSession, apple_pass: ApplePass, device_id: str) -> None:

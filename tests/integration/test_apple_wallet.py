@@ -20,7 +20,12 @@ from cardservice.cards.service import revoke_card
 from cardservice.passkit.paths import APPLE_PASS_PATH, WEB_SERVICE_PATH
 from cardservice.passkit.push import RecordingPusher
 from cardservice.passkit.routes import AUTH_KEY_LABEL
-from cardservice.passkit.service import authentication_token, pass_of_card
+from cardservice.passkit.service import (
+    DEVICES_PER_PASS_MAX,
+    authentication_token,
+    pass_of_card,
+    push_tokens,
+)
 from cardservice.passkit.updates import update_apple_passes
 from cardservice.passkit.wallet import AppleWallet
 from cardservice.patrons.service import NewPatron, create_patron_with_card
@@ -281,6 +286,19 @@ async def test_wrong_tokens_and_other_serials_get_the_same_401(
     )
     assert malformed.status_code == 400
     assert malformed.json()["error"]["code"] == "pass_request_malformed"
+    # Made-up devices past the limit each replace the longest-registered: a pass never
+    # holds more than DEVICES_PER_PASS_MAX push tokens, so a push cannot be multiplied.
+    for number in range(DEVICES_PER_PASS_MAX + 2):
+        registered = await client.post(
+            _device_path(my_pass.serial, device=f"made-up-{number:02}"),
+            json={"pushToken": PUSH_TOKEN[:-2] + f"{number:02}"},
+            headers=_auth(my_token),
+        )
+        assert registered.status_code == 201
+    async with services.db.transaction() as session:
+        assert len(await push_tokens(session, [my_pass.id])) == DEVICES_PER_PASS_MAX
+    assert (await client.get(_device_path(device="made-up-01"))).status_code == 204
+    assert (await client.get(_device_path(device="made-up-02"))).status_code == 200
     logged = await client.post(
         f"{WEB_SERVICE_PATH}/v1/log", json={"logs": ["Web service error for pass: 500"]}
     )
