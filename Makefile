@@ -12,6 +12,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 BENCH_PG ?= postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
+AXE_CORE_VERSION := 4.14.1
+AXE_JS := $(VENV)/axe/node_modules/axe-core/axe.min.js
 
 .PHONY: run test bench bench-applicants bench-import bench-uploads bench-offline lint
 
@@ -30,6 +32,11 @@ $(VENV)/.test-installed: pyproject.toml
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-ipafont-gothic)
 	touch $(VENV)/.installed $@
 
+# axe-core, which the browser tests run on every page: the npm package, kept in the venv.
+$(AXE_JS):
+	@command -v npm >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm)
+	npm install --silent --no-save --no-audit --no-fund --prefix $(VENV)/axe axe-core@$(AXE_CORE_VERSION)
+
 run: $(VENV)/.installed
 	$(BIN)/cardservice demo
 
@@ -38,7 +45,7 @@ lint: $(VENV)/.test-installed
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy cardservice passes
 
-test: lint
+test: lint $(AXE_JS)
 	@# The suite runs on SQLite and on the local PostgreSQL; start it if it is installed but stopped.
 	@pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null || \
 	  (command -v pg_ctlcluster >/dev/null && \

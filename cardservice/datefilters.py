@@ -6,6 +6,8 @@ thing write a date the same way (``calendar.written_date``):
 - ``longdate``: 2029年11月30日 / 30 November 2029; ``longdate(weekday=True)`` adds the day
   of the week (2029年11月30日（金）), for a day to come, never for a birth date;
 - ``shortday``: 12月1日（火） / Tue 1 Dec, a day in a list;
+- ``dateish``: a value that may be an ISO date string (an audit entry's detail): the date
+  written as ``longdate`` writes it, anything else unchanged;
 - ``localtime``: an instant on the library's wall clock, 2029年11月30日 14時05分 /
   30 Nov 2029, 14:05.
 
@@ -44,6 +46,18 @@ def short_day_filter(context: Context, value: date) -> str:
     return short_day(value, context.get("lang", "ja"))
 
 
+@pass_context
+def dateish(context: Context, value: object) -> object:
+    """The ``dateish`` filter: ``value`` written as a date when it is ``YYYY-MM-DD``."""
+    if isinstance(value, str) and len(value) == 10:
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            return value
+        return long_date(context, day)
+    return value
+
+
 def written_time(value: datetime, lang: str, timezone: str, *, era: bool = False) -> str:
     """An aware instant on the wall clock of ``timezone``: 2029年11月30日 14時05分
     (with ``era``, 令和11年（2029年）11月30日 14時05分) / 30 Nov 2029, 14:05 (24-hour clock)."""
@@ -69,7 +83,8 @@ def local_time(context: Context, value: datetime | None) -> str:
 
 
 def install_date_filters(env: Environment) -> None:
-    """Add ``longdate``, ``shortday`` and ``localtime`` to ``env``."""
+    """Add ``longdate``, ``shortday``, ``dateish`` and ``localtime`` to ``env``."""
     env.filters["longdate"] = long_date
     env.filters["shortday"] = short_day_filter
+    env.filters["dateish"] = dateish
     env.filters["localtime"] = local_time

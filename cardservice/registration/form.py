@@ -70,7 +70,7 @@ MESSAGES: Messages = {
         "en": "This procedure is not available online. Please apply at a library counter.",
     },
     "birth_date_invalid": {
-        "ja": "生年月日を正しい日付で入力してください（例：1990-04-01）。",
+        "ja": "生年月日を正しい日付で入力してください（例：1990年4月1日）。",
         "en": "Enter your date of birth as a real date (for example 1990-04-01).",
     },
     "birth_date_future": {

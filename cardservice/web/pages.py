@@ -59,6 +59,7 @@ from cardservice.web.i18n import (
     language,
     requested_language,
 )
+from cardservice.web.labels import install_label_filters
 from cardservice.web.state import services
 
 # Route handlers (or routers) with this ``opt`` are pages: their errors are HTML pages.
@@ -94,6 +95,7 @@ def page_environment(root: Path) -> Environment:
     )
     install(env)
     install_date_filters(env)  # longdate, shortday, localtime: the same as in emails
+    install_label_filters(env)  # label, parens, joined: 「状態：」「（おもて）」「、」
     return env
 
 

@@ -169,3 +169,47 @@ def phone_context(browser: Browser) -> BrowserContext:
     return browser.new_context(
         viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
     )
+
+
+# axe-core, from the npm package (`make test` installs it into .venv/axe; CARDSERVICE_AXE_JS
+# names another copy). The script is evaluated through the DevTools protocol, which the
+# pages' Content-Security-Policy does not govern, so the page itself stays unchanged.
+AXE_JS = Path(
+    os.environ.get("CARDSERVICE_AXE_JS")
+    or Path(__file__).resolve().parents[2] / ".venv/axe/node_modules/axe-core/axe.min.js"
+)
+# WCAG 2.1 A and AA, plus axe's best practices (landmarks, one h1, headings in order).
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
+
+
+def axe_source() -> str:
+    """axe.min.js; a missing file fails the test with how to install it."""
+    if not AXE_JS.is_file():
+        pytest.fail(
+            f"axe-core is not at {AXE_JS}: run `make test` (it installs the npm package axe-core "
+            "into .venv/axe) or set CARDSERVICE_AXE_JS"
+        )
+    return AXE_JS.read_text(encoding="utf-8")
+
+
+def axe_violations(page: Page) -> list[str]:
+    """Run axe-core on ``page`` as it is now; one line per violation: the rule, its impact,
+    what it asks and the first few elements that break it (empty when there is none)."""
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate(axe_source())
+    found = page.evaluate(
+        """async (tags) => {
+            const result = await axe.run(document, {
+                runOnly: {type: "tag", values: tags}, resultTypes: ["violations"]});
+            return result.violations.map(v => `${v.id} (${v.impact}): ${v.help}: ` +
+                v.nodes.slice(0, 3).map(n => n.target.join(" ")).join(" | "));
+        }""",
+        AXE_TAGS,
+    )
+    return [str(line) for line in found]
+
+
+def assert_accessible(page: Page, name: str = "") -> None:
+    """Fail the test on any axe-core violation on ``page`` (``name`` says which page)."""
+    violations = axe_violations(page)
+    assert violations == [], f"{name or page.url}:\n" + "\n".join(violations)

@@ -140,7 +140,9 @@ def facts(request: AnyRequest, app: Application, today: date) -> list[tuple[str,
     parts = (app.prefecture, app.city, app.street, app.building)
     basis = _label(request, BASIS_LABELS, app.basis)
     if app.workplace_or_school:
-        basis = f"{basis}: {app.workplace_or_school}"
+        # 在勤（株式会社…） / Works here: …
+        place = app.workplace_or_school
+        basis = f"{basis}（{place}）" if language(request) == "ja" else f"{basis}: {place}"
     rows = [
         (N_("Procedure"), procedure_label(request, app.procedure, app.reissue_reason)),
         (N_("Name"), app.display_name),
@@ -154,12 +156,26 @@ def facts(request: AnyRequest, app: Application, today: date) -> list[tuple[str,
         (N_("Basis of eligibility"), basis),
         (
             N_("Notifications"),
-            ", ".join(chosen) if chosen else translate(request, NO_NOTIFICATIONS),
+            list_text(request, chosen) if chosen else translate(request, NO_NOTIFICATIONS),
         ),
         (N_("Language for emails"), applicant_language(request, app)),
-        (N_("Notes agreed to (version)"), app.consent_version or ""),
+        (N_("Notes agreed to (version)"), version_text(request, app.consent_version or "")),
     ]
     return [(translate(request, label), value) for label, value in rows]
+
+
+def list_text(request: AnyRequest, items: list[str]) -> str:
+    """Choices in a sentence: 「、」 between them in Japanese, ", " in English."""
+    return ("、" if language(request) == "ja" else ", ").join(items)
+
+
+def version_text(request: AnyRequest, version: str) -> str:
+    """A notes version as staff read it: a version named by its date (2025-03-21, as the
+    shipped profiles name theirs) is written as a date, 2025年3月21日; any other as it is."""
+    try:
+        return written_date(date.fromisoformat(version), language(request))
+    except ValueError:
+        return version
 
 
 def slot_label(request: AnyRequest, profile: Profile, doc_type: str, side: str) -> str:
@@ -258,7 +274,7 @@ def comparison_label(request: AnyRequest, field: str) -> str:
 
 def match_labels(request: AnyRequest, matched_by: frozenset[str]) -> str:
     ordered = [key for key in MATCH_LABELS if key in matched_by]
-    return ", ".join(translate(request, MATCH_LABELS[key]) for key in ordered)
+    return list_text(request, [translate(request, MATCH_LABELS[key]) for key in ordered])
 
 
 def renewal_basis(request: AnyRequest, checks: ProcedureChecks, profile: Profile) -> str:
