@@ -74,6 +74,12 @@ async def both_ways(
             assert text in answer.text, (lang, page, text)
 
 
+async def post_form(client: Client, page: str, data: dict[str, str]) -> Any:
+    """``data`` sent as the form on ``page``, to the page itself (no language switch)."""
+    opened = await client.get(page)
+    return await client.post(page, data={**data, "_csrf_token": csrf_from(opened.text)})
+
+
 def value_of(html: str, field: str) -> str:
     found = re.search(rf'<input id="{field}" name="{field}"[^>]*value="([^"]*)"', html)
     assert found is not None, field
@@ -189,6 +195,12 @@ async def test_login_recovery_and_my_library_keep_what_was_typed(
     assert "not sent back" not in answer.text
     assert 'class="error"' not in answer.text  # no login was tried
     assert (await client.get("/my")).status_code == 303  # and nobody is logged in
+    wrong = await post_form(client, "/login", {"login": EMAIL, "password": "wrong"})
+    assert wrong.status_code == 401
+    assert re.search(
+        r'<p class="error" role="alert" tabindex="-1" autofocus id="login-error">', wrong.text
+    )
+    assert f'value="{EMAIL}"' in wrong.text  # kept, and the page starts at the error
 
     data = {"email": EMAIL, "birth_date": "1990-04-01"}
     await both_ways(client, "/forgot-number", "/forgot-number", data, [f'value="{EMAIL}"'])
