@@ -63,6 +63,7 @@ STRING_KEYS: Final = (
     "change.expires",
     "back.usage",
     "back.replaced",
+    "back.revoked",
 )
 PassState = Literal["active", "expired", "suspended", "revoked"]
 # A zip entry's date: fixed, so the same files make the same archive.
@@ -116,6 +117,9 @@ class AppleCard:
     authentication_token: str
     web_service_url: str
     card_page_url: str
+    # A revoked card that a new card replaced (a reissue): the void pass's back points to
+    # the new card on the card page; otherwise it says the card is no longer valid.
+    replaced: bool = False
 
     @property
     def voided(self) -> bool:
@@ -139,7 +143,9 @@ def pass_json(card: AppleCard) -> dict[str, object]:
         },
     ]
     if card.voided:
-        back.insert(0, {"key": "replaced", "label": "label.status", "value": "back.replaced"})
+        # Only a reissued card has a new one to add; any other revocation just ends.
+        ended = "back.replaced" if card.replaced else "back.revoked"
+        back.insert(0, {"key": "replaced", "label": "label.status", "value": ended})
     document: dict[str, object] = {
         "formatVersion": 1,
         "passTypeIdentifier": card.pass_type_id,

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from cardservice.calendar import end_of_day, local_today
 from cardservice.cards.barcodes import Symbology
-from cardservice.cards.models import Card
+from cardservice.cards.models import Card, RevocationReason
 from cardservice.cards.numbers import barcode_value
 from cardservice.cards.service import CardPolicy, card_token
 from cardservice.passkit.models import ApplePass
@@ -94,4 +94,5 @@ def apple_card(
         authentication_token=authentication_token(auth_key, apple_pass.serial),
         web_service_url=wallet.web_service_url,
         card_page_url=wallet.card_page_url,
+        replaced=card.status_reason == RevocationReason.REISSUED,
     )

@@ -30,6 +30,9 @@ TEXTS: Final = {
         "This card is no longer valid. Your card page shows your current card, which you "
         "can add to Wallet from there."
     ),
+    "back.revoked": N_(
+        "This card is no longer valid. If you have any questions, please ask the library."
+    ),
 }
 
 

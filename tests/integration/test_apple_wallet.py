@@ -219,6 +219,7 @@ async def test_a_saved_pass_follows_its_card(
     old = _opened(voided.content, chain_dir, tmp_path / "voided")
     assert old["voided"] is True
     assert "barcodes" not in old
+    assert old["storeCard"]["backFields"][0]["value"] == "back.replaced"  # add the new one
     new = await _download(client, services, new_card, chain_dir, tmp_path / "new")
     assert new["serialNumber"] != serial
 
@@ -248,6 +249,13 @@ async def test_a_saved_pass_follows_its_card(
     )
     refused = await client.get(APPLE_PASS_PATH, headers={"Accept": "text/html"})
     assert refused.status_code == 409
+    # Its pass is void and says so, without pointing to a card page that has no new card.
+    ended = await client.get(
+        _pass_path(new["serialNumber"]), headers=_auth(new["authenticationToken"])
+    )
+    withdrawn = _opened(ended.content, chain_dir, tmp_path / "withdrawn")
+    assert withdrawn["voided"] is True
+    assert withdrawn["storeCard"]["backFields"][0]["value"] == "back.revoked"
     assert refused.headers["content-type"].startswith("text/html")
 
 

@@ -95,7 +95,12 @@ def test_a_revoked_card_is_voided_without_barcodes(
     document = pass_document(opened_pass(built.body, chain[1], tmp_path))
     assert document["voided"] is True
     assert "barcodes" not in document
-    assert document["storeCard"]["backFields"][0]["value"] == "back.replaced"
+    assert document["storeCard"]["backFields"][0]["value"] == "back.revoked"
+    reissued = build_pkpass(
+        _card(state="revoked", replaced=True), signer=_signer(chain[0]), images=default_images()
+    )
+    replaced = pass_document(opened_pass(reissued.body, chain[1], tmp_path / "reissued"))
+    assert replaced["storeCard"]["backFields"][0]["value"] == "back.replaced"
 
 
 def test_a_suspension_shows_in_the_status(chain: tuple[DevChain, Path], tmp_path: Path) -> None:
