@@ -192,6 +192,13 @@ def axe_source() -> str:
     return AXE_JS.read_text(encoding="utf-8")
 
 
+def add_axe(context: BrowserContext) -> BrowserContext:
+    """Load axe-core into every page ``context`` opens from now on (once per context,
+    instead of once per page in :func:`axe_violations`); returns ``context``."""
+    context.add_init_script(script=axe_source())
+    return context
+
+
 def axe_violations(page: Page) -> list[str]:
     """Run axe-core on ``page`` as it is now; one line per violation: the rule, its impact,
     what it asks and the first few elements that break it (empty when there is none)."""
