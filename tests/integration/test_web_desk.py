@@ -270,7 +270,7 @@ async def test_counter_role_reads_but_may_not_act(client: Client, services: Serv
     assert page.status_code == 200
     assert card.user_number in page.text
     assert f"/cards/{card.id}/" not in page.text  # no action links
-    assert "あなたの権限ではカードの照会のみできます。" in page.text
+    assert "この職員アカウントの権限では、カードの照会のみできます。" in page.text
     path = f"/staff/patrons/{card.patron_id}/cards/{card.id}/suspend"
     assert (await client.get(path, headers=HTML)).status_code == 403
     refused = await client.post(
