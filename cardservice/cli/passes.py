@@ -56,6 +56,8 @@ def dev_certs(
             raise click.ClickException(
                 f"{target} already holds a chain; --force replaces it"
             ) from None
+        except OSError as exc:  # a directory that cannot be made or written
+            raise click.ClickException(f"cannot write to {target}: {exc.strerror}") from None
     click.echo(f"development chain written to {target} (verify with -CAfile {target / 'root.pem'})")
     for name, value in values.items():
         click.echo(f"{name}={value}")

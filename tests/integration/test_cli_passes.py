@@ -29,6 +29,14 @@ def test_dev_certs_make_a_chain_that_signs_verifiable_passes(tmp_path: Path) -> 
     assert stat.S_IMODE((chain / "pass.key").stat().st_mode) == 0o600
     again = cardservice(env, "passes", "dev-certs", ok=False)
     assert "--force" in again.err
+    (tmp_path / "a-file").write_text("")
+    nowhere = cardservice(
+        env, "passes", "dev-certs", "--dir", str(tmp_path / "a-file" / "d"), ok=False
+    )
+    assert nowhere.err.startswith(f"Error: cannot write to {tmp_path / 'a-file' / 'd'}: "), (
+        nowhere.err
+    )
+    assert "Traceback" not in nowhere.err
 
     settings = Settings.from_env({**env, **printed})
     assert settings.apple_passes_configured
