@@ -12,7 +12,9 @@ reference):
   ``{"serialNumbers": [...], "lastUpdated": tag}``, 204 when none changed;
 - ``GET /v1/passes/{passType}/{serial}``: 200 the pass (``Last-Modified``), 304 when
   ``If-Modified-Since`` is not older;
-- ``POST /v1/log``, body ``{"logs": [...]}``: 200, each message logged (truncated).
+- ``POST /v1/log``, body ``{"logs": [...]}``: 200, each message logged (truncated); it
+  needs no token (Apple's), so each client address may send :data:`LOG_REQUESTS_PER_HOUR`
+  an hour, then 429 ``rate_limited``.
 
 The pass routes need ``Authorization: ApplePass <token>``; without the right one they answer
 401 with the stable JSON error ``pass_unauthorized``, the same whatever was wrong.
@@ -39,7 +41,7 @@ from litestar.status_codes import (
 from sqlalchemy import select
 
 from cardservice.cards.models import Card, CardStatus
-from cardservice.errors import Conflict, NotFound
+from cardservice.errors import Conflict, NotFound, RateLimited
 from cardservice.passkit.content import apple_card
 from cardservice.passkit.models import ApplePass
 from cardservice.passkit.paths import APPLE_PASS_PATH, WEB_SERVICE_PATH
@@ -56,9 +58,10 @@ from cardservice.passkit.wallet import AppleWallet
 from cardservice.patrons.card_view import CardIssuer, current_card
 from cardservice.patrons.models import Patron
 from cardservice.patrons.routes.common import current_patron, to_login, with_device_cookie
+from cardservice.security.ratelimit import HOUR, hit
 from cardservice.services import Services
-from cardservice.web.security import derive_key
-from cardservice.web.state import secrets, services
+from cardservice.web.security import derive_key, rate_limit_key
+from cardservice.web.state import client_address, secrets, services
 from passes.apple import build_pkpass
 from passes.base import BuiltPass
 
@@ -69,6 +72,7 @@ AnyRequest = Request[Any, Any, Any]
 AUTH_KEY_LABEL: Final = "apple-pass-authentication"
 LOG_MESSAGES_MAX: Final = 20
 LOG_MESSAGE_CHARS: Final = 500
+LOG_REQUESTS_PER_HOUR: Final = 30
 DEVICE: Final = WEB_SERVICE_PATH + "/v1/devices/{device_id:str}/registrations/{pass_type:str}"
 
 
@@ -248,9 +252,22 @@ def _http_date(value: str | None) -> datetime | None:
 
 
 @post(WEB_SERVICE_PATH + "/v1/log", status_code=HTTP_200_OK, include_in_schema=False)
-async def device_log(data: JSONBody[DeviceLogs]) -> None:
+async def device_log(request: AnyRequest, data: JSONBody[DeviceLogs]) -> None:
     """Wallet reports problems with the web service here; they go to the service's log,
-    shortened, without control characters."""
+    shortened, without control characters. Anyone may post, so each client address is
+    limited (:class:`RateLimited` past :data:`LOG_REQUESTS_PER_HOUR`): the log cannot be
+    flooded."""
+    async with services(request).db.transaction() as session:
+        allowed = await hit(
+            session,
+            "passkit-log",
+            client_address(request),
+            limit=LOG_REQUESTS_PER_HOUR,
+            window=HOUR,
+            secret=rate_limit_key(secrets(request)),
+        )
+    if not allowed:
+        raise RateLimited
     for message in data.logs[:LOG_MESSAGES_MAX]:
         text = "".join(ch if ch.isprintable() else " " for ch in message[:LOG_MESSAGE_CHARS])
         log.warning("Apple Wallet device log: %s", text)
