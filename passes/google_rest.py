@@ -94,9 +94,13 @@ class GoogleRestObjects:
             raise WalletApiError(f"token request failed: {type(exc).__name__}", None) from None
         if answer.status_code != httpx.codes.OK:
             raise WalletApiError("token refused", answer.status_code)
-        body = answer.json()
-        self._token = str(body["access_token"])
-        lifetime = timedelta(seconds=int(body.get("expires_in", 3600)))
+        try:  # a proxy's page or a changed answer is Google's error too: retried
+            body = answer.json()
+            token = str(body["access_token"])
+            lifetime = timedelta(seconds=int(body.get("expires_in", 3600)))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise WalletApiError("token answer unreadable", answer.status_code) from None
+        self._token = token
         self._token_until = now + lifetime - TOKEN_MARGIN
         return self._token
 

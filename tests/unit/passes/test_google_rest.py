@@ -23,7 +23,8 @@ SAVED = "3388000000022012345.example-2000000017"
 class FakeGoogle:
     """What Google answers, and what it was sent."""
 
-    def __init__(self, *, patch_status: int | None = None) -> None:
+    def __init__(self, *, patch_status: int | None = None, token_body: bytes | None = None) -> None:
+        self.token_body = token_body
         self.token_requests = 0
         self.patched: list[tuple[str, dict[str, object]]] = []
         self.patch_status = patch_status
@@ -43,6 +44,8 @@ class FakeGoogle:
             assert claims["scope"] == SCOPE
             assert claims["exp"] - claims["iat"] <= 3600
             self.token_requests += 1
+            if self.token_body is not None:
+                return httpx.Response(200, content=self.token_body)
             return httpx.Response(
                 200, json={"access_token": ACCESS_TOKEN, "expires_in": 3599, "token_type": "Bearer"}
             )
@@ -86,3 +89,23 @@ async def test_other_answers_raise_for_a_retry(status: int) -> None:
     finally:
         await client.aclose()
     assert raised.value.status == status
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<html>proxy login</html>",
+        b"[]",
+        b'{"token_type": "Bearer"}',
+        b'{"access_token": "t", "expires_in": "soon"}',
+    ],
+)
+async def test_an_unreadable_token_answer_is_an_error_for_a_retry(body: bytes) -> None:
+    """A 200 from the token endpoint that is not Google's JSON (a proxy's page, another
+    shape) is reported as Google's error, as the job expects, never another exception."""
+    client = _client(FakeGoogle(token_body=body))
+    try:
+        with pytest.raises(WalletApiError, match="token answer unreadable"):
+            await client.patch_object(SAVED, {"state": "EXPIRED"})
+    finally:
+        await client.aclose()
