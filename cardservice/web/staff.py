@@ -62,7 +62,8 @@ async def current_staff(request: AnyRequest, *roles: Role | str) -> StaffUser:
     staff_id, logged_in_at = session.get(_SESSION_ID), session.get(_SESSION_AT)
     user = None
     if isinstance(staff_id, int) and login_fresh(logged_in_at):
-        async with services(request).db.transaction() as db_session:
+        # A read: on SQLite a transaction would take the write lock for every staff page.
+        async with services(request).db.read() as db_session:
             user = await db_session.get(StaffUser, staff_id)
     if (
         user is None
