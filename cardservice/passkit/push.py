@@ -127,10 +127,12 @@ class ApnsPusher:
 
 
 def _reason(response: httpx.Response) -> str:
+    """APNs's ``reason``; empty for a body that is not its JSON object (a proxy's page)."""
     try:
-        return str(response.json().get("reason", ""))
+        body = response.json()
     except ValueError:
         return ""
+    return str(body.get("reason", "")) if isinstance(body, dict) else ""
 
 
 @dataclass(slots=True)

@@ -38,6 +38,9 @@ async def test_pushes_are_shaped_as_apns_asks_and_answers_are_read() -> None:
         "bb" * 32: httpx.Response(410, json={"reason": "Unregistered"}),
         "cc" * 32: httpx.Response(400, json={"reason": "BadDeviceToken"}),
         "dd" * 32: httpx.Response(500, json={"reason": "InternalServerError"}),
+        # Bodies that are not APNs's JSON object (a proxy's): a failure, not an exception.
+        "ee" * 32: httpx.Response(502, content=b"<html>Bad gateway</html>"),
+        "ff" * 32: httpx.Response(400, json=["BadDeviceToken"]),
     }
 
     def answer(request: httpx.Request) -> httpx.Response:
@@ -48,7 +51,7 @@ async def test_pushes_are_shaped_as_apns_asks_and_answers_are_read() -> None:
     pusher = ApnsPusher(_pem(key), key_id="ABC123DEFG", team_id="TEAM123456", client=client)
     report = await pusher.push(TOPIC, list(answers))
     await pusher.aclose()
-    assert (report.sent, sorted(report.gone), report.failed) == (1, ["bb" * 32, "cc" * 32], 1)
+    assert (report.sent, sorted(report.gone), report.failed) == (1, ["bb" * 32, "cc" * 32], 3)
     first = seen[0]
     assert first.method == "POST"
     assert str(first.url) == f"https://api.push.apple.com/3/device/{'aa' * 32}"
