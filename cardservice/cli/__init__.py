@@ -1,8 +1,8 @@
 """The ``cardservice`` command: serve, migrate, patrons and cards, API keys, signing keys.
 
 One module per command group: ``server`` (serve, demo, migrate, jobs), ``staff``,
-``patron``, ``card``, ``apikey``, ``keys``, ``sip2``; ``common`` holds what they share. The
-console script is ``cardservice.cli:main``.
+``patron``, ``card``, ``apikey``, ``keys``, ``sip2``, ``export``; ``common`` holds what they
+share. The console script is ``cardservice.cli:main``.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import click
 
 from cardservice.cli.apikey import apikey
 from cardservice.cli.card import card
+from cardservice.cli.export import export
 from cardservice.cli.keys import keys
 from cardservice.cli.offline import offline
 from cardservice.cli.passes import passes
@@ -29,3 +30,4 @@ for _command in (migrate, serve, demo, jobs, patron, card, apikey, keys, staff, 
     main.add_command(_command)
 main.add_command(offline)
 main.add_command(passes)
+main.add_command(export)
