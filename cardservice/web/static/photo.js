@@ -121,16 +121,18 @@
     });
   }
 
-  function shrink(input, indicator) {
+  // current(): whether this photo is still the one chosen (another may be chosen meanwhile).
+  function shrink(input, indicator, current) {
     var file = input.files && input.files[0];
     var longSide = number("long-side", 2000);
     var maxBytes = number("max-bytes", Infinity);
     var quality = number("quality", 0.85);
+    var form = input.form;
     if (!file || !/^image\//.test(file.type) || file.type === "image/gif") {
       indicator.done("");
+      buttons(form, false); // an earlier photo's run may have held them
       return Promise.resolve();
     }
-    var form = input.form;
     buttons(form, true);
     indicator.step(text("working"), 1);
     var original = file.size;
@@ -156,6 +158,9 @@
         return attempt(0);
       })
       .then(function (result) {
+        if (!current()) {
+          return; // another photo was chosen meanwhile: its own run answers
+        }
         if (!result) {
           indicator.done("");
           return;
@@ -179,23 +184,26 @@
         );
       })
       .catch(function () {
-        indicator.done(file.size > maxBytes ? text("failed") : "");
+        if (current()) {
+          indicator.done(file.size > maxBytes ? text("failed") : "");
+        }
       })
       .then(function () {
-        buttons(form, false);
+        if (current()) {
+          buttons(form, false);
+        }
       });
   }
 
   function watch(input) {
     var indicator = new Indicator(input);
+    var chosen = 0;
     input.addEventListener("change", function () {
-      if (input.getAttribute("data-shrinking")) {
-        return;
-      }
+      chosen += 1;
+      var mine = chosen;
       input.removeAttribute("data-shrunk");
-      input.setAttribute("data-shrinking", "1");
-      shrink(input, indicator).then(function () {
-        input.removeAttribute("data-shrinking");
+      shrink(input, indicator, function () {
+        return mine === chosen;
       });
     });
     if (input.form) {
