@@ -378,7 +378,10 @@ class Profile(Strict, kw_only=True, frozen=True):
             <= documents.max_files
             for t in documents.types
         ):
-            raise ValueError("documents.max_files leaves no document type room enough")
+            raise ValueError(
+                "documents.max_files is too small for every document type "
+                "(with the workplace or school document, when extra_for_work_or_study)"
+            )
 
 
 def decode_profile(data: bytes | str) -> Profile:
