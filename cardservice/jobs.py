@@ -72,6 +72,7 @@ class JobReport:
     notice_emails: int = 0
     wallet_passes_updated: int | None = None  # None: Google Wallet is not configured
     apple_passes_updated: int | None = None  # None: Apple Wallet is not configured
+    apple_pushes_failed: int = 0  # pushes APNs did not take (not retried; Wallet asks later)
     failed: list[str] = field(default_factory=list)  # names of jobs that raised
 
     def lines(self) -> list[str]:
@@ -103,6 +104,12 @@ class JobReport:
                 "not configured"
                 if self.apple_passes_updated is None
                 else f"{self.apple_passes_updated}"
+            )
+            + (
+                f" ({self.apple_pushes_failed} pushes to devices failed: they get the"
+                " new pass when Wallet next asks)"
+                if self.apple_pushes_failed
+                else ""
             ),
             *(f"FAILED: {name}" for name in self.failed),
         ]
@@ -174,7 +181,9 @@ async def run_jobs(
                 report.failed.append("Google Wallet updates")
     if apple is not None:
         try:
-            report.apple_passes_updated = (await update_apple_passes(db, apple, now=now)).updated
+            updates = await update_apple_passes(db, apple, now=now)
+            report.apple_passes_updated = updates.updated
+            report.apple_pushes_failed = updates.failed
         except Exception:
             log.exception("job failed: Apple Wallet updates")
             report.failed.append("Apple Wallet updates")

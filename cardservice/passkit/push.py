@@ -138,16 +138,20 @@ def _reason(response: httpx.Response) -> str:
 @dataclass(slots=True)
 class RecordingPusher:
     """For tests: keeps every ``(topic, push_token)`` it was asked to push; tokens in
-    ``gone_tokens`` are answered as APNs answers an unregistered device."""
+    ``gone_tokens`` are answered as APNs answers an unregistered device, those in
+    ``failing_tokens`` as when APNs cannot be reached."""
 
     sent: list[tuple[str, str]] = field(default_factory=list)
     gone_tokens: set[str] = field(default_factory=set)
+    failing_tokens: set[str] = field(default_factory=set)
 
     async def push(self, topic: str, push_tokens: Sequence[str]) -> PushReport:
         report = PushReport()
         for token in push_tokens:
             if token in self.gone_tokens:
                 report.gone.append(token)
+            elif token in self.failing_tokens:
+                report.failed += 1
             else:
                 self.sent.append((topic, token))
                 report.sent += 1

@@ -17,6 +17,7 @@ import pytest
 from cardservice.cards.lifecycle import ReissueReason, reissue_card, renew_card, suspend_card
 from cardservice.cards.models import Card, RevocationReason
 from cardservice.cards.service import revoke_card
+from cardservice.jobs import run_jobs
 from cardservice.passkit.paths import APPLE_PASS_PATH, WEB_SERVICE_PATH
 from cardservice.passkit.push import RecordingPusher
 from cardservice.passkit.routes import AUTH_KEY_LABEL, LOG_REQUESTS_PER_HOUR
@@ -362,6 +363,16 @@ async def test_an_expired_card_and_a_device_apns_no_longer_knows(
         "PKBarcodeFormatCode128",
     ]
     assert document["expirationDate"].startswith("2020-03-3")
+
+    # A push APNs does not take is said in the jobs' report; the pass is updated anyway.
+    pusher.gone_tokens, pusher.failing_tokens = set(), {PUSH_TOKEN}
+    async with services.db.transaction() as session:
+        held = await session.get(Card, card.id)
+        assert held is not None
+        await renew_card(session, held, services.settings.profile.card, services.policy)
+    report = await run_jobs(services.db, services.settings.profile, apple=_wallet(services, pusher))
+    assert "Apple Wallet passes updated: 1 (1 pushes to devices failed" in "\n".join(report.lines())
+    pusher.gone_tokens, pusher.failing_tokens = {PUSH_TOKEN}, set()
 
     # A suspension is pushed, and APNs says the device is gone: its registration goes.
     await _change(
