@@ -33,7 +33,15 @@ from playwright.sync_api import Browser, Page, expect
 
 from cardservice.profiles import load_profile
 from cardservice.registration.documents import STORED_LONG_SIDE
-from tests.e2e.support import E2E_MARKS, Phone, Server, chromium, phone_context, start_server
+from tests.e2e.support import (
+    ARTIFACTS,
+    E2E_MARKS,
+    Phone,
+    Server,
+    chromium,
+    phone_context,
+    start_server,
+)
 from tests.registration_flow import FORMS, photo
 from tests.web_support import STAFF_PASSWORD
 
@@ -224,7 +232,8 @@ def attach_phone_photo(phone: Phone, picture: bytes) -> None:
 
 
 def stored_front(browser: Browser, server: Server) -> Image.Image:
-    """The front photo as the library stored it, as a reviewer opens it."""
+    """The front photo as the library stored it, as a reviewer opens it (who first switches
+    the application's page to English with a rejection half written)."""
     desk = browser.new_context(viewport={"width": 1280, "height": 900})
     page = desk.new_page()
     page.goto(f"{server.url}/staff/login")
@@ -233,6 +242,15 @@ def stored_front(browser: Browser, server: Server) -> Image.Image:
     page.locator("form[action='/staff/login'] button[type=submit]").click()
     page.goto(f"{server.url}/staff/queue")
     page.locator(".queue a.subject").first.click()
+    # A page with several forms carries the one typed in: the rejection's text, not the question.
+    reason = "写真の文字が読めません。"
+    page.locator("textarea#text").fill(reason)
+    page.locator("a.lang-switch").click()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.locator("textarea#text")).to_have_value(reason)
+    expect(page.locator("textarea#question")).to_have_value("")
+    page.locator("textarea#text").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "nobody-stuck-08-review-switched-to-english.png"))
     sources = page.locator("img[src*='/documents/']").evaluate_all("els => els.map(e => e.src)")
     images = [Image.open(io.BytesIO(page.request.get(src).body())) for src in sources]
     desk.close()
