@@ -36,6 +36,7 @@ FORM_MAX: Final = 2000
 ERROR_MESSAGES: Final = (
     N_("Only administrators can manage webhooks and export patrons."),
     N_("The endpoint must be an http:// or https:// address with a host name."),
+    N_("There is already an endpoint with this address."),
     N_("There is no such webhook endpoint."),
     N_("There is no such webhook message."),
     N_("Only a message that failed can be sent again."),
@@ -111,7 +112,7 @@ async def create(request: AnyRequest, data: URLEncodedBody[EndpointForm]) -> Tem
                 target_id=created.endpoint.id,
                 detail={"url": created.endpoint.url},
             )
-    except service.WebhookUrlInvalid as exc:
+    except (service.WebhookUrlInvalid, service.WebhookUrlTaken) as exc:
         message = translate(request, exc.message)
         return await _list_page(request, staff, data, message)
     page = render(

@@ -45,6 +45,12 @@ class WebhookUrlInvalid(InvalidInput):
     code = "webhook_url_invalid"
 
 
+class WebhookUrlTaken(Conflict):
+    """There is already an endpoint with this address."""
+
+    code = "webhook_url_taken"
+
+
 class EndpointNotFound(NotFound):
     """There is no such webhook endpoint."""
 
@@ -110,9 +116,14 @@ async def create_endpoint(
     now: datetime | None = None,
 ) -> NewEndpoint:
     """A new endpoint with a fresh secret, encrypted under ``key`` (the document key).
-    Events recorded before it are not sent to it. Raises :class:`WebhookUrlInvalid`."""
+    Events recorded before it are not sent to it. Raises :class:`WebhookUrlInvalid`, and
+    :class:`WebhookUrlTaken` for an address already added (so a form sent twice, say by
+    reloading the page that showed the secret, does not add a second endpoint)."""
+    checked = checked_url(url)
+    if await session.scalar(select(WebhookEndpoint.id).where(WebhookEndpoint.url == checked)):
+        raise WebhookUrlTaken(field="url")
     endpoint = WebhookEndpoint(
-        url=checked_url(url),
+        url=checked,
         description=description.strip()[:DESCRIPTION_MAX],
         after_event_id=await session.scalar(select(func.coalesce(func.max(CardEvent.id), 0))),
         created_at=now or utcnow(),

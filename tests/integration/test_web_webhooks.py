@@ -112,6 +112,11 @@ async def _add_endpoint(services: Services, admin: Client, receiver: Receiver) -
     assert receiver.secret not in listing.text  # shown once, never again
     detail = await admin.get(f"/staff/webhooks/{endpoint.id}")
     assert receiver.secret not in detail.text
+    again = await admin.post(  # the form sent twice (the page reloaded): no second endpoint
+        "/staff/webhooks", data={"url": receiver.url, "_csrf_token": token}
+    )
+    assert again.status_code == 400
+    assert "There is already an endpoint with this address." in again.text
     return f"/staff/webhooks/{endpoint.id}"
 
 
@@ -301,6 +306,7 @@ def test_the_marked_error_messages_are_the_errors_own_and_translated() -> None:
     errors = [
         routes.WebhooksAdminOnly,
         service.WebhookUrlInvalid,
+        service.WebhookUrlTaken,
         service.EndpointNotFound,
         service.DeliveryNotFound,
         service.DeliveryNotFailed,
