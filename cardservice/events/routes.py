@@ -115,12 +115,37 @@ async def create(request: AnyRequest, data: URLEncodedBody[EndpointForm]) -> Tem
     except (service.WebhookUrlInvalid, service.WebhookUrlTaken) as exc:
         message = translate(request, exc.message)
         return await _list_page(request, staff, data, message)
+    return _secret_page(request, staff, created, renewed=False)
+
+
+@post(f"{WEBHOOKS}/{{endpoint_id:int}}/secret", name="staff_webhook_secret")
+async def new_secret(request: AnyRequest, endpoint_id: FromPath[int]) -> Template:
+    """A new signing secret, shown once on this answer like the first."""
+    staff = await _admin(request)
+    async with services(request).db.transaction() as session:
+        renewed = await service.replace_secret(
+            session, endpoint_id, key=secrets(request).document_key
+        )
+        await audit.record(
+            session,
+            staff_id=staff.id,
+            action="webhook.new_key",
+            target_type="webhook_endpoint",
+            target_id=endpoint_id,
+        )
+    return _secret_page(request, staff, renewed, renewed=True)
+
+
+def _secret_page(
+    request: AnyRequest, staff: StaffUser, shown: service.NewEndpoint, *, renewed: bool
+) -> Template:
     page = render(
         request,
         "pages/staff/webhook_created.html",
         staff=staff,
-        endpoint=created.endpoint,
-        signing_secret=created.secret,
+        endpoint=shown.endpoint,
+        signing_secret=shown.secret,
+        renewed=renewed,
     )
     page.headers["Cache-Control"] = "no-store"
     return page
@@ -232,6 +257,7 @@ ROUTES = [
     create,
     endpoint_detail,
     send_test,
+    new_secret,
     enable,
     disable,
     retry,

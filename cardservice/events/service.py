@@ -137,6 +137,16 @@ async def create_endpoint(
     return NewEndpoint(endpoint, signing.format_secret(secret))
 
 
+async def replace_secret(session: AsyncSession, endpoint_id: int, *, key: bytes) -> NewEndpoint:
+    """A fresh secret for the endpoint (the old one lost or exposed); messages sent from now
+    on are signed with it, waiting ones included. Raises :class:`EndpointNotFound`."""
+    endpoint = await get_endpoint(session, endpoint_id)
+    secret = signing.new_secret()
+    endpoint.secret_blob = crypto.encrypt(key, secret, aad=secret_aad(endpoint.id))
+    await session.flush()
+    return NewEndpoint(endpoint, signing.format_secret(secret))
+
+
 async def get_endpoint(session: AsyncSession, endpoint_id: int) -> WebhookEndpoint:
     endpoint = await session.get(WebhookEndpoint, endpoint_id)
     if endpoint is None:

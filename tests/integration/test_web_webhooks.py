@@ -139,6 +139,18 @@ async def test_an_endpoint_is_added_tested_and_its_log_shown(
         assert "Attempts: 1 of 12" in log.text
 
         await _failed_then_sent_again(services, admin, receiver, detail_path)
+        renewed = await admin.post(
+            f"{detail_path}/secret", data={"_csrf_token": csrf_from(log.text)}
+        )
+        assert renewed.status_code == 200
+        assert renewed.headers["cache-control"] == "no-store"
+        fresh = re.search(r'value="(whsec_[A-Za-z0-9+/=]+)"', renewed.text)
+        assert fresh is not None
+        assert fresh.group(1) != receiver.secret
+        receiver.secret = fresh.group(1)
+        await admin.post(f"{detail_path}/test", data={"_csrf_token": csrf_from(log.text)})
+        assert await relay.run_once() == 1
+        assert receiver.received[-1].verified  # signed with the new secret
         disabled = await admin.post(
             f"{detail_path}/disable", data={"_csrf_token": csrf_from(log.text)}
         )
@@ -151,6 +163,8 @@ async def test_an_endpoint_is_added_tested_and_its_log_shown(
         "webhook.create",
         "webhook.test",
         "webhook.retry",
+        "webhook.new_key",
+        "webhook.test",
         "webhook.disable",
     ]
 

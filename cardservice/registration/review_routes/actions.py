@@ -49,6 +49,7 @@ ACTION_LABELS: Final = {
     "webhook.enable": N_("Webhook endpoint enabled"),
     "webhook.disable": N_("Webhook endpoint disabled"),
     "webhook.retry": N_("Webhook message sent again"),
+    "webhook.new_key": N_("Webhook signing secret replaced"),
     "export.patrons_csv": N_("Patrons and cards exported (CSV)"),
     "rejection_template.create": N_("Rejection template added"),
     "rejection_template.update": N_("Rejection template edited"),
