@@ -4,7 +4,8 @@
   application is cancelled and the applicant told (``registration/inquiries.py``);
 - ID images go once their application was decided more than the retention period ago,
   drafts never submitted are deleted, and closed applications' personal details erased
-  (``registration/retention.py``); sent mail loses its bodies (``mail/retention.py``); on
+  (``registration/retention.py``); sent mail and delivered webhooks lose their bodies
+  (``mail/retention.py``, ``events/retention.py``); on
   SQLite the WAL is then checkpointed and truncated, so what was purged leaves the disk;
 - expired one-time links, spent rate-limit counters and expired "keep me signed in"
   devices are deleted;
@@ -36,6 +37,7 @@ from typing import Final
 from cardservice.db.base import utcnow
 from cardservice.db.engine import Database, sqlite_path
 from cardservice.db.files import truncate_sqlite_wal
+from cardservice.events.retention import clear_delivered_bodies
 from cardservice.mail.retention import clear_sent_bodies
 from cardservice.notices.closures import deliver_pending_notices
 from cardservice.notices.reminders import send_expiry_reminders
@@ -65,6 +67,7 @@ class JobReport:
     drafts_purged: int = 0
     applications_erased: int = 0
     mail_bodies_cleared: int = 0
+    webhook_bodies_cleared: int = 0
     links_purged: int = 0
     rate_counters_purged: int = 0
     devices_purged: int = 0
@@ -83,6 +86,7 @@ class JobReport:
             f"unsubmitted drafts deleted: {self.drafts_purged}",
             f"closed applications' personal details erased: {self.applications_erased}",
             f"sent email bodies cleared: {self.mail_bodies_cleared}",
+            f"delivered webhook bodies cleared: {self.webhook_bodies_cleared}",
             f"expired links deleted: {self.links_purged}",
             f"rate-limit counters deleted: {self.rate_counters_purged}",
             f"expired signed-in devices deleted: {self.devices_purged}",
@@ -199,11 +203,14 @@ async def _retain(db: Database, profile: Profile, report: JobReport, *, now: dat
             report.mail_bodies_cleared = await clear_sent_bodies(
                 session, profile.retention, now=now
             )
+            report.webhook_bodies_cleared = await clear_delivered_bodies(
+                session, profile.retention, now=now
+            )
     except Exception:
         log.exception("job failed: personal data retention")
         report.failed.append("personal data retention")
     purged = report.documents_purged + report.drafts_purged + report.applications_erased
-    if db.is_sqlite and (purged or report.mail_bodies_cleared):
+    if db.is_sqlite and (purged or report.mail_bodies_cleared or report.webhook_bodies_cleared):
         await asyncio.to_thread(truncate_sqlite_wal, sqlite_path(db.url))
 
 

@@ -25,6 +25,7 @@ from cardservice.cards.service import get_card, revoke_card
 from cardservice.events import service
 from cardservice.events.delivery import WebhookRelay, retry_delay, webhook_background
 from cardservice.events.models import DeliveryStatus, WebhookDelivery
+from cardservice.jobs import run_jobs
 from cardservice.security import crypto
 from cardservice.security.secrets import app_secrets
 from cardservice.services import Services
@@ -277,3 +278,28 @@ async def test_the_search_for_new_events_starts_after_the_settled_ones(
     assert moved.after_event_id == newest
     assert newest is not None
     assert newest > start
+
+
+async def test_a_delivered_body_is_emptied_after_the_retention_period(
+    services: Services,
+) -> None:
+    async with webhook_receiver() as receiver:
+        await _endpoint(services, receiver)
+        await make_card(services)  # delivered: its body holds the patron's record
+        relay = WebhookRelay(services.db, _key(services), timeout=5)
+        assert await relay.run_once() == 1
+        receiver.mode = "fail"
+        async with services.db.transaction() as session:
+            await service.queue_test(session, (await _deliveries(services))[0].endpoint_id)
+        assert await relay.run_once() == 0  # this one waits
+    days = services.settings.profile.retention.sent_mail_body_days
+    soon = await run_jobs(services.db, services.settings.profile, now=datetime.now(UTC))
+    assert soon.webhook_bodies_cleared == 0
+    later = datetime.now(UTC) + timedelta(days=days, minutes=1)
+    report = await run_jobs(services.db, services.settings.profile, now=later)
+    assert report.webhook_bodies_cleared == 1
+    assert "delivered webhook bodies cleared: 1" in report.lines()
+    delivered, waiting = await _deliveries(services)
+    assert (delivered.status, delivered.body) == (DeliveryStatus.DELIVERED, "")
+    assert delivered.message_id.startswith("msg_")  # the log keeps the envelope
+    assert "webhook.test" in waiting.body  # still to be sent: kept
