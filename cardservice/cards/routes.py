@@ -21,6 +21,7 @@ from cardservice.cards.verification import Verdict
 from cardservice.errors import InvalidInput
 from cardservice.web.limits import NO_CONTROL_PATTERN
 from cardservice.web.openapi import API_KEY_SECURITY, api_responses, error_response
+from cardservice.web.security import NO_COOKIES
 from cardservice.web.state import services
 
 BARCODE_MAX_LENGTH: Final = 64
@@ -135,6 +136,7 @@ async def verify(
     tags=["counter"],
     summary="The public keys that verify card tokens",
     cache=False,
+    opt=NO_COOKIES,
     media_type="application/jwk-set+json",
     responses=api_responses(
         {

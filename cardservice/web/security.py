@@ -68,6 +68,12 @@ def _cookie_name(settings: Settings, name: str) -> str:
     return f"__Host-{name}" if settings.production else name
 
 
+# The ``opt`` of a public, cacheable GET route (``Cache-Control: public``): the session and
+# CSRF middlewares neither read nor set a cookie on it, so a shared cache can never keep
+# one patron's session cookie (or CSRF token) with the response and hand it to another.
+NO_COOKIES: Final = {"skip_session": True, "exclude_from_csrf": True}
+
+
 def session_cookie_name(settings: Settings) -> str:
     return _cookie_name(settings, "session")
 
@@ -97,7 +103,7 @@ def csrf_config(settings: Settings, secrets: AppSecrets) -> CSRFConfig:
         cookie_secure=settings.production,
         cookie_httponly=True,  # the token travels in the form; scripts never need it
         cookie_samesite="lax",
-        exclude=[API_PATTERN],
+        exclude=[API_PATTERN, "^/static/"],  # public and cached, as for the session
     )
 
 

@@ -1,6 +1,7 @@
 """The wallet buttons over HTTP, on both engines: offered for a valid card when the library
 configured the wallet, not for a suspended card, and not a word of wallets when nothing is
-configured; the card's colours come from the profile through ``/card/colours.css``."""
+configured; the card's colours come from the profile through ``/card/colours.css``, which,
+like the other publicly cached answers, sets no cookie."""
 
 from __future__ import annotations
 
@@ -34,6 +35,14 @@ async def test_wallets_offered_as_configured_for_a_valid_card_only(
             assert "Wallet" not in page.text
             assert "wallet-button" not in page.text
         colours = await client.get("/card/colours.css")
+        # Responses any cache may keep carry no cookie of the logged-in patron's (their
+        # session, their CSRF token), whoever asks for them.
+        for public in ("/card/colours.css", "/.well-known/jwks.json", "/static/lang.js"):
+            answer = await client.get(public)
+            assert answer.status_code == 200, public
+            assert "public" in answer.headers["cache-control"], public
+            assert "set-cookie" not in answer.headers, public
+        assert (await client.get("/card")).status_code == 200  # still logged in
     assert colours.status_code == 200
     assert colours.headers["content-type"].startswith("text/css")
     assert "--card-bg: #0b4f9c;" in colours.text  # example.toml [colours]

@@ -10,6 +10,7 @@ from litestar import Response, get
 
 from cardservice.patrons.routes.common import AnyRequest
 from cardservice.profiles.schema import ColoursSection
+from cardservice.web.security import NO_COOKIES
 from cardservice.web.state import services
 
 CARD_COLOURS_PATH: Final = "/card/colours.css"
@@ -27,7 +28,7 @@ def colours_css(colours: ColoursSection) -> bytes:
     ).encode()
 
 
-@get(CARD_COLOURS_PATH, name="card_colours")
+@get(CARD_COLOURS_PATH, name="card_colours", opt=NO_COOKIES)
 async def card_colours(request: AnyRequest) -> Response[bytes]:
     body = colours_css(services(request).settings.profile.colours)
     return Response(body, media_type="text/css", headers={"Cache-Control": "public, max-age=3600"})
