@@ -7,6 +7,7 @@ the profile; secrets that are generated on first start live in ``security/secret
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Literal
@@ -245,6 +246,11 @@ class Settings(Struct, frozen=True, kw_only=True):
         if self.apns_key_file and not self.apple_passes_configured:
             raise ConfigurationError(
                 PREFIX + "APNS_KEY_FILE", "pushes pass updates: configure Apple Wallet first"
+            )
+        if not re.fullmatch(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?", self.apns_host):
+            raise ConfigurationError(
+                PREFIX + "APNS_HOST",
+                "a host name (api.push.apple.com or api.sandbox.push.apple.com), no https://",
             )
 
     @property

@@ -38,6 +38,12 @@ def test_apple_settings_are_all_or_nothing(tmp_path: Path) -> None:
         )
     with pytest.raises(ConfigurationError, match="APNS_KEY_ID"):
         Settings.from_env({**base, "CARDSERVICE_APNS_KEY_FILE": "k.p8"})
+    # A URL where the host goes would make every push fail, quietly: refused at start.
+    for host in ("https://api.push.apple.com", "api.push.apple.com/", ""):
+        with pytest.raises(ConfigurationError, match="CARDSERVICE_APNS_HOST"):
+            Settings.from_env({**base, "CARDSERVICE_APNS_HOST": host})
+    sandbox = Settings.from_env({**base, "CARDSERVICE_APNS_HOST": "api.sandbox.push.apple.com"})
+    assert sandbox.apns_host == "api.sandbox.push.apple.com"
 
 
 def test_a_deployment_replaces_the_images(tmp_path: Path) -> None:
