@@ -209,7 +209,9 @@ class OfflineVerifier:
                 claims_only = self._tokens.verify(scanned, now=now)
             except TokenRejected as error:
                 return self._token_rejected(error, now)
-            if self._state.device_proof == "required":
+            # A bound token (cnf) without its proof is the changing code with its suffix
+            # cut off: a screenshot's, so refused whatever the profile.
+            if self._state.device_proof == "required" or claims_only.device_jwk is not None:
                 number = claims_only.user_number
                 return self._verdict("invalid", "device_proof_required", number, None, now)
             return self._by_claims(claims_only, now)

@@ -173,7 +173,8 @@ class Verifier:
     async def by_token(self, token: str, *, now: datetime | None = None) -> Verdict:
         """A card token, or a rotating code (``token~step~signature``, cards.device_proof);
         a bare token is ``invalid``/``device_proof_required`` when the profile requires the
-        rotating code."""
+        rotating code, and so is a token bound to a phone's key (``cnf``, RFC 7800) shown
+        without its proof: the changing code with its suffix cut off."""
         try:
             if is_rotating_code(token):
                 claims = verify_rotating_code(token, self._tokens, now=now, replay=self.replay)
@@ -183,7 +184,7 @@ class Verifier:
             return self._rejected(error)
         except DeviceProofRejected as error:
             return Verdict(Status.INVALID, error.code)
-        if self._policy.require_device_proof:
+        if self._policy.require_device_proof or claims_only.device_jwk is not None:
             return Verdict(Status.INVALID, "device_proof_required", claims_only.user_number)
         return await self._by_claims(claims_only, now)
 

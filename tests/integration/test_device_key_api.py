@@ -63,8 +63,11 @@ async def test_a_phone_binds_its_key_and_its_code_verifies_once(
     assert (replayed["status"], replayed["reason"]) == ("invalid", "device_proof_replayed")
     foreign = await verify(client, key, token=other.code(answer["token"], now, card.token_jti))
     assert foreign["reason"] == "device_proof_bad_signature"
-    # The bound token alone still verifies where the profile does not require the code.
-    plain = await verify(client, key, token=answer["token"])
+    # The bound token alone (a screenshot of the code with ~step~signature cut off) is
+    # refused whatever the profile; the unbound token still verifies where it allows.
+    cut = await verify(client, key, token=answer["token"])
+    assert (cut["status"], cut["reason"]) == ("invalid", "device_proof_required")
+    plain = await verify(client, key, token=card_token_of(services, card))
     assert plain["status"] == "valid"
 
     # A profile that requires the code: a bare token (a screenshot of the QR) is refused.

@@ -90,6 +90,10 @@ def test_listed_cards_and_required_codes() -> None:
     bare = required.verify(_token(phone), now=T0)
     assert (bare.status, bare.reason) == ("invalid", "device_proof_required")
     assert required.verify(code, now=T0).status == "valid"
+    # A bound token without its proof (the code's suffix cut off) is refused anyway.
+    cut = OfflineVerifier(_state()).verify(_token(phone), now=T0)
+    assert (cut.status, cut.reason) == ("invalid", "device_proof_required")
+    assert OfflineVerifier(_state()).verify(_token(None), now=T0).status == "valid"
 
 
 def test_the_accepted_steps_outlive_one_run_of_the_command(tmp_path: Path) -> None:
