@@ -10,9 +10,7 @@ text here or in the module that raises it; page prose lives in the templates' ca
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
 
-from cardservice.calendar import written_date
 from cardservice.errors import DomainError
 from cardservice.patrons.models import Patron
 from cardservice.registration import Messages, documents, eligibility, errors, localise, storage
@@ -207,13 +205,3 @@ def typed_values(raw: Mapping[str, str], email: str) -> dict[str, str]:
         if name != "email" and name in raw:
             values[name] = raw[name]
     return values
-
-
-def long_date(day: date, lang: str) -> str:
-    """2026年4月5日日曜日 / Sunday, 5 April 2026."""
-    return written_date(day, lang, weekday=True)
-
-
-def day_text(day: date, lang: str) -> str:
-    """2027年3月1日 / 1 March 2027: a day named in a sentence."""
-    return written_date(day, lang)

@@ -11,6 +11,7 @@ clients that do not ask for HTML keep the JSON errors of ``web/errors.py``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any, Final, TypeVar
 from urllib.parse import urlencode
@@ -33,6 +34,7 @@ from litestar.status_codes import (
     HTTP_500_INTERNAL_SERVER_ERROR,
 )
 
+from cardservice.calendar import written_date
 from cardservice.datefilters import install_date_filters
 from cardservice.errors import DomainError, Kind
 from cardservice.registration.steps import PAGE_MESSAGES, error_text
@@ -153,6 +155,14 @@ def render(
         status_code=status_code,
         cookies=cookies,
     )
+
+
+def date_text(request: AnyRequest, day: date, *, weekday: bool = False) -> str:
+    """``day`` as the page's language writes it, as the templates' ``longdate`` filter does:
+    2029年11月30日 (with ``weekday`` 2029年11月30日（金）), the era first when the profile's
+    ``display.japanese_era`` asks (令和11年（2029年）11月30日); 30 November 2029 in English."""
+    era = services(request).settings.profile.display.japanese_era
+    return written_date(day, language(request), weekday=weekday, era=era)
 
 
 def translate(request: AnyRequest, message: str) -> str:

@@ -33,14 +33,13 @@ import zxingcpp
 from PIL import Image
 from playwright.sync_api import Browser, FilePayload, expect
 
-from cardservice.calendar import add_years, local_today
+from cardservice.calendar import add_years, local_today, written_date
 from cardservice.cards.numbers import barcode_text
 from cardservice.cards.service import CardPolicy
 from cardservice.db.engine import Database
 from cardservice.patrons.service import NewPatron, create_patron_with_card
 from cardservice.profiles import load_profile
 from cardservice.registration.form import parse_application
-from cardservice.registration.steps import day_text
 from cardservice.security.apikeys import create_api_key
 from cardservice.security.passwords import hash_password
 from tests.e2e.support import E2E_MARKS, Phone, Server, chromium, start_server
@@ -276,16 +275,16 @@ def _verify(phone: Phone, api_key: str, **scanned: str) -> dict[str, Any]:
 
 def _renewal(phone: Phone, staff: Phone, seeded: Seeded) -> None:
     _apply_from_my_library(phone, "更新を申請する", "renewal", lambda: None)
-    received = _mail(staff, "本人確認書類受付のお知らせ")
+    received = _mail(staff, "有効期限更新のお申し込みを受け付けました")
     assert "有効期限更新のお申し込みを受け付けました" in received
     _approve(staff, "承認して有効期限を更新する", "renewal", done="有効期限を更新し")
     renewed = add_years(seeded.expires_on, PROFILE.card.validity_years)  # from the old expiry
     completed = _mail(staff, "有効期限更新のお知らせ")
-    assert f"新しい有効期限：{day_text(renewed, 'ja')}" in completed
+    assert f"新しい有効期限：{written_date(renewed, 'ja')}" in completed
     phone.goto("/my")
     expect(phone.page.locator("#card .number")).to_have_text(seeded.user_number)
     expect(phone.page.locator("#card time")).to_have_attribute("datetime", renewed.isoformat())
-    expect(phone.page.locator("#card time")).to_have_text(day_text(renewed, "ja"))
+    expect(phone.page.locator("#card time")).to_have_text(written_date(renewed, "ja"))
     expect(phone.page.locator("#applications")).to_contain_text("承認")
     phone.shot("life-renewal-9-my-library")
 
@@ -313,7 +312,8 @@ def _lost_card(phone: Phone, staff: Phone, seeded: Seeded) -> tuple[str, str]:
     ((old_token, _),) = _scanned(phone, ".card-qr-code", zxingcpp.BarcodeFormat.QRCode)
     assert _verify(phone, seeded.api_key, token=old_token)["status"] == "suspended"
 
-    assert "再発行のお申し込みを受け付けました" in _mail(staff, "本人確認書類受付", count=2)
+    # The subject names the procedure: the renewal's acceptance came first.
+    assert "再発行のお申し込みを受け付けました" in _mail(staff, "利用カード再発行のお申し込み")
     _approve(staff, "承認して新しい番号で再発行する", "reissue", done="新しい利用者番号")
     text = _mail(staff, "利用カード再発行のお知らせ")
     assert f"これまでの利用者番号：{seeded.user_number}" in text

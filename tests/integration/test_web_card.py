@@ -300,7 +300,7 @@ async def test_expired_card_says_so_and_shows_no_token(client: Client, services:
     await _change(services, card, expires_on=date.today() - timedelta(days=3))
     await log_in(client, card.user_number)
     page = await client.get("/card?lang=en")
-    assert "Status:</span>" in page.text
+    assert "Status: </span>" in page.text
     assert "Expired" in page.text
     assert "This card expired on" in page.text
     assert "card-qr-code" not in page.text

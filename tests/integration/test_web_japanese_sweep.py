@@ -15,9 +15,11 @@ from __future__ import annotations
 import asyncio
 from email.message import EmailMessage
 
+import msgspec
 import pytest
 
 from cardservice.app import create_app
+from cardservice.calendar import japanese_era_year, written_date
 from cardservice.db.migrate import upgrade
 from cardservice.mail.catcher import Received, store_caught
 from cardservice.mail.letterhead import letterhead
@@ -128,3 +130,26 @@ async def test_every_page_in_both_languages(services: Services) -> None:
                     report += [f"{who} {url}: {p}" for p in text_problems(answer.text, lang)]
     assert swept > 4 * 2 * 20, swept
     assert report == [], "\n".join(report)
+
+
+async def test_pages_write_the_era_when_the_profile_asks(services: Services) -> None:
+    """With ``[display] japanese_era = true``, My Library and the card write 令和…（20xx年）
+    in Japanese, and English keeps the Western date."""
+    card = await make_patron(services)
+    profile = services.settings.profile
+    era_profile = msgspec.structs.replace(
+        profile, display=msgspec.structs.replace(profile.display, japanese_era=True)
+    )
+    settings = with_free_catcher_port(
+        msgspec.structs.replace(services.settings, profile=era_profile)
+    )
+    expiry = card.expires_on
+    async with web_client(settings, mail=False) as patron:
+        await log_in(patron, "hanako@example.org")
+        japanese = (await patron.get("/my?lang=ja")).text
+        english = (await patron.get("/card?lang=en")).text
+    era_year = japanese_era_year(expiry)
+    assert f"{era_year}（{expiry.year}年）{expiry.month}月{expiry.day}日" in japanese
+    assert "平成2年（1990年）4月1日" in japanese  # the birth date, without a weekday
+    assert written_date(expiry, "en") in english
+    assert "令和" not in english

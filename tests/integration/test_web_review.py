@@ -164,7 +164,7 @@ async def test_application_page_shows_the_form_images_and_duplicates(
     for expected in (
         "山田 花子",
         "ヤマダ\u3000ハナコ",
-        "1990-04-01",
+        "1 April 1990",
         "231-0005",
         "神奈川県 横浜市中区 本町1-1",
         "045-262-7334",
@@ -173,8 +173,8 @@ async def test_application_page_shows_the_form_images_and_duplicates(
         "Card expiry near",
         "New registration",
         "Waiting for review",
-        services.settings.profile.registration.notes_version,
-        "2026-04-06",
+        "21 March 2025",  # the notes' version, 2025-03-21, written as the date it is
+        "6 April 2026",
     ):
         assert expected in text, expected
     # Both sides of the document, inline, with their type and side.

@@ -23,15 +23,13 @@ from litestar.response import Redirect
 from litestar.status_codes import HTTP_303_SEE_OTHER
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cardservice.calendar import written_date
 from cardservice.patrons import devices
 from cardservice.patrons.login import session_patron
 from cardservice.patrons.models import Patron
 from cardservice.patrons.paths import LOGIN_PATH
 from cardservice.security.passwords import password_fingerprint
 from cardservice.settings import Settings
-from cardservice.web.i18n import language
-from cardservice.web.pages import this_page
+from cardservice.web.pages import date_text, this_page
 from cardservice.web.security import login_fresh
 from cardservice.web.state import services
 
@@ -56,8 +54,8 @@ def see_other(path: str) -> Redirect:
 
 
 def page_date(request: AnyRequest, day: date) -> str:
-    """``day`` written for the page's language."""
-    return written_date(day, language(request))
+    """``day`` written for the page's language (``web.pages.date_text``)."""
+    return date_text(request, day)
 
 
 def device_cookie_name(settings: Settings) -> str:

@@ -43,7 +43,7 @@ from cardservice.registration.storage import allow_upload
 from cardservice.security.links import LinkInvalid
 from cardservice.web.i18n import language, switching_language
 from cardservice.web.limits import FormUnreadable
-from cardservice.web.pages import error_page, render
+from cardservice.web.pages import date_text, error_page, render
 from cardservice.web.state import secrets, services
 
 # --- inquiries: the applicant's answer --------------------------------------------------
@@ -71,7 +71,7 @@ async def _answer_page(
         status_code=status_code,
         token=token,
         inquiry=inquiry,
-        answer_by=steps.long_date(inquiry.answer_by, lang),
+        answer_by=date_text(request, inquiry.answer_by, weekday=True),
         answer=answer,
         max_answer=inquiries.ANSWER_MAX,
         guides=upload_guides(profile.documents),

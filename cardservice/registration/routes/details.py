@@ -37,7 +37,7 @@ from cardservice.registration.routes.common import (
     see_other,
 )
 from cardservice.web.i18n import language, switching_language
-from cardservice.web.pages import render
+from cardservice.web.pages import date_text, render
 from cardservice.web.state import services
 
 
@@ -97,7 +97,7 @@ async def _draft(request: AnyRequest, session: AsyncSession) -> Draft:
     identity = None
     if patron is not None:
         identity = steps.patron_values(steps.blank_form(app.email), patron)
-        identity["birth_date"] = steps.day_text(patron.birth_date, language(request))
+        identity["birth_date"] = date_text(request, patron.birth_date)
     return Draft(
         email=app.email,
         saved=app.has_form,

@@ -52,7 +52,7 @@ from cardservice.registration.routes.uploads import (
 from cardservice.registration.storage import allow_upload, list_documents
 from cardservice.web.i18n import language, switching_language
 from cardservice.web.limits import FormUnreadable
-from cardservice.web.pages import render
+from cardservice.web.pages import date_text, render
 from cardservice.web.state import secrets, services
 
 # --- 4. documents -----------------------------------------------------------------------
@@ -205,7 +205,7 @@ async def _review_page(
         saved=saved,
         values=values,
         before=_shown_before(before, app),
-        birth_date=steps.day_text(app.birth_date, lang) if app.birth_date else "",
+        birth_date=date_text(request, app.birth_date) if app.birth_date else "",
         attached=attached,
         type_names={t.id: t.name.get(lang) for t in profile.documents.types},
         side_names={side: names[lang] for side, names in SIDE_NAMES.items()},
@@ -248,7 +248,7 @@ async def submit(request: AnyRequest) -> Template | Redirect:
     except ProcedureClosed as exc:  # another application of it went in meanwhile
         lang = language(request)
         opens_on = exc.detail.get("opens_on")
-        day = steps.day_text(date.fromisoformat(opens_on), lang) if opens_on else ""
+        day = date_text(request, date.fromisoformat(opens_on)) if opens_on else ""
         message = texts.closed_text(lang, str(exc.detail.get("closed") or ""), day)
         return await _review_page(request, closed=message, status_code=HTTP_409_CONFLICT)
     return see_other("/apply/done")
@@ -265,7 +265,7 @@ async def done(request: AnyRequest) -> Template | Redirect:
         request,
         "pages/apply/done.html",
         app=app,
-        ready_on=steps.long_date(app.due_on, lang) if app.due_on else "",
+        ready_on=date_text(request, app.due_on, weekday=True) if app.due_on else "",
         counted_days=_counted_days(request, app, lang),
         lost_suspended=_suspended_on_submit(app),
     )

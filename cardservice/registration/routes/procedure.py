@@ -20,13 +20,13 @@ from litestar.status_codes import HTTP_409_CONFLICT
 
 from cardservice.patrons.paths import LOGIN_PATH, MY_PATH
 from cardservice.patrons.routes.common import current_patron, with_device_cookie
-from cardservice.registration import applicant, steps
+from cardservice.registration import applicant
 from cardservice.registration.form import CARD_PROCEDURES, Procedure
 from cardservice.registration.procedures import ProcedureClosed
 from cardservice.registration.routes import texts
 from cardservice.registration.routes.common import SESSION_KEY, AnyRequest, see_other
 from cardservice.web.i18n import language
-from cardservice.web.pages import render
+from cardservice.web.pages import date_text, render
 from cardservice.web.state import services
 
 
@@ -65,7 +65,7 @@ def _closed_page(request: AnyRequest, procedure: Procedure, exc: ProcedureClosed
     lang = language(request)
     closed = str(exc.detail.get("closed") or "")
     opens_on = exc.detail.get("opens_on")
-    day = steps.day_text(date.fromisoformat(opens_on), lang) if opens_on else ""
+    day = date_text(request, date.fromisoformat(opens_on)) if opens_on else ""
     return render(
         request,
         "pages/apply/closed.html",

@@ -97,11 +97,6 @@ def test_typed_values_never_carry_the_password_or_another_email() -> None:
     assert "secret-42!" not in values.values()
 
 
-def test_long_dates_in_both_languages() -> None:
-    assert steps.long_date(date(2026, 4, 5), "ja") == "2026年4月5日（日）"
-    assert steps.long_date(date(2026, 4, 5), "en") == "Sunday, 5 April 2026"
-
-
 def test_codes_without_texts_are_worded_by_the_page() -> None:
     errors = FormErrors(
         [
@@ -166,8 +161,3 @@ def test_a_saved_name_change_shows_the_new_name_apart_from_the_former() -> None:
     assert (values["new_family_name"], values["new_family_kana"]) == ("佐藤", "サトウ")
     assert (values["family_name"], values["family_kana"]) == ("山田", "ヤマダ")
     assert (values["reissue_reason"], values["eloan_acknowledged"]) == ("name_changed", "on")
-
-
-def test_days_in_a_sentence() -> None:
-    assert steps.day_text(date(2027, 3, 1), "ja") == "2027年3月1日"
-    assert steps.day_text(date(2027, 3, 1), "en") == "1 March 2027"
