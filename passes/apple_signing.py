@@ -54,6 +54,12 @@ class PassSigner:
         """The certificate's UID, which Apple sets to the pass type identifier."""
         return _uid(self.certificate)
 
+    @property
+    def team_id(self) -> str | None:
+        """The certificate's OU, which Apple sets to the team identifier."""
+        found = self.certificate.subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)
+        return str(found[0].value) if found else None
+
     def sign(self, manifest: bytes) -> bytes:
         """The DER detached signature of ``manifest`` (``manifest.json``'s bytes): SHA-256,
         signed attributes (content type, signing time, digest), the pass certificate and the

@@ -60,6 +60,12 @@ class AppleWallet:
                 PREFIX + "APPLE_PASS_TYPE_ID",
                 f"the pass certificate is for {signer.pass_type_id}, not this pass type id",
             )
+        if signer.team_id not in (None, settings.apple_team_id):
+            # Wallet refuses a pass whose teamIdentifier is not its certificate's team.
+            raise ConfigurationError(
+                PREFIX + "APPLE_TEAM_ID",
+                f"the pass certificate is team {signer.team_id}'s, not this team id",
+            )
         return cls(
             pass_type_id=settings.apple_pass_type_id,
             team_id=settings.apple_team_id,

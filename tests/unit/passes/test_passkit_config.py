@@ -120,6 +120,8 @@ def test_a_file_that_cannot_be_used_names_its_setting(tmp_path: Path) -> None:
         ({"CARDSERVICE_APPLE_WWDR_CERTIFICATE": str(tmp_path / "junk.pem")}, "APPLE_WWDR_CERT"),
         ({"CARDSERVICE_APPLE_PASS_KEY": str(tmp_path / "gone.key")}, "APPLE_PASS_KEY: cannot read"),
         ({"CARDSERVICE_APPLE_PASS_CERTIFICATE": str(tmp_path)}, "APPLE_PASS_CERTIFICATE: cannot"),
+        ({"CARDSERVICE_APPLE_TEAM_ID": "OTHERTEAM1"}, "APPLE_TEAM_ID: .*DEVTEAM001"),
+        ({"CARDSERVICE_APPLE_PASS_TYPE_ID": "pass.other"}, "APPLE_PASS_TYPE_ID: "),
     ]
     for change, problem in cases:
         with pytest.raises(ConfigurationError, match="CARDSERVICE_" + problem):
