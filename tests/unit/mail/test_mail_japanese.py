@@ -81,6 +81,7 @@ def test_body_ends_with_the_signature(
 def test_no_iso_dates_and_japanese_punctuation(
     name: str, lang: str, number: int, mail: RenderedMail
 ) -> None:
+    assert "\n\n\n" not in mail.body_text  # one blank line between paragraphs, never two
     for text in (mail.subject, mail.body_text, visible_text(mail.body_html)):
         assert iso_dates(text) == [], text
         if lang == "ja":
