@@ -36,6 +36,7 @@ from cardservice.cards.keys import Keyring
 from cardservice.cards.numbers import InvalidNumber, NumberFormat, normalise
 from cardservice.cards.signing_key import EPOCH, SigningKey, jwk_thumbprint
 from cardservice.cards.tokens import CardClaims, CardTokenVerifier, TokenRejected
+from cardservice.errors import InvalidInput
 
 STATE_FILE: Final = "offline-state.json"
 SEEN_FILE: Final = "offline-seen.json"
@@ -87,12 +88,13 @@ def keyring_from_jwks(jwks: object) -> Keyring:
 def apply_bundle(
     state: OfflineState | None, bundle: str, *, trust: object | None = None, now: datetime
 ) -> OfflineState:
-    """The state after ``bundle``; the bundle must be signed by a key of ``state.jwks``
-    (or of the JWKS ``trust`` on a first sync). Raises ``BundleRejected`` with ``reason``:
-    ``untrusted`` (no keys to check it with), the signature reasons of ``open_bundle``,
-    ``wrong_issuer``, ``out_of_order`` (a delta not made for our cursor) or ``older`` (a
-    full bundle older than the data in hand: a replayed old copy)."""
-    keys = trust if state is None else state.jwks
+    """The state after ``bundle``; the bundle must be signed by a key of the JWKS ``trust``
+    when given (a first sync, or setting a scanner up again after it missed a key rotation),
+    else of ``state.jwks``. Raises ``BundleRejected`` with ``reason``: ``untrusted`` (no
+    keys to check it with), the signature reasons of ``open_bundle``, ``wrong_issuer``,
+    ``out_of_order`` (a delta not made for our cursor) or ``older`` (a bundle made before
+    the data in hand: a replayed old copy, full or delta)."""
+    keys = trust if trust is not None else (None if state is None else state.jwks)
     if keys is None:
         raise BundleRejected(reason="untrusted")
     payload = open_bundle(bundle, keyring_from_jwks(keys), now)
@@ -115,6 +117,8 @@ def _applied(state: OfflineState | None, payload: dict[str, Any], now: datetime)
     else:
         if state is None or payload["since"] != state.cursor:
             raise BundleRejected(reason="out_of_order")
+        if payload["iat"] < state.data_at:  # an old empty delta would set the age back
+            raise BundleRejected(reason="older")
         numbers, tokens = dict(state.numbers), dict(state.tokens)
     for number, number_state, reason in payload["numbers"]:
         if number_state == "active":
@@ -139,12 +143,29 @@ def _applied(state: OfflineState | None, payload: dict[str, Any], now: datetime)
     )
 
 
+class OfflineDataUnreadable(InvalidInput):
+    """The scanner's saved data cannot be read (a damaged or foreign file): remove it and set
+    the scanner up again with a full sync."""
+
+    code = "offline_data_unreadable"
+
+
+def _unreadable(path: Path, error: Exception, then: str) -> OfflineDataUnreadable:
+    return OfflineDataUnreadable(
+        f"{path} cannot be read ({str(error)[:120]}): remove it and {then}", file=str(path)
+    )
+
+
 def load_state(directory: Path) -> OfflineState | None:
-    """The state saved in ``directory``, or None before the first sync."""
+    """The state saved in ``directory``, or None before the first sync;
+    ``OfflineDataUnreadable`` (with ``file``) if the file is not a saved state."""
     path = directory / STATE_FILE
     if not path.exists():
         return None
-    return msgspec.json.decode(path.read_bytes(), type=OfflineState)
+    try:
+        return msgspec.json.decode(path.read_bytes(), type=OfflineState)
+    except (OSError, msgspec.DecodeError) as error:  # ValidationError is a DecodeError
+        raise _unreadable(path, error, "set the scanner up again") from None
 
 
 def save_state(directory: Path, state: OfflineState) -> None:
@@ -281,8 +302,11 @@ def load_seen(directory: Path) -> ReplayGuard:
     guard = ReplayGuard()
     path = directory / SEEN_FILE
     if path.exists():
-        for jti, step in json.loads(path.read_text()):
-            guard.first_use(str(jti), int(step))
+        try:
+            for jti, step in json.loads(path.read_bytes()):
+                guard.first_use(str(jti), int(step))
+        except (OSError, ValueError, TypeError) as error:  # JSONDecodeError is a ValueError
+            raise _unreadable(path, error, "scan again") from None
     return guard
 
 

@@ -34,6 +34,42 @@ def offline() -> None:
     """Offline scanning: sync the signed revocation feed, verify cards with no server."""
 
 
+# Generous: a full bundle of 100,000 revocations is about 7 MB (README, bench-offline).
+MAX_BUNDLE_BYTES = 256 * 1024 * 1024
+# What an operator does about each BundleRejected reason (cards.offline.apply_bundle).
+_REJECTED = {
+    "malformed": "not a signed feed bundle (a compact JWS), or cut short",
+    "bad_header": "not a revocation feed (its header is not the feed's)",
+    "bad_signature": "the signature does not hold: altered, or not signed by the library",
+    "unknown_key": "signed by a key this scanner does not trust; if it missed a key "
+    "rotation, set it up again with --trust-jwks FILE (the library's JWKS)",
+    "bad_jwks": "the key set is not one of Ed25519 keys named by their thumbprints",
+    "untrusted": "no keys to check it with: give --trust-jwks FILE on the first sync",
+    "wrong_issuer": "signed for another library (issuer)",
+    "out_of_order": "a delta made for another cursor: sync with --full",
+    "older": "made before the data this scanner holds (an old copy): nothing was changed",
+}
+
+
+def _jwks(text: str | bytes, source: str) -> object:
+    try:
+        return json.loads(text)
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise click.ClickException(f"jwks_unreadable: {source} is not a JWKS (JSON)") from None
+
+
+def _read_bundle(path: Path) -> str:
+    try:
+        with path.open("rb") as file:
+            raw = file.read(MAX_BUNDLE_BYTES + 1)
+    except OSError as error:
+        raise click.ClickException(f"bundle_unreadable: {path}: {error.strerror}") from None
+    if len(raw) > MAX_BUNDLE_BYTES:
+        raise click.ClickException(f"bundle_rejected: malformed: {path} is over 256 MB")
+    # A JWS is ASCII; anything else cannot verify and is reported as malformed.
+    return raw.decode("ascii", errors="replace")
+
+
 def _fetch(url: str, api_key: str | None) -> tuple[int, str]:
     import httpx  # noqa: PLC0415  # keep `--help` fast
 
@@ -60,7 +96,8 @@ def _fetch(url: str, api_key: str | None) -> tuple[int, str]:
 @click.option(
     "--trust-jwks",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="First sync: trust the keys in this JWKS file, not the server's /.well-known/jwks.json.",
+    help="Trust the keys in this JWKS file: on the first sync instead of the server's "
+    "/.well-known/jwks.json, or to set the scanner up again after a missed key rotation.",
 )
 @click.option("--full", is_flag=True, help="Ask for the whole feed, not a delta.")
 def offline_sync(  # noqa: PLR0917  # click passes every option by keyword
@@ -72,30 +109,36 @@ def offline_sync(  # noqa: PLR0917  # click passes every option by keyword
     full: bool,
 ) -> None:
     """Bring the scanner's data up to date; prints the cursor, the counts and the data's age."""
+    from cardservice.cards.bundle import BundleRejected  # noqa: PLC0415
     from cardservice.cards.offline import apply_bundle, load_state, save_state  # noqa: PLC0415
 
     if (server is None) == (bundle_file is None):
         raise click.UsageError("give exactly one of --server and --bundle")
-    state = load_state(directory)
+    with reported():
+        state = load_state(directory)
     trust: object | None = None
-    if state is None:
-        if trust_jwks is not None:
-            trust = json.loads(trust_jwks.read_text())
-        elif server is not None:
-            status, body = _fetch(f"{server.rstrip('/')}/.well-known/jwks.json", None)
-            if status != 200:
-                raise click.ClickException(f"jwks_unavailable: HTTP {status}")
-            trust = json.loads(body)
+    if trust_jwks is not None:
+        trust = _jwks(trust_jwks.read_bytes(), str(trust_jwks))
+    elif state is None and server is not None:
+        status, body = _fetch(f"{server.rstrip('/')}/.well-known/jwks.json", None)
+        if status != 200:
+            raise click.ClickException(f"jwks_unavailable: HTTP {status}")
+        trust = _jwks(body, "the server's /.well-known/jwks.json")
     if bundle_file is not None:
-        bundle = bundle_file.read_text()
+        bundle = _read_bundle(bundle_file)
     else:
         query = "" if state is None or full else "?" + urlencode({"since": state.cursor})
         status, bundle = _fetch(f"{(server or '').rstrip('/')}/api/v1/offline/feed{query}", api_key)
         if status != 200:
             raise click.ClickException(f"feed_refused: HTTP {status} {bundle[:300]}")
     now = datetime.now(UTC)
-    with reported():
+    try:
         new_state = apply_bundle(state, bundle, trust=trust, now=now)
+    except BundleRejected as error:
+        reason = str(error.detail.get("reason", ""))
+        raise click.ClickException(
+            f"bundle_rejected: {reason}: {_REJECTED.get(reason, error.message)}"
+        ) from None
     save_state(directory, new_state)
     click.echo(
         json.dumps(
@@ -132,10 +175,12 @@ def offline_verify(directory: Path, max_age: int, scans: tuple[str, ...]) -> Non
         save_seen,
     )
 
-    state = load_state(directory)
+    with reported():
+        state = load_state(directory)
+        seen = load_seen(directory)
     if state is None:
         raise click.ClickException("offline_not_synced: run `cardservice offline sync` first")
-    verifier = OfflineVerifier(state, max_age_seconds=max_age, replay=load_seen(directory))
+    verifier = OfflineVerifier(state, max_age_seconds=max_age, replay=seen)
     inputs = scans or tuple(line.strip() for line in sys.stdin if line.strip())
     now = datetime.now(UTC)
     for scanned in inputs:

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from cardservice.cards.keys import Keyring, SigningKey
 from cardservice.cards.models import RevocationReason
+from cardservice.cards.offline import SEEN_FILE
 from cardservice.cards.service import get_card, revoke_card
 from cardservice.db.migrate import upgrade
 from cardservice.services import Services
@@ -26,6 +29,7 @@ from tests.card_support import card_token_of, counter_api_key
 from tests.cli_support import cardservice, cli_env, serving
 from tests.factories import make_card
 from tests.integration.test_cli_card import read
+from tests.unit.cards.test_offline_verifier import bundle_of
 
 
 @pytest.fixture(scope="module")
@@ -104,3 +108,47 @@ def test_offline_scanner_syncs_from_the_server_and_verifies_without_it(
     assert json.loads(copied)["numbers"] == 1
     not_synced = cardservice(env, "offline", "verify", "--dir", str(tmp_path / "new"), ok=False)
     assert "offline_not_synced" in not_synced.err
+
+
+def test_an_operator_gets_one_line_naming_what_is_wrong(tmp_path: Path) -> None:
+    scanner, now = tmp_path / "scanner", datetime.now(UTC)
+    first, rotated = (
+        Keyring([SigningKey.generate(sign_from=now - timedelta(days=1))]) for _ in "ab"
+    )
+    files = {
+        "first.jws": bundle_of(first, cursor=3, iat=now),
+        "old.jws": bundle_of(first, cursor=2, iat=now - timedelta(hours=1)),
+        "rotated.jws": bundle_of(rotated, cursor=5, iat=now),
+        "jwks.json": json.dumps(first.jwks(now)),
+        "rotated.json": json.dumps(rotated.jwks(now)),
+        "not-json.json": "keys?",
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    head, payload, _ = files["first.jws"].split(".")
+    (tmp_path / "altered.jws").write_text(f"{head}.{payload}.{'A' * 86}")
+    (tmp_path / "binary.jws").write_bytes(b"\xff\xfe\x00 not a bundle")
+
+    def sync(bundle: str, trust: str | None = None, *, ok: bool = False) -> str:
+        args = ["offline", "sync", "--dir", str(scanner), "--bundle", str(tmp_path / bundle)]
+        args += [] if trust is None else ["--trust-jwks", str(tmp_path / trust)]
+        ran = cardservice({}, *args, ok=ok)
+        assert "Traceback" not in ran.err
+        return ran.err.strip().splitlines()[-1] if not ok else ran.out
+
+    assert "jwks_unreadable: " in sync("first.jws", "not-json.json")
+    sync("first.jws", "jwks.json", ok=True)
+    assert "bundle_rejected: bad_signature: " in sync("altered.jws")
+    assert "bundle_rejected: malformed: " in sync("binary.jws")
+    assert "bundle_rejected: older: " in sync("old.jws")
+    missed = sync("rotated.jws")  # a rotation's whole overlap missed: set it up again
+    assert "bundle_rejected: unknown_key: " in missed
+    assert "--trust-jwks" in missed
+    assert json.loads(sync("rotated.jws", "rotated.json", ok=True))["cursor"] == 5
+
+    (scanner / SEEN_FILE).write_text("{damaged")
+    verify = ("offline", "verify", "--dir", str(scanner), "A2000000014A")
+    damaged = cardservice({}, *verify, ok=False).err
+    assert "offline_data_unreadable: " in damaged
+    assert SEEN_FILE in damaged
+    assert "Traceback" not in damaged

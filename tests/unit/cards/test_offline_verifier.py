@@ -10,12 +10,20 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import msgspec
+import pytest
 
+from cardservice.cards.bundle import BundleRejected, sign_bundle
 from cardservice.cards.checkdigits import CheckScheme
 from cardservice.cards.device_proof import time_step
 from cardservice.cards.keys import Keyring, SigningKey
 from cardservice.cards.numbers import NumberFormat, compose
-from cardservice.cards.offline import OfflineState, OfflineVerifier, load_seen, save_seen
+from cardservice.cards.offline import (
+    OfflineState,
+    OfflineVerifier,
+    apply_bundle,
+    load_seen,
+    save_seen,
+)
 from cardservice.cards.service import CardPolicy
 from cardservice.cards.tokens import sign_card_token
 from cardservice.profiles import load_profile
@@ -130,3 +138,47 @@ def test_the_profile_decides_whether_counters_require_the_code() -> None:
         profile, card=msgspec.structs.replace(profile.card, counter_requires_rotating_code=True)
     )
     assert CardPolicy.of(strict).require_device_proof is True
+
+
+def bundle_of(keyring: Keyring, *, cursor: int, iat: datetime, since: int | None = None) -> str:
+    payload = {
+        "iss": "https://lib.example",
+        "aud": "library-card",
+        "iat": int(iat.timestamp()),
+        "since": since,
+        "cursor": cursor,
+        "full": since is None,
+        "jwks": keyring.jwks(iat),
+        "number_format": {"prefix": "20", "length": 10, "scheme": "luhn"} | CODABAR_A,
+        "timezone": "Asia/Tokyo",
+        "device_proof": "optional",
+        "numbers": [],
+        "tokens": [],
+    }
+    return sign_bundle(payload, keyring, iat).decode()
+
+
+def test_no_old_copy_sets_the_data_back_and_an_operator_can_trust_again() -> None:
+    state = apply_bundle(None, bundle_of(KEYRING, cursor=7, iat=T0), trust=KEYRING.jwks(T0), now=T0)
+    # An empty delta for the same cursor, made an hour earlier: it would make the data look
+    # older than it is (the age the verifier reports), so it is refused like an old full one.
+    old_delta = bundle_of(KEYRING, cursor=7, since=7, iat=T0 - timedelta(hours=1))
+    with pytest.raises(BundleRejected) as refused:
+        apply_bundle(state, old_delta, now=T0)
+    assert refused.value.detail["reason"] == "older"
+    later = bundle_of(KEYRING, cursor=7, since=7, iat=T0 + timedelta(minutes=5))
+    assert apply_bundle(state, later, now=T0).data_at == int(T0.timestamp()) + 300
+
+    # A scanner that missed a whole rotation's overlap does not know the new key; its
+    # operator sets it up again with the library's key set, and the old data still counts.
+    rotated = Keyring([SigningKey.generate(sign_from=T0 - timedelta(hours=1))])
+    after = bundle_of(rotated, cursor=9, iat=T0 + timedelta(hours=1))
+    with pytest.raises(BundleRejected) as unknown:
+        apply_bundle(state, after, now=T0)
+    assert unknown.value.detail["reason"] == "unknown_key"
+    again = apply_bundle(state, after, trust=rotated.jwks(T0), now=T0)
+    assert again.cursor == 9
+    older = bundle_of(rotated, cursor=5, iat=T0 + timedelta(hours=2))
+    with pytest.raises(BundleRejected) as behind:
+        apply_bundle(again, older, trust=rotated.jwks(T0), now=T0)
+    assert behind.value.detail["reason"] == "older"
