@@ -110,8 +110,8 @@ class JobReport:
                 else f"{self.apple_passes_updated}"
             )
             + (
-                f" ({self.apple_pushes_failed} pushes to devices failed: they get the"
-                " new pass when Wallet next asks)"
+                f" (pushes to devices failed: {self.apple_pushes_failed}; they get the new"
+                " pass when Wallet next asks)"
                 if self.apple_pushes_failed
                 else ""
             ),

@@ -371,7 +371,9 @@ async def test_an_expired_card_and_a_device_apns_no_longer_knows(
         assert held is not None
         await renew_card(session, held, services.settings.profile.card, services.policy)
     report = await run_jobs(services.db, services.settings.profile, apple=_wallet(services, pusher))
-    assert "Apple Wallet passes updated: 1 (1 pushes to devices failed" in "\n".join(report.lines())
+    assert "Apple Wallet passes updated: 1 (pushes to devices failed: 1;" in "\n".join(
+        report.lines()
+    )
     pusher.gone_tokens, pusher.failing_tokens = {PUSH_TOKEN}, set()
 
     # A suspension is pushed, and APNs says the device is gone: its registration goes.
