@@ -24,6 +24,12 @@ class Kind(StrEnum):
     UNAVAILABLE = "unavailable"
 
 
+def _first_paragraph(doc: str | None) -> str:
+    """A class docstring as a caller reads it: its first paragraph on one line (the source's
+    line breaks and indentation are not part of the message)."""
+    return " ".join((doc or "").strip().split("\n\n")[0].split())
+
+
 class DomainError(Exception):
     """Base of every error the service reports to a caller.
 
@@ -35,7 +41,7 @@ class DomainError(Exception):
     kind: ClassVar[Kind] = Kind.INVALID
 
     def __init__(self, message: str = "", *, code: str | None = None, **detail: Any) -> None:
-        self.message = message or self.__class__.__doc__ or self.code
+        self.message = message or _first_paragraph(self.__class__.__doc__) or self.code
         if code is not None:
             self.code = code  # type: ignore[misc]  # an instance may refine its class code
         self.detail = detail

@@ -75,7 +75,9 @@ class NoActiveCard(Conflict):
 )
 async def offline_feed(
     request: Request[Any, Any, Any],
-    since: Annotated[str | None, QueryParameter(max_length=64)] = None,
+    # Not bounded here: a long value is a cursor that is not one (422 feed_cursor_invalid,
+    # parse_cursor), not a 400; the server's line length bounds it.
+    since: Annotated[str | None, QueryParameter()] = None,
 ) -> Response[bytes]:
     svc = services(request)
     cursor = parse_cursor(since)

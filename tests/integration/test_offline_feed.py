@@ -167,7 +167,8 @@ async def test_bad_cursors_get_stable_codes(services: Services, client: Client) 
     await _revoke(services, await make_card(services))
     head = open_bundle(await _feed(client, key), Keyring(services.keyring.keys))["cursor"]
     assert head >= 1
-    for garbage in ("abc", "-1", "1.5", "01", "9" * 30, "%00", "", " 1"):
+    too_big = ("9" * 30, "9" * 70, "9" * 2000, str(2**63), str(2**64))
+    for garbage in ("abc", "-1", "1.5", "01", *too_big, "%00", "", " 1", "١", "１", "1e3"):
         response = await client.get(
             "/api/v1/offline/feed", params={"since": garbage}, headers={"X-API-Key": key}
         )
