@@ -136,12 +136,12 @@ async def register_device_key(
     request: Request[Any, Any, Any], data: JSONBody[DeviceKeyRequest]
 ) -> DeviceKeyAnswer:
     svc = services(request)
-    public_jwk = device_public_jwk(data.jwk)
     now = datetime.now(UTC)
     async with svc.db.transaction() as session:
         patron = await current_patron(request, session)
-        if patron is None:
+        if patron is None:  # before the key is looked at: 401 whatever was sent
             raise PatronLoginRequired
+        public_jwk = device_public_jwk(data.jwk)
         card = await current_card(session, patron.id)
         if card is None or card.status != CardStatus.ACTIVE:
             raise NoActiveCard

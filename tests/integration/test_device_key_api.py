@@ -32,11 +32,12 @@ async def test_a_phone_binds_its_key_and_its_code_verifies_once(
     phone, other = Phone(), Phone()
     url = "/card/device-key"
     before_login = {"X-CSRFToken": await form_token(client, "/login")}
-    anonymous = await client.post(url, json={"jwk": phone.jwk}, headers=before_login)
-    assert (anonymous.status_code, anonymous.json()["error"]["code"]) == (
-        401,
-        "patron_login_required",
-    )
+    for sent in (phone.jwk, {**phone.jwk, "crv": "P-384"}):  # a bad key too: 401 first
+        anonymous = await client.post(url, json={"jwk": sent}, headers=before_login)
+        assert (anonymous.status_code, anonymous.json()["error"]["code"]) == (
+            401,
+            "patron_login_required",
+        )
     await log_in(client, card.user_number)
     page = await client.get("/card")
     csrf = {"X-CSRFToken": csrf_from(page.text)}
