@@ -198,6 +198,7 @@ async def test_step_pages_without_a_session_go_back_to_the_start(client: Client)
 async def test_a_used_link_says_so_and_offers_a_new_one(client: Client, services: Services) -> None:
     await open_draft(client, services)
     token = await link_token(services)
+    client.cookies.clear()  # another browser (the one that opened it goes on: test_web_apply_walk)
     again = await client.get(f"/apply/verify/{token}")
     assert again.status_code == 400
     assert "すでに使用されています" in again.text

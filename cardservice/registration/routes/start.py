@@ -24,7 +24,9 @@ from cardservice.registration.routes.common import (
     START,
     AnyRequest,
     Flag,
+    NoApplication,
     Text,
+    current_application,
     draft_application,
     link_refused,
     see_other,
@@ -100,13 +102,13 @@ async def sent(request: AnyRequest) -> Template:
 
 
 @get("/apply/verify/{token:str}", name="apply_verify")
-async def verify(request: AnyRequest, token: FromPath[str]) -> Template:
+async def verify(request: AnyRequest, token: FromPath[str]) -> Template | Redirect:
     """Shows a button only: mail scanners fetch links, and that must not use this one up."""
     try:
         async with services(request).db.read() as session:
             await peek(session, LinkPurpose.VERIFY_EMAIL, token)
     except LinkInvalid as exc:
-        return link_refused(request, exc, start_again=True)
+        return await _used_here(request, exc) or link_refused(request, exc, start_again=True)
     return render(request, "pages/apply/verify.html", step=1, token=token)
 
 
@@ -117,8 +119,22 @@ async def open_application(request: AnyRequest, token: FromPath[str]) -> Templat
             app = await applicant.open_application(session, token, language=language(request))
             public_id = app.public_id
     except LinkInvalid as exc:
-        return link_refused(request, exc, start_again=True)
+        return await _used_here(request, exc) or link_refused(request, exc, start_again=True)
     request.set_session({**request.session, SESSION_KEY: public_id})
+    return see_other("/apply/notes")
+
+
+async def _used_here(request: AnyRequest, exc: LinkInvalid) -> Redirect | None:
+    """The email's link tapped again in the browser it was opened in (a used link, and
+    this session holds an application): on to the application, whose pages lead to the
+    step it is at (or to "received" once sent), rather than "ask for a new link"."""
+    if exc.code != "link_used":
+        return None
+    try:
+        async with services(request).db.read() as session:
+            await current_application(request, session)
+    except NoApplication:
+        return None
     return see_other("/apply/notes")
 
 

@@ -1,0 +1,77 @@
+"""What a phone applicant walking through registration ran into, over HTTP on both engines.
+
+- The review page of a student (在学) with a workplace or school and an extra document wrote
+  「在学 (横浜市立みなと高校)」 and 「マイナンバーカード (おもて)」 with ASCII parentheses in
+  Japanese; the label filter ``parens`` now writes （…） in Japanese and " (…)" in English.
+- The email's link tapped a second time in the browser that opened it said "this link has
+  been used, ask for a new one", although this browser holds the application: it now leads
+  back to the application (to "received" once it is sent). Another browser still gets the
+  refusal.
+"""
+
+from __future__ import annotations
+
+from cardservice.registration.document_rules import EXTRA_DOCUMENT
+from cardservice.services import Services
+from tests.japanese_text import ascii_in_japanese, visible_text
+from tests.registration_flow import FORMS, photo
+from tests.web_apply_support import (
+    agree,
+    applicant_client,
+    draft_with_form,
+    link_token,
+    open_draft,
+    post_form,
+    upload,
+)
+from tests.web_support import Client, csrf_from, web_client, with_free_catcher_port
+
+__all__ = ["applicant_client", "draft_with_form"]  # fixtures used by name
+
+SCHOOL = "横浜市立みなと高校"
+
+
+async def test_a_students_review_page_writes_japanese_parentheses(
+    client: Client, services: Services
+) -> None:
+    await open_draft(client, services)
+    assert (await agree(client, services)).status_code == 303
+    form = {**FORMS["yokohama"], "basis": "studies", "workplace_or_school": SCHOOL}
+    saved = await post_form(client, form)  # the example profile takes Yokohama
+    assert saved.status_code == 303, saved.text
+    for doc_type in ("my_number", EXTRA_DOCUMENT):
+        added = await upload(client, doc_type, "front", photo())
+        assert added.status_code == 303, added.text
+
+    japanese = visible_text((await client.get("/apply/review?lang=ja")).text)
+    assert f"在学（{SCHOOL}）" in japanese
+    assert "勤務先・学校を確認できる書類（おもて）" in japanese
+    assert ascii_in_japanese(japanese) == []
+    english = visible_text((await client.get("/apply/review?lang=en")).text)
+    assert f"Studies here ({SCHOOL})" in english
+    assert "(front)" in english
+
+
+async def test_the_used_link_tapped_again_leads_back_to_the_application(
+    client: Client, services: Services
+) -> None:
+    await open_draft(client, services)
+    token = await link_token(services)
+
+    again = await client.get(f"/apply/verify/{token}")
+    assert again.status_code == 303
+    assert again.headers["location"] == "/apply/notes"
+    page = await client.get("/apply/notes")
+    assert page.status_code == 200
+    sent_again = await client.post(
+        f"/apply/verify/{token}", data={"_csrf_token": csrf_from(page.text)}
+    )
+    assert sent_again.status_code == 303
+    assert sent_again.headers["location"] == "/apply/notes"
+
+    settings = with_free_catcher_port(services.settings)
+    async with web_client(settings, mail=False) as elsewhere:  # another phone: no application
+        refused = await elsewhere.get(f"/apply/verify/{token}?lang=ja")
+        assert refused.status_code == 400
+        assert "link_used" in refused.text
+        assert 'href="/apply"' in refused.text
