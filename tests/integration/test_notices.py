@@ -157,7 +157,7 @@ async def test_bad_input_marks_the_fields_and_keeps_the_text(
     assert answer.status_code == 400
     page = answer.text
     assert "英語の件名を入力してください。" in page
-    assert f"本文は {closures.BODY_MAX} 文字以内で入力してください。" in page
+    assert f"本文は{closures.BODY_MAX}文字以内で入力してください。" in page
     assert re.search(r'id="subject_en"[^>]*aria-invalid="true"', page)
     assert re.search(r'id="body_ja"[^>]*aria-invalid="true"', page)
     assert not re.search(r'id="subject_ja"[^>]*aria-invalid', page)
@@ -215,7 +215,7 @@ async def test_preview_then_send(client: Client, services: Services) -> None:
 
     done = await client.get(sent.headers["location"])
     assert done.status_code == 200
-    assert "完了：3 通のメールを送信待ちにしました" in done.text
+    assert "完了：3通のメールを送信待ちにしました" in done.text
     assert "Refresh" not in done.headers
     listing = await client.get("/staff/notices")
     assert f'href="/staff/notices/{notice.id}"' in listing.text
@@ -240,7 +240,7 @@ async def test_batches_show_progress_until_done(client: Client, services: Servic
 
     waiting = await client.get(path)
     assert waiting.headers["Refresh"] == "5"
-    assert "送信中：7 通のうち 0 通を送信待ちにしました" in waiting.text
+    assert "送信中：7通のうち0通を送信待ちにしました" in waiting.text
     assert f'<a href="{path}">' in waiting.text
 
     queued = []

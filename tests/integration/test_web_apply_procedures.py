@@ -167,7 +167,7 @@ async def test_renewal_outside_its_window_says_when_it_opens(
     closed = await start(client, "renewal")
     assert closed.status_code == 409
     profile_id = services.settings.profile.id
-    assert f"更新は {RENEWAL_OPENS[profile_id]}から申請できます" in closed.text
+    assert f"更新は{RENEWAL_OPENS[profile_id]}から申請できます" in closed.text
     assert "<code>renewal_not_yet</code>" in closed.text
     english = await start(client, "renewal", lang="en")
     assert f"Renewal can be applied for from {RENEWAL_OPENS_EN[profile_id]}." in english.text
@@ -283,8 +283,8 @@ async def test_a_name_change_reissue_shows_old_and_new_names(
     assert "新しい氏名が記載された本人確認書類" in documents.text
     review = await client.get("/apply/review")
     assert "登録されている氏名" in review.text
-    assert "佐藤 花子 (サトウ ハナコ)" in review.text
-    assert "山田 花子 (ヤマダ ハナコ)" in review.text
+    assert "佐藤 花子（サトウ ハナコ）" in review.text
+    assert "山田 花子（ヤマダ ハナコ）" in review.text
     assert (await upload(client, "my_number", "front", photo())).status_code == 303
     await submit_from_review(client)
     assert (await verify(client, api_key, barcode=card.user_number))["status"] == "valid"

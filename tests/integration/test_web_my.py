@@ -130,7 +130,7 @@ async def test_procedures_open_now_post_with_csrf_and_renewal_says_when(
     assert 'action="/apply/procedure/change"' in procedures
     assert 'action="/apply/procedure/renewal"' not in procedures
     opens = renewal_opens_on(card.expires_on, services.settings.profile.card)
-    assert f"更新は {opens.year}年{opens.month}月{opens.day}日から申請できます。" in procedures
+    assert f"更新は{opens.year}年{opens.month}月{opens.day}日から申請できます。" in procedures
     english = section((await client.get("/my?lang=en")).text, "procedures")
     assert f"Renewal can be applied for from {opens.day} {opens:%B} {opens.year}." in english
 
@@ -193,8 +193,8 @@ async def test_applications_newest_first_with_reference_status_and_dates(
     assert history.count('<span class="tag">') == 2  # not someone else's
     assert "図書館で確認中" in history
     assert "承認" in history
-    assert "2027年1月12日 申請" in history
-    assert "2027年1月14日 決定" in history
+    assert "2027年1月12日申請" in history
+    assert "2027年1月14日決定" in history
     # The renewal waits for review: it cannot be asked for twice, and the page says why.
     procedures = section(html, "procedures")
     assert f"この手続きの申請（{second.reference}）を処理中です。" in procedures
