@@ -109,8 +109,13 @@ def _applied(state: OfflineState | None, payload: dict[str, Any], now: datetime)
         raise BundleRejected(reason="wrong_issuer")
     stamp = int(now.timestamp())
     if payload["full"]:
-        behind = state is not None and payload["cursor"] < state.cursor
-        if behind or (state is not None and payload["iat"] < state.data_at):
+        # Made before the data in hand (by iat; within the same second, by cursor). A full
+        # bundle made later is the server's state then, even with a lower cursor: the feed
+        # of a restored database (409 feed_cursor_ahead, then a full sync).
+        if state is not None and (payload["iat"], payload["cursor"]) < (
+            state.data_at,
+            state.cursor,
+        ):
             raise BundleRejected(reason="older")
         numbers: dict[str, list[Any]] = {}
         tokens: dict[str, list[Any]] = {}

@@ -129,6 +129,11 @@ def offline_sync(  # noqa: PLR0917  # click passes every option by keyword
     else:
         query = "" if state is None or full else "?" + urlencode({"since": state.cursor})
         status, bundle = _fetch(f"{(server or '').rstrip('/')}/api/v1/offline/feed{query}", api_key)
+        if status == 409:  # feed_cursor_ahead, README "Offline scanners"
+            raise click.ClickException(
+                "feed_cursor_ahead: the server's feed is behind this scanner (a restored "
+                "database, or another server): sync again with --full"
+            )
         if status != 200:
             raise click.ClickException(f"feed_refused: HTTP {status} {bundle[:300]}")
     now = datetime.now(UTC)
@@ -146,7 +151,10 @@ def offline_sync(  # noqa: PLR0917  # click passes every option by keyword
                 "cursor": new_state.cursor,
                 "numbers": len(new_state.numbers),
                 "tokens": len(new_state.tokens),
-                "data_as_of": datetime.fromtimestamp(new_state.data_at, UTC).isoformat(),
+                # As verify writes it (msgspec): 2026-11-30T10:37:46Z.
+                "data_as_of": datetime.fromtimestamp(new_state.data_at, UTC)
+                .isoformat()
+                .replace("+00:00", "Z"),
                 "data_age_seconds": max(0, int(now.timestamp()) - new_state.data_at),
             }
         )

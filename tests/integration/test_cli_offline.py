@@ -20,7 +20,7 @@ import pytest
 
 from cardservice.cards.keys import Keyring, SigningKey
 from cardservice.cards.models import RevocationReason
-from cardservice.cards.offline import SEEN_FILE
+from cardservice.cards.offline import SEEN_FILE, STATE_FILE
 from cardservice.cards.service import get_card, revoke_card
 from cardservice.db.migrate import upgrade
 from cardservice.services import Services
@@ -76,6 +76,20 @@ def test_offline_scanner_syncs_from_the_server_and_verifies_without_it(
         second = json.loads(cardservice(env, *sync, "--server", server.url).out)
         assert second["cursor"] > first["cursor"]
         assert (second["numbers"], second["tokens"]) == (1, 1)
+        assert second["data_as_of"].endswith("Z")
+        # The server's database restored from a backup: its feed is behind the scanner; a
+        # delta is refused (409) with what to do, and the full sync it asks for is taken.
+        ahead = tmp_path / "ahead"
+        ahead.mkdir()
+        saved = json.loads((scanner / STATE_FILE).read_text())
+        saved |= {"cursor": saved["cursor"] + 1000, "data_at": saved["data_at"] - 5}
+        (ahead / STATE_FILE).write_text(json.dumps(saved))
+        behind = ("offline", "sync", "--dir", str(ahead), "--api-key", api_key)
+        refused = cardservice(env, *behind, "--server", server.url, ok=False).err
+        assert "feed_cursor_ahead: " in refused
+        assert "--full" in refused
+        full = json.loads(cardservice(env, *behind, "--server", server.url, "--full").out)
+        assert full["cursor"] == second["cursor"]
         # A copy of the full bundle, as a USB stick would carry it to a scanner with no
         # network, and the key set its operator was given.
         headers = {"X-API-Key": api_key}

@@ -178,7 +178,12 @@ def test_no_old_copy_sets_the_data_back_and_an_operator_can_trust_again() -> Non
     assert unknown.value.detail["reason"] == "unknown_key"
     again = apply_bundle(state, after, trust=rotated.jwks(T0), now=T0)
     assert again.cursor == 9
-    older = bundle_of(rotated, cursor=5, iat=T0 + timedelta(hours=2))
+    older = bundle_of(rotated, cursor=12, iat=T0 + timedelta(minutes=59))
     with pytest.raises(BundleRejected) as behind:
         apply_bundle(again, older, trust=rotated.jwks(T0), now=T0)
     assert behind.value.detail["reason"] == "older"
+    # The server's database restored from a backup: its feed is behind the scanner (409
+    # feed_cursor_ahead to a delta), and the full bundle it makes now is taken, lower
+    # cursor and all; the next delta follows from there.
+    restored = bundle_of(rotated, cursor=4, iat=T0 + timedelta(hours=2))
+    assert apply_bundle(again, restored, now=T0).cursor == 4
