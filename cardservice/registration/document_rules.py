@@ -92,8 +92,8 @@ def checklist(
         lacking = tuple(side for side in needed if (kind.id, side) not in held)
         if not lacking and complete is None:
             complete = kind.id
-        elif lacking and len(lacking) < len(needed):
-            started[kind.id] = lacking
+        elif lacking and any((kind.id, side) in held for side in ("front", "back")):
+            started[kind.id] = lacking  # an optional side alone (a licence's back) counts
     fitting = tuple(t.id for t in documents.types if fits(t, documents, extra=extra))
     too_large = tuple(t.id for t in documents.types if not fits(t, documents, extra=extra))
     crowding: tuple[Slot, ...] = ()

@@ -61,6 +61,9 @@ def test_kashiwa_counts_nothing_and_needs_a_licence_front_only(kashiwa: Profile)
     half = checklist([CARD[0]], documents, identity=True, extra=False)
     assert half.started == {"health_insurance": ("back",)}
     assert half.missing == ["identity_document"]
+    # The licence's back alone (the wrong side attached): its front is asked for by name.
+    back = checklist([("drivers_license", "back")], documents, identity=True, extra=False)
+    assert (back.complete, back.started) == (None, {"drivers_license": ("front",)})
 
 
 def test_a_cap_no_document_fits_under_is_refused_at_start() -> None:
