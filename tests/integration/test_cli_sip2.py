@@ -101,9 +101,13 @@ def _serving(env: dict[str, str], *args: str) -> Iterator[int]:
     ) as process:
         try:
             assert process.stdout is not None
-            first = process.stdout.readline()
-            found = re.search(r"sip2 on 127\.0\.0\.1:(\d+) \(TLS\)", first)
-            assert found, first + process.stdout.read()
+            seen = []
+            found = None
+            while found is None and len(seen) < 20:  # its line, after any warning
+                seen.append(process.stdout.readline())
+                assert seen[-1], "".join(seen)  # it exited
+                found = re.search(r"sip2 on 127\.0\.0\.1:(\d+) \(TLS\)", seen[-1])
+            assert found, "".join(seen)
             yield int(found.group(1))
         finally:
             process.send_signal(signal.SIGTERM)
