@@ -3,6 +3,7 @@
 - The review page of a student (在学) with a workplace or school and an extra document wrote
   「在学 (横浜市立みなと高校)」 and 「マイナンバーカード (おもて)」 with ASCII parentheses in
   Japanese; the label filter ``parens`` now writes （…） in Japanese and " (…)" in English.
+- The documents page's remove buttons told a screen reader "Remove extra front".
 - The email's link tapped a second time in the browser that opened it said "this link has
   been used, ask for a new one", although this browser holds the application: it now leads
   back to the application (to "received" once it is sent). Another browser still gets the
@@ -42,6 +43,13 @@ async def test_a_students_review_page_writes_japanese_parentheses(
     for doc_type in ("my_number", EXTRA_DOCUMENT):
         added = await upload(client, doc_type, "front", photo())
         assert added.status_code == 303, added.text
+
+    # The remove buttons name the photo in words for a screen reader, not "extra front".
+    documents = (await client.get("/apply/documents?lang=en")).text
+    assert 'Remove<span class="visually-hidden"> My Number Card (front)</span>' in documents
+    hidden = "> Document showing your workplace or school (front)</span>"
+    assert hidden in documents
+    assert "extra front" not in documents
 
     japanese = visible_text((await client.get("/apply/review?lang=ja")).text)
     assert f"在学（{SCHOOL}）" in japanese
