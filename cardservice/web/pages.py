@@ -37,6 +37,7 @@ from litestar.status_codes import (
 from cardservice.calendar import written_date
 from cardservice.datefilters import install_date_filters
 from cardservice.errors import DomainError, Kind
+from cardservice.mail.letterhead import letterhead
 from cardservice.registration.steps import PAGE_MESSAGES, error_text
 from cardservice.web.errors import (
     REQUEST_ID_HEADER,
@@ -121,6 +122,8 @@ def page_context(request: AnyRequest) -> dict[str, Any]:
         "library_name": library.name.get(lang),
         "library_phone": library.phone,
         "library_email": library.sender_email,
+        # The office, address and web site the emails' signature prints too.
+        "letterhead": letterhead(services(request).settings.profile, lang),
         "timezone": library.timezone,
         "japanese_era": services(request).settings.profile.display.japanese_era,
         "other_lang": other,

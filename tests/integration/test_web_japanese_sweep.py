@@ -151,5 +151,8 @@ async def test_pages_write_the_era_when_the_profile_asks(services: Services) -> 
     era_year = japanese_era_year(expiry)
     assert f"{era_year}（{expiry.year}年）{expiry.month}月{expiry.day}日" in japanese
     assert "平成2年（1990年）4月1日" in japanese  # the birth date, without a weekday
+    # The footer names the office that answers, as the emails' signature does.
+    assert "教育委員会事務局 中央図書館企画運営課" in japanese
+    assert "Board of Education Secretariat" in english
     assert written_date(expiry, "en") in english
     assert "令和" not in english
