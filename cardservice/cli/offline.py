@@ -76,7 +76,7 @@ def _fetch(url: str, api_key: str | None) -> tuple[int, str]:
     headers = {"X-API-Key": api_key} if api_key else {}
     try:
         response = httpx.get(url, headers=headers, timeout=60)
-    except httpx.HTTPError as error:
+    except (httpx.HTTPError, httpx.InvalidURL) as error:  # InvalidURL is no HTTPError
         raise click.ClickException(f"server_unreachable: {error}") from error
     return response.status_code, response.text
 

@@ -101,6 +101,8 @@ def test_offline_scanner_syncs_from_the_server_and_verifies_without_it(
     # The server is gone: the scanner still judges, from its own data.
     unreachable = cardservice(env, *sync, "--server", server.url, ok=False)
     assert "server_unreachable" in unreachable.err
+    mistyped = cardservice(env, *sync, "--server", "http://[::1", ok=False).err
+    assert mistyped.startswith("Error: server_unreachable: "), mistyped
     out = cardservice(
         env, "offline", "verify", "--dir", str(scanner), lost, lost_token, kept_token, "12"
     ).out
