@@ -157,6 +157,19 @@ def test_verify_email_names_the_sender_address() -> None:
         assert "24" in mail.body_text
 
 
+def test_verify_email_says_an_expired_link_is_asked_again_and_the_draft_kept() -> None:
+    """Not "start again": a new link for the same address resumes the saved draft
+    (registration.drafts.open_application)."""
+    context = _context("verify_email")
+    ja, en = render("verify_email", "ja", context), render("verify_email", "en", context)
+    for body in (ja.body_text, ja.body_html):
+        assert "新しいリンクをお受け取りください。途中まで保存した内容は残っています。" in body
+        assert "はじめから" not in body
+    for body in (en.body_text, en.body_html):
+        assert "what you have saved is kept" in " ".join(body.split())
+        assert "start your application again" not in body
+
+
 def test_html_escapes_values_and_text_keeps_them() -> None:
     context = {**_context("inquiry"), "question": "<b>Is</b> this & that\nright?"}
     mail = render("inquiry", "en", context)
