@@ -11,7 +11,7 @@ from typing import Final
 
 from cardservice.cards.counter import SCAN_TOO_LONG
 from cardservice.cards.verification import Status, Verdict
-from cardservice.web.i18n import N_
+from cardservice.i18n import N_
 
 STATUS_TITLES: Final = {
     Status.VALID: N_("Valid"),

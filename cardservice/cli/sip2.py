@@ -141,10 +141,9 @@ def sip2_serve(
 async def _serve(
     settings: Settings, host: str, port: int, tls: ssl.SSLContext | None, institution: str
 ) -> None:
-    from cardservice.security.secrets import app_secrets  # noqa: PLC0415
+    from cardservice.security.secrets import app_secrets, rate_limit_key  # noqa: PLC0415
     from cardservice.services import Services  # noqa: PLC0415
     from cardservice.sip2.server import Sip2Server  # noqa: PLC0415
-    from cardservice.web.security import rate_limit_key  # noqa: PLC0415
 
     svc = Services.build(settings)
     stop = asyncio.Event()

@@ -59,8 +59,8 @@ from cardservice.patrons.card_view import CardIssuer, current_card
 from cardservice.patrons.models import Patron
 from cardservice.patrons.routes.common import current_patron, to_login, with_device_cookie
 from cardservice.security.ratelimit import HOUR, hit
+from cardservice.security.secrets import derive_key, rate_limit_key
 from cardservice.services import Services
-from cardservice.web.security import derive_key, rate_limit_key
 from cardservice.web.state import client_address, secrets, services
 from passes.apple import build_pkpass
 from passes.base import BuiltPass

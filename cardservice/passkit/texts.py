@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from cardservice.i18n import LANGUAGES, N_, gettext
 from cardservice.profiles.schema import Profile
-from cardservice.web.i18n import LANGUAGES, N_, gettext
 
 # "%@" is where Wallet puts the field's new value in its change notification.
 TEXTS: Final = {

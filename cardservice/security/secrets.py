@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import hashlib
+import hmac
 import os
 import re
 import secrets
@@ -109,3 +111,13 @@ def _read(path: Path, nbytes: int) -> bytes:
     if stat.S_IMODE(mode) & 0o077:
         raise ConfigurationError(str(path), "others can read this secret; chmod 600 it")
     return _decode(path.read_text("ascii"), nbytes, str(path))
+
+
+def derive_key(app: AppSecrets, label: str) -> bytes:
+    """A 32-byte key for one purpose (``label``), HMAC-SHA256 of the session secret."""
+    return hmac.new(app.session_key, b"cardservice/" + label.encode(), hashlib.sha256).digest()
+
+
+def rate_limit_key(app: AppSecrets) -> bytes:
+    """The key that hashes what rate limits count (addresses, accounts) before it is stored."""
+    return derive_key(app, "rate-limit")

@@ -31,8 +31,8 @@ from cardservice.calendar import written_date
 from cardservice.cards.counter import CounterScan
 from cardservice.cards.counter_texts import title_of, words_of
 from cardservice.cards.verification import Status
+from cardservice.i18n import N_, Lang, gettext
 from cardservice.sip2.codec import clean, sip_date, yes_no
-from cardservice.web.i18n import N_, Lang, gettext
 
 ENGLISH: Final = "001"  # the guide's language codes: 001 English, 014 Japanese
 JAPANESE: Final = "014"

@@ -11,8 +11,6 @@ also sees the answers Litestar gives before any route matches (404, 405).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
 from collections.abc import Awaitable, Callable
 from typing import Final
@@ -22,7 +20,7 @@ from litestar.middleware.session.client_side import CookieBackendConfig
 from litestar.status_codes import HTTP_429_TOO_MANY_REQUESTS
 from litestar.types import Message, Scope
 
-from cardservice.security.secrets import AppSecrets
+from cardservice.security.secrets import AppSecrets, derive_key
 from cardservice.settings import Settings
 
 # Staff sign in again after a working day; the server checks the age too (see ``staff.py``).
@@ -47,21 +45,11 @@ PERMISSIONS_POLICY: Final = "camera=(), microphone=(), geolocation=(), payment=(
 HSTS: Final = "max-age=63072000"
 
 
-def derive_key(secrets: AppSecrets, label: str) -> bytes:
-    """A 32-byte key for one purpose, from the session secret."""
-    return hmac.new(secrets.session_key, b"cardservice/" + label.encode(), hashlib.sha256).digest()
-
-
 def login_fresh(logged_in_at: object) -> bool:
     """Whether a login made at ``logged_in_at`` (a Unix time in the session) still holds."""
     if not isinstance(logged_in_at, int) or isinstance(logged_in_at, bool):
         return False
     return 0 <= time.time() - logged_in_at <= SESSION_MAX_AGE
-
-
-def rate_limit_key(secrets: AppSecrets) -> bytes:
-    """The key that hashes what rate limits count (addresses, accounts) before it is stored."""
-    return derive_key(secrets, "rate-limit")
 
 
 def _cookie_name(settings: Settings, name: str) -> str:

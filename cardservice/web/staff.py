@@ -18,6 +18,7 @@ from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_429_TOO_MANY_REQUESTS
 
 from cardservice.mail.catcher import uses_catcher
 from cardservice.security.passwords import password_fingerprint
+from cardservice.security.secrets import rate_limit_key
 from cardservice.staff.models import Role, StaffUser
 from cardservice.staff.service import (
     StaffBadCredentials,
@@ -27,7 +28,7 @@ from cardservice.staff.service import (
 )
 from cardservice.web.i18n import N_, switching_language
 from cardservice.web.pages import LoginRequired, render, this_page, translate
-from cardservice.web.security import login_fresh, rate_limit_key
+from cardservice.web.security import login_fresh
 from cardservice.web.state import client_address, secrets, services
 
 STAFF_HOME: Final = "/staff"

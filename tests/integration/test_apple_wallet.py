@@ -31,10 +31,9 @@ from cardservice.passkit.updates import update_apple_passes
 from cardservice.passkit.wallet import AppleWallet
 from cardservice.patrons.service import NewPatron, create_patron_with_card
 from cardservice.security import passwords
-from cardservice.security.secrets import app_secrets
+from cardservice.security.secrets import app_secrets, derive_key
 from cardservice.services import Services
 from cardservice.settings import Settings
-from cardservice.web.security import derive_key
 from tests.factories import make_card
 from tests.pass_support import PASS_TYPE_ID, TEAM_ID, opened_pass, pass_document, write_chain
 from tests.web_support import Client, form_token, web_client, with_free_catcher_port

@@ -9,6 +9,7 @@ from typing import Final
 from cardservice.cards.lifecycle import REPORTED_LOST, CardNotSuspended, ReissueReason
 from cardservice.cards.models import CardEventKind, RevocationReason
 from cardservice.cards.service import CardAlreadyRevoked, CardNotFound
+from cardservice.i18n import N_
 from cardservice.patrons.desk.actions import (
     REVOKE_REASONS,
     STAFF_SUSPENSION,
@@ -19,7 +20,6 @@ from cardservice.patrons.desk.record import PatronNotFound
 from cardservice.patrons.desk.search import SearchEmpty, SearchTooLong
 from cardservice.patrons.importer import ILS_SUSPENSION
 from cardservice.patrons.models import PatronSource
-from cardservice.web.i18n import N_
 
 # Why a card is suspended or revoked, in words (the stored codes are the verify API's).
 REASON_LABELS: Final = {

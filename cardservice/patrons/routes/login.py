@@ -42,10 +42,10 @@ from cardservice.patrons.routes.common import (
     with_device_cookie,
 )
 from cardservice.patrons.wallet_links import offered_wallets
+from cardservice.security.secrets import rate_limit_key
 from cardservice.web.errors import STATUS_OF_KIND
 from cardservice.web.i18n import switching_language
 from cardservice.web.pages import render
-from cardservice.web.security import rate_limit_key
 from cardservice.web.state import client_address, secrets, services
 
 SERVICE_WORKER_PATH: Final = "/sw.js"

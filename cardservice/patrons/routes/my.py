@@ -57,9 +57,9 @@ from cardservice.registration.japan import format_phone, format_postal_code
 from cardservice.registration.procedures import Closed
 from cardservice.security.links import LinkInvalid
 from cardservice.security.passwords import PasswordRejected
+from cardservice.security.secrets import rate_limit_key
 from cardservice.web.i18n import language, switching_language
 from cardservice.web.pages import render
-from cardservice.web.security import rate_limit_key
 from cardservice.web.state import client_address, secrets, services
 
 PASSWORD_PATH: Final = f"{MY_PATH}/password"

@@ -43,9 +43,9 @@ from cardservice.patrons.routes.common import (
 from cardservice.patrons.routes.texts import error_message, link_refused, text_of
 from cardservice.security.links import LinkInvalid
 from cardservice.security.passwords import PasswordRejected, hash_password
+from cardservice.security.secrets import rate_limit_key
 from cardservice.web.i18n import language, switching_language
 from cardservice.web.pages import render
-from cardservice.web.security import rate_limit_key
 from cardservice.web.state import client_address, secrets, services
 
 FORGOT_NUMBER: Final = FORGOT_NUMBER_PATH

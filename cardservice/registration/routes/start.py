@@ -32,9 +32,9 @@ from cardservice.registration.routes.common import (
     see_other,
 )
 from cardservice.security.links import LinkInvalid, LinkPurpose, peek
+from cardservice.security.secrets import rate_limit_key
 from cardservice.web.i18n import language, switching_language
 from cardservice.web.pages import render
-from cardservice.web.security import rate_limit_key
 from cardservice.web.state import client_address, secrets, services
 
 # --- 1. email -------------------------------------------------------------------------
