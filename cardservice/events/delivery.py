@@ -222,7 +222,9 @@ class WebhookRelay:
                 error = f"HTTP {status} {reason}".strip()
         except (TimeoutError, httpx.TimeoutException):
             error = f"no answer within {self.timeout:g} s"
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
+            # InvalidURL and IDNA's ValueError: an address saved before it was checked as
+            # the sender checks it now; recorded as a failed attempt, never a stuck message.
             error = " ".join(f"{type(exc).__name__}: {exc}".split())
         if error is not None:
             log.warning("webhook %s not delivered: %s", message.id, error)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+import httpx
 from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -77,12 +78,16 @@ class NewEndpoint:
 
 def checked_url(value: str) -> str:
     """``value`` stripped, if it is an absolute http(s) URL with a host and no user info,
-    at most ``URL_MAX`` characters; else :class:`WebhookUrlInvalid` (field ``url``)."""
+    at most ``URL_MAX`` characters, that the sender's HTTP client can send to (a host that
+    is no IDNA name, such as ``xn--`` or full-width letters, or a control character is
+    refused here rather than failing every delivery); else :class:`WebhookUrlInvalid`
+    (field ``url``)."""
     url = value.strip()
     try:
         parts = urlsplit(url)
         port_ok = parts.port is None or parts.port > 0
-    except ValueError:
+        _ = httpx.URL(url).host  # as the sender reads it: IDNAError (a ValueError), InvalidURL
+    except (ValueError, httpx.InvalidURL):
         raise WebhookUrlInvalid(field="url") from None
     if (
         len(url) > URL_MAX

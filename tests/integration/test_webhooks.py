@@ -179,6 +179,27 @@ async def test_a_refused_connection_is_a_failed_attempt(services: Services) -> N
     assert row.last_error.startswith("ConnectError")
 
 
+async def test_an_address_no_request_can_go_to_is_a_recorded_failure(services: Services) -> None:
+    """An address saved before it was checked as the sender checks it (an IDNA host that
+    is none) fails its own attempt with the reason in the log; the other endpoint's message
+    in the same pass is still sent."""
+    async with webhook_receiver() as receiver:
+        good = await _endpoint(services, receiver)
+        async with services.db.transaction() as session:
+            bad = await service.create_endpoint(session, "http://bad.example/", key=_key(services))
+            bad.endpoint.url = "http://xn--/hooks"
+            bad_id = bad.endpoint.id
+        await make_card(services)
+        assert await WebhookRelay(services.db, _key(services), timeout=2).run_once() == 1
+        assert len(receiver.received) == 1
+    by_endpoint = {row.endpoint_id: row for row in await _deliveries(services)}
+    assert by_endpoint[good].status == DeliveryStatus.DELIVERED
+    failed = by_endpoint[bad_id]
+    assert failed.status == DeliveryStatus.PENDING
+    assert failed.attempts == 1
+    assert (failed.last_error or "").startswith("IDNAError: ")
+
+
 async def test_a_disabled_endpoint_gets_its_events_when_enabled_again(
     services: Services,
 ) -> None:

@@ -74,6 +74,12 @@ def test_japanese_is_sent_as_utf8_and_signed_as_sent() -> None:
         "https://ils.example.org:99999/hooks",
         "",
         "https://example.org/" + "a" * 500,
+        # hosts and characters the sender's HTTP client cannot send to (every delivery
+        # would fail before a request was made)
+        "http://xn--/hooks",
+        "http://\uff21\uff22.jp/hooks",  # full-width letters
+        "http://e\u0301x\u200b.example/hooks",  # a zero-width space in the host
+        "https://ils.example.org/\x00hooks",
     ],
 )
 def test_an_endpoint_that_is_not_http_is_refused(url: str) -> None:
@@ -86,3 +92,4 @@ def test_an_endpoint_that_is_not_http_is_refused(url: str) -> None:
 def test_http_and_https_endpoints_are_accepted() -> None:
     assert checked_url(" https://ils.example.org/hooks ") == "https://ils.example.org/hooks"
     assert checked_url("http://10.0.0.5:8080/in") == "http://10.0.0.5:8080/in"
+    assert checked_url("https://例え.jp/hooks") == "https://例え.jp/hooks"  # IDNA, sent as xn--
