@@ -12,7 +12,7 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import click
 import msgspec
@@ -56,6 +56,16 @@ def _jwks(text: str | bytes, source: str) -> object:
         return json.loads(text)
     except ValueError:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise click.ClickException(f"jwks_unreadable: {source} is not a JWKS (JSON)") from None
+
+
+def _safe_for_keys(server: str) -> bool:
+    """Whether the first key set may be fetched from ``server``: HTTPS, or this machine."""
+    try:
+        parts = urlsplit(server)
+        host = parts.hostname or ""
+    except ValueError:
+        return True  # not a URL at all: the fetch reports it (server_unreachable)
+    return parts.scheme == "https" or host in {"localhost", "127.0.0.1", "::1"}
 
 
 def _read_bundle(path: Path) -> str:
@@ -120,6 +130,11 @@ def offline_sync(  # noqa: PLR0917  # click passes every option by keyword
     if trust_jwks is not None:
         trust = _jwks(trust_jwks.read_bytes(), str(trust_jwks))
     elif state is None and server is not None:
+        if not _safe_for_keys(server):  # whoever is on the path would choose the keys for good
+            raise click.ClickException(
+                "jwks_insecure: the first keys come over HTTPS (or from this machine), "
+                "else give them with --trust-jwks FILE"
+            )
         status, body = _fetch(f"{server.rstrip('/')}/.well-known/jwks.json", None)
         if status != 200:
             raise click.ClickException(f"jwks_unavailable: HTTP {status}")

@@ -152,6 +152,10 @@ def test_an_operator_gets_one_line_naming_what_is_wrong(tmp_path: Path) -> None:
         assert "Traceback" not in ran.err
         return ran.err.strip().splitlines()[-1] if not ok else ran.out
 
+    plain_http = ("offline", "sync", "--dir", str(scanner), "--server", "http://cards.example")
+    insecure = cardservice({}, *plain_http, ok=False).err  # keys chosen by whoever is between
+    assert "jwks_insecure: " in insecure
+    assert "--trust-jwks" in insecure
     assert "jwks_unreadable: " in sync("first.jws", "not-json.json")
     sync("first.jws", "jwks.json", ok=True)
     assert "bundle_rejected: bad_signature: " in sync("altered.jws")
