@@ -74,6 +74,7 @@ class JobReport:
     expiry_reminders: int | None = 0  # None: not run (no base URL for the renewal link)
     notice_emails: int = 0
     wallet_passes_updated: int | None = None  # None: Google Wallet is not configured
+    wallet_passes_refused: int = 0  # patches Google refused for what they were (logged)
     apple_passes_updated: int | None = None  # None: Apple Wallet is not configured
     apple_pushes_failed: int = 0  # pushes APNs did not take (not retried; Wallet asks later)
     failed: list[str] = field(default_factory=list)  # names of jobs that raised
@@ -102,6 +103,11 @@ class JobReport:
                 "not configured"
                 if self.wallet_passes_updated is None
                 else f"{self.wallet_passes_updated}"
+                + (
+                    f" ({self.wallet_passes_refused} refused by Google, see the log)"
+                    if self.wallet_passes_refused
+                    else ""
+                )
             ),
             "Apple Wallet passes updated: "
             + (
@@ -181,6 +187,7 @@ async def run_jobs(
             report.failed.append("Google Wallet updates")
         else:
             report.wallet_passes_updated = wallet.patched
+            report.wallet_passes_refused = wallet.refused
             if wallet.failed:
                 report.failed.append("Google Wallet updates")
     if apple is not None:

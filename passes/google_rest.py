@@ -30,12 +30,24 @@ TOKEN_MARGIN: Final = timedelta(minutes=1)
 TIMEOUT_SECONDS: Final = 10.0
 
 
-class WalletApiError(Exception):
-    """Google answered with an error other than "no such object" (or not at all)."""
+# Answers to a patch that say the request itself is wrong for that object, whenever it is
+# sent again (RFC 9110 section 15.5): not an outage, not the service account's rights.
+_OBJECT_REFUSALS: Final = frozenset({400, 409, 410, 412, 413, 415, 422})
 
-    def __init__(self, what: str, status: int | None) -> None:
+
+class WalletApiError(Exception):
+    """Google answered with an error other than "no such object" (or not at all).
+
+    ``object_refused`` is True when Google refused the patch of one object for what the
+    request is (400, 409, 410, 412, 413, 415, 422): sending it again cannot succeed, so the
+    caller goes on with the other passes. Anything else (no answer, 401, 403, 429, 5xx, the
+    token) may pass and is tried again later.
+    """
+
+    def __init__(self, what: str, status: int | None, *, object_refused: bool = False) -> None:
         super().__init__(f"Google Wallet API: {what} ({status or 'no answer'})")
         self.status = status
+        self.object_refused = object_refused
 
 
 class WalletObjects(Protocol):
@@ -118,7 +130,11 @@ class GoogleRestObjects:
         if answer.status_code == httpx.codes.UNAUTHORIZED:
             self._token = None  # revoked or expired early: a new one next time
         if not answer.is_success:
-            raise WalletApiError("patch refused", answer.status_code)
+            raise WalletApiError(
+                "patch refused",
+                answer.status_code,
+                object_refused=answer.status_code in _OBJECT_REFUSALS,
+            )
         return True
 
     async def aclose(self) -> None:
@@ -134,10 +150,14 @@ class RecordingObjects:
     saved: set[str] = field(default_factory=set)
     patches: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     fail: bool = False
+    # Object ids whose patch Google refuses as it does a malformed one (400).
+    refused: set[str] = field(default_factory=set)
 
     async def patch_object(self, object_id: str, fields: dict[str, Any]) -> bool:
         if self.fail:
             raise WalletApiError("unreachable", None)
+        if object_id in self.refused:
+            raise WalletApiError("patch refused", 400, object_refused=True)
         self.patches.append((object_id, fields))
         return object_id in self.saved
 

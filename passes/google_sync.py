@@ -14,7 +14,9 @@ An event of a card whose pass was never saved is answered 404 by Google and skip
 network calls happen outside any database transaction; the cursor then moves past what was
 handled, guarded by its old value, so two workers at once at worst patch a pass twice with
 the same fields. When Google cannot be reached the cursor stays at the first event not
-handled, and the next run tries again.
+handled, and the next run tries again. A patch Google refuses for what it is (one object's
+400 or 409, say) would be refused at every run: it is logged with the event and the card
+number's object id and passed, so that one pass cannot hold up every later one.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ class GoogleWalletSync:
 class SyncResult:
     patched: int = 0  # passes that were in a wallet and now match their card
     not_saved: int = 0  # events of cards whose pass nobody saved
+    refused: int = 0  # patches Google refused for what they are: logged and passed
     failed: bool = False  # Google could not be reached or refused: retried next run
 
 
@@ -100,6 +103,11 @@ async def sync_google_wallet(db: Database, sync: GoogleWalletSync) -> SyncResult
                     sync.wallet.object_id(number), fields_for(sync.wallet, card)
                 )
             except WalletApiError as exc:
+                if exc.object_refused:
+                    log.warning("Google Wallet refused card event %s, passed: %s", event_id, exc)
+                    result.refused += 1
+                    done = event_id
+                    continue
                 log.warning("Google Wallet update stopped at card event %s: %s", event_id, exc)
                 result.failed = True
                 break

@@ -119,6 +119,30 @@ async def test_unreachable_google_is_retried_and_unsaved_passes_are_skipped(
     assert await _cursor(services) == start + 1
 
 
+async def test_a_pass_google_refuses_does_not_hold_up_the_others(
+    services: Services, tmp_path: Path
+) -> None:
+    wallet = _wallet(services, tmp_path)
+    refused, fine = await make_card(services), await make_card(services)
+    objects = RecordingObjects(
+        saved={wallet.object_id(fine.user_number)},
+        refused={wallet.object_id(refused.user_number)},
+    )
+    sync = GoogleWalletSync(wallet=wallet, objects=objects)
+    await sync_google_wallet(services.db, sync)
+    start = await _cursor(services)
+    async with services.db.transaction() as session:
+        for card in (refused, fine):  # the refused one first: it must not stop the other
+            await suspend_card(session, await session.get_one(Card, card.id), "staff")
+
+    report = await run_jobs(services.db, services.settings.profile, google=sync, now=utcnow())
+    assert report.failed == []
+    assert report.wallet_passes_updated == 1
+    assert "Google Wallet passes updated: 1 (1 refused by Google, see the log)" in report.lines()
+    assert [object_id for object_id, _ in objects.patches] == [wallet.object_id(fine.user_number)]
+    assert await _cursor(services) == start + 2  # past both: the refusal is not retried
+
+
 async def test_without_google_wallet_the_jobs_say_so(services: Services) -> None:
     report = await run_jobs(services.db, services.settings.profile)
     assert report.wallet_passes_updated is None

@@ -80,7 +80,7 @@ async def test_patches_with_one_access_token_and_tells_an_unsaved_pass() -> None
     assert google.token_requests == 1  # the token is kept until shortly before it ends
 
 
-@pytest.mark.parametrize("status", [401, 403, 500, 503])
+@pytest.mark.parametrize("status", [401, 403, 429, 500, 503])
 async def test_other_answers_raise_for_a_retry(status: int) -> None:
     client = _client(FakeGoogle(patch_status=status))
     try:
@@ -89,6 +89,18 @@ async def test_other_answers_raise_for_a_retry(status: int) -> None:
     finally:
         await client.aclose()
     assert raised.value.status == status
+    assert raised.value.object_refused is False
+
+
+@pytest.mark.parametrize("status", [400, 409, 422])
+async def test_a_refusal_of_the_object_itself_is_told_apart(status: int) -> None:
+    client = _client(FakeGoogle(patch_status=status))
+    try:
+        with pytest.raises(WalletApiError) as raised:
+            await client.patch_object(SAVED, {"state": "EXPIRED"})
+    finally:
+        await client.aclose()
+    assert (raised.value.status, raised.value.object_refused) == (status, True)
 
 
 @pytest.mark.parametrize(
