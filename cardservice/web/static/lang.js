@@ -37,6 +37,7 @@
     flag.name = "_lang_switch"; // web/i18n.py LANG_SWITCH_FIELD
     flag.value = "1";
     form.appendChild(flag);
+    remember(SWITCHED, "1");
     var action = form.getAttribute("action");
     form.action = withLanguage(form.action, lang).toString();
     form.submit(); // no validation, no submit handlers: this is not the form being sent
@@ -50,6 +51,97 @@
       });
     });
   }
+
+  /* The page a switch shows answers a POST: reloading it, or coming back to it, would ask
+     to send the form again (Chrome's "Confirm Form Resubmission"). Its history entry is
+     made a plain load of the same address (?lang= keeps the language), and what its forms
+     hold is kept in this tab for that reload or return. Passwords, files and hidden fields
+     (the CSRF token) are not kept. */
+  var SWITCHED = "cardservice-lang-switched";
+  var KEPT = "cardservice-lang-kept";
+
+  function remember(key, value) {
+    try {
+      if (value === null) {
+        window.sessionStorage.removeItem(key);
+      } else {
+        window.sessionStorage.setItem(key, value);
+      }
+    } catch (ignored) {
+      // storage unavailable (private mode): the browser's own behaviour stays
+    }
+  }
+
+  function recalled(key) {
+    try {
+      return window.sessionStorage.getItem(key);
+    } catch (ignored) {
+      return null;
+    }
+  }
+
+  function keptFields(form) {
+    return Array.prototype.filter.call(form.elements, function (field) {
+      return field.name && !/^(hidden|password|file|submit|button)$/.test(field.type);
+    });
+  }
+
+  function keepOnLeaving() {
+    window.addEventListener("pagehide", function () {
+      var values = [];
+      document.querySelectorAll("form[data-lang-keep]").forEach(function (form, index) {
+        keptFields(form).forEach(function (field) {
+          var checkable = field.type === "checkbox" || field.type === "radio";
+          values.push([index, field.name, field.value, checkable ? field.checked : null]);
+        });
+      });
+      remember(KEPT, JSON.stringify({ url: window.location.href, values: values }));
+    });
+  }
+
+  function restore(values) {
+    var forms = document.querySelectorAll("form[data-lang-keep]");
+    values.forEach(function (entry) {
+      var form = forms[entry[0]];
+      if (!form) {
+        return;
+      }
+      keptFields(form).forEach(function (field) {
+        if (field.name !== entry[1]) {
+          return;
+        }
+        if (entry[3] === null) {
+          field.value = entry[2];
+        } else if (field.value === entry[2]) {
+          field.checked = entry[3];
+        }
+      });
+    });
+  }
+
+  (function afterSwitch() {
+    var navigation = window.performance && performance.getEntriesByType
+      ? performance.getEntriesByType("navigation")[0] : null;
+    var how = navigation ? navigation.type : "navigate";
+    var kept = null;
+    try {
+      kept = JSON.parse(recalled(KEPT) || "null");
+    } catch (ignored) {
+      kept = null;
+    }
+    if (recalled(SWITCHED)) {
+      remember(SWITCHED, null);
+      if (window.history && history.replaceState) {
+        history.replaceState(history.state, "", window.location.href);
+        keepOnLeaving();
+      }
+    } else if (kept && kept.url === window.location.href && how !== "navigate") {
+      restore(kept.values);
+      keepOnLeaving();
+    } else if (kept) {
+      remember(KEPT, null);
+    }
+  })();
 
   var link = document.querySelector("a.lang-switch[hreflang]");
   var first = document.querySelector("form[data-lang-keep]");
