@@ -196,6 +196,9 @@ async def test_the_answer_link_takes_an_answer_and_a_new_photo(
     assert QUESTION in page.text
     assert "2026年4月17日（金）までにご回答ください" in page.text
     assert 'enctype="multipart/form-data"' in page.text
+    # The answer's photo replaces one: the count of files is not among its rules.
+    assert "MBまで" in page.text
+    assert "点まで" not in page.text
 
     refused = await client.post(
         f"/apply/answer/{token}",
