@@ -30,6 +30,16 @@ FIXED_LENGTHS: Final = {
     "35": 18,  # End Patron Session: transaction date
     "97": 0,  # Request ACS Resend
 }
+# What the fixed fields must look like where a misread would shift the variable fields: a
+# transaction date is YYYYMMDDZZZZHHMMSS (the zone four characters, often blank), the
+# language three digits, Patron Information's summary ten blanks or Y. A 63 without its
+# summary would otherwise read its AO and AA as the summary and answer for nobody.
+_DATE: Final = r"[0-9]{8}[^|]{4}[0-9]{6}"
+_FIXED_FORMS: Final = {
+    "23": re.compile(rf"[0-9]{{3}}{_DATE}"),
+    "63": re.compile(rf"[0-9]{{3}}{_DATE}[ Y]{{10}}"),
+    "35": re.compile(_DATE),
+}
 MAX_LINE: Final = 4096  # bytes; far above any request here
 _TRAILER: Final = re.compile(rb"(?:AY(?P<seq>[0-9]))?AZ(?P<sum>[0-9A-Fa-f]{4})$")
 
@@ -74,7 +84,8 @@ def checksum(data: bytes) -> str:
 def parse(line: bytes) -> Request:
     """Read one request line (without its carriage return; a leading line feed from a
     CR LF client is dropped). Raises :class:`BadChecksum`, :class:`UnknownMessage` (a
-    well-formed line with another identifier) or :class:`Malformed`."""
+    well-formed line with another identifier) or :class:`Malformed` (also for fixed fields
+    cut short, holding a ``|``, or not in the guide's form: ``_FIXED_FORMS``)."""
     line = line.lstrip(b"\n").rstrip(b"\r\n")
     sequence: str | None = None
     checked = False
@@ -98,8 +109,11 @@ def parse(line: bytes) -> Request:
         raise UnknownMessage(ident)
     size = FIXED_LENGTHS[ident]
     fixed, rest = text[2 : 2 + size], text[2 + size :]
-    if len(fixed) < size or not fixed.isprintable():
+    if len(fixed) < size or not fixed.isprintable() or "|" in fixed:
         raise Malformed(f"fixed fields of {ident} too short")
+    form = _FIXED_FORMS.get(ident)
+    if form is not None and not form.fullmatch(fixed):
+        raise Malformed(f"fixed fields of {ident} not as the guide sets them")
     return Request(ident, fixed, _fields(rest), sequence, checked)
 
 

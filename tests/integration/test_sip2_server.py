@@ -161,6 +161,18 @@ async def test_expired_suspended_revoked_unknown_and_invalid(
         assert answer.text[2:6] == "YYYY"
 
 
+async def test_a_patron_information_without_its_summary_gets_96_not_an_answer_for_nobody(
+    kiosk: Sip2Client, services: Services
+) -> None:
+    card = await make_card(services)
+    cut = f"6300120261130    101500AOminato|AA{card.user_number}|\r".encode()
+    assert await kiosk.send_raw(cut) == resend()
+    answer = await kiosk.patron_information(card.user_number)  # the same, with its summary
+    assert answer.text.startswith("64" + " " * 14)
+    assert answer.field("AA") == card.user_number
+    assert answer.field("BL") == "Y"
+
+
 async def test_bad_checksums_get_96_then_the_connection_closes(kiosk: Sip2Client) -> None:
     for _ in range(MAX_RESENDS):
         assert await kiosk.send_raw(b"990 402.00AY1AZFCB5\r") == resend()

@@ -79,6 +79,28 @@ def test_unreadable_lines_are_malformed(line: bytes) -> None:
         parse(line)
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"6300120261130    101500AOminato|AA2000000014|",  # no summary: AO would be read as one
+        b"23001AOminato|AA2000000014|",  # no transaction date
+        b"2300120261130101500AOminato|AA2000000014|",  # a date without its zone (14 digits)
+        b"23en 20261130    101500AOminato|AA2000000014|",  # a language that is no code
+        b"35AOminato|AA2000000014|AAAAAAAAAA",  # a date that is a field
+        b"93|CNkiosk|COpw|",  # a separator among the algorithms
+    ],
+)
+def test_fixed_fields_not_in_the_guides_form_are_malformed(line: bytes) -> None:
+    with pytest.raises(Malformed):
+        parse(line)
+
+
+def test_a_zone_in_the_transaction_date_is_read() -> None:
+    for zone in (b"    ", b"   Z", b" JST"):
+        request = parse(b"6300120261130" + zone + b"101500Y         AOminato|AA2000000014|")
+        assert request.get("AA") == "2000000014"
+
+
 def test_an_unknown_identifier_is_named() -> None:
     with pytest.raises(UnknownMessage) as caught:
         parse(b"11YN20261130    101500")
