@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -75,6 +76,48 @@ def japanese_era_year(day: date) -> str:
             written = "元" if year == 1 else str(year)
             return f"{name}{written}年"
     raise ValueError(f"{day.isoformat()} is before Japan's Gregorian calendar (1873-01-01)")
+
+
+# Months as English writes them, in full or cut to three letters (Sept too).
+_MONTH_NAMES = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+]
+_MONTHS = {
+    name: number
+    for number, full in enumerate(_MONTH_NAMES, start=1)
+    for name in (full, full[:3], "sept" if number == 9 else full[:3])
+}
+_ENGLISH_DAY_FIRST = re.compile(r"([0-9]{1,2})(?:st|nd|rd|th)?\s+([a-z]+)\.?,?\s+([0-9]{4})")
+_ENGLISH_MONTH_FIRST = re.compile(r"([a-z]+)\.?\s+([0-9]{1,2})(?:st|nd|rd|th)?,?\s+([0-9]{4})")
+
+
+def english_date(text: str) -> date | None:
+    """A date as English writes it, as the pages show it (1 April 1990, 1 Apr 1990, April 1,
+    1990; any case); ``None`` for anything else, or a day the calendar has not."""
+    cleaned = " ".join(text.lower().split())
+    if found := _ENGLISH_DAY_FIRST.fullmatch(cleaned):
+        day, month, year = found.group(1), found.group(2), found.group(3)
+    elif found := _ENGLISH_MONTH_FIRST.fullmatch(cleaned):
+        month, day, year = found.group(1), found.group(2), found.group(3)
+    else:
+        return None
+    if month not in _MONTHS:
+        return None
+    try:
+        return date(int(year), _MONTHS[month], int(day))
+    except ValueError:
+        return None
 
 
 def age_on(birth_date: date, today: date) -> int:

@@ -32,6 +32,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cardservice.calendar import english_date
 from cardservice.cards.models import CardStatus
 from cardservice.cards.numbers import NumberFormat
 from cardservice.db.base import utcnow
@@ -72,12 +73,15 @@ class Requester:
 
 def parse_birth_date(raw: str, *, field: str = "birth_date") -> date:
     """A date as a date field sends it (2026-04-01) or as people type it (2026/4/1,
-    2026年4月1日, full-width digits); :class:`BirthDateInvalid` otherwise."""
-    text = unicodedata.normalize("NFKC", raw[:32]).strip().replace(" ", "")
-    text = re.sub(f"[{_DASHES}]", "-", text)
+    2026年4月1日, full-width digits, 1 April 2026); :class:`BirthDateInvalid` otherwise."""
+    typed = unicodedata.normalize("NFKC", raw[:32]).strip()
+    text = re.sub(f"[{_DASHES}]", "-", typed.replace(" ", ""))
     found = _DATE.fullmatch(text)
     if found is None:
-        raise BirthDateInvalid(field=field)
+        written = english_date(typed)  # as the English page writes dates: 1 April 1990
+        if written is None:
+            raise BirthDateInvalid(field=field)
+        return written
     try:
         return date(*(int(part) for part in found.groups()))
     except ValueError:  # 2001-02-29, month 13 and the like

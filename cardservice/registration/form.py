@@ -20,7 +20,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from cardservice.calendar import add_years, local_today
+from cardservice.calendar import add_years, english_date, local_today
 from cardservice.errors import InvalidInput
 from cardservice.patrons.names import normalise_kana
 from cardservice.profiles.schema import Profile
@@ -71,7 +71,7 @@ MESSAGES: Messages = {
     },
     "birth_date_invalid": {
         "ja": "生年月日を正しい日付で入力してください（例：1990年4月1日）。",
-        "en": "Enter your date of birth as a real date (for example 1990-04-01).",
+        "en": "Enter your date of birth as a real date (for example 1 April 1990).",
     },
     "birth_date_future": {
         "ja": "生年月日が未来の日付になっています。",
@@ -320,10 +320,14 @@ def parse_name(raw: str, field: str) -> str:
 
 
 def _birth_date(raw: str, field: str, today: date) -> date:
-    text = re.sub(f"[{DASHES}]", "-", clean_text(raw, field, max_length=16))
+    text = re.sub(f"[{DASHES}]", "-", clean_text(raw, field, max_length=32))
     found = _DATE.fullmatch(text.replace(" ", ""))
     if found is None:
-        raise FieldInvalid(code="birth_date_invalid", field=field)
+        # As the English page writes dates: 1 April 1990.
+        written = english_date(text)
+        if written is None:
+            raise FieldInvalid(code="birth_date_invalid", field=field)
+        return check_birth_date(written, field, today)
     try:
         born = date(*(int(part) for part in found.groups()))
     except ValueError:  # 2001-02-29, month 13 and the like

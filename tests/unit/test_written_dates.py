@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 from jinja2 import Environment
 
-from cardservice.calendar import written_date
+from cardservice.calendar import english_date, written_date
 from cardservice.datefilters import install_date_filters, written_time
 from cardservice.web.labels import install_label_filters
 
@@ -57,3 +57,36 @@ def test_filters_follow_the_language_and_the_era() -> None:
     assert page.render(lang="en", **values) == (
         "30 November 2029 Friday, 30 November 2029 30 November 2029 v2 状態:  (おもて) JPEG, PNG"
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1 April 1990", date(1990, 4, 1)),
+        ("1 apr 1990", date(1990, 4, 1)),
+        ("April 1, 1990", date(1990, 4, 1)),
+        ("Sept. 30 2001", date(2001, 9, 30)),
+        ("3rd May 2000", date(2000, 5, 3)),
+        ("31 February 1990", None),
+        ("1990-04-01", None),  # the numeric forms are the parsers' own
+        ("1 Smarch 1990", None),
+    ],
+)
+def test_english_dates_are_read_as_pages_write_them(text: str, expected: date | None) -> None:
+    assert english_date(text) == expected
+
+
+def test_birth_date_fields_take_the_english_pages_dates() -> None:
+    """The application form and the forgotten-number page read 1 April 1990 as their
+    hints in English write it, and still refuse what is no date."""
+    from cardservice.patrons.recovery import BirthDateInvalid, parse_birth_date  # noqa: PLC0415
+    from cardservice.registration.form import FieldInvalid, _birth_date  # noqa: PLC0415
+
+    today = date(2026, 11, 30)
+    assert _birth_date("1 April 1990", "birth_date", today) == date(1990, 4, 1)
+    assert _birth_date("1990年4月1日", "birth_date", today) == date(1990, 4, 1)
+    assert parse_birth_date(" April 1, 1990 ") == date(1990, 4, 1)
+    with pytest.raises(FieldInvalid):
+        _birth_date("1 April", "birth_date", today)
+    with pytest.raises(BirthDateInvalid):
+        parse_birth_date("someday")

@@ -30,7 +30,7 @@ ERROR_TEXTS: Final[dict[str, str]] = {
     "email_unchanged": N_("This is already your email address. Enter the new address."),
     "email_too_long": N_("This email address is too long."),
     LIMITED: N_("You have asked for several links within the hour. Please try again later."),
-    "birth_date_invalid": N_("Enter your date of birth as a real date, for example 1990-04-01."),
+    "birth_date_invalid": N_("Enter your date of birth as a real date, for example 1 April 1990."),
     "required": N_("Please fill this in."),
     "link_unknown": N_("This link is not known. Please check that you opened the whole link."),
     "link_wrong_purpose": N_(
