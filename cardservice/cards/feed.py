@@ -12,6 +12,10 @@ card token, whose ``typ`` is ``card+jwt``), over the JSON payload:
 ``since``, ``cursor``, ``full``
     a full bundle (``since`` null, ``full`` true) holds the current state; a delta holds
     every subject changed after seq ``since``. The next sync asks ``since=cursor``;
+``since_entry``, ``cursor_entry``
+    ``[kind, subject, state]`` of the entries at seq ``since`` and ``cursor`` (null at 0):
+    a scanner takes a delta only if its ``since_entry`` is the ``cursor_entry`` it kept, so
+    a feed that went another way after a restore from backup is noticed;
 ``jwks``
     the published keys (a scanner that trusts the signing key learns rotated keys here);
 ``number_format``, ``timezone``
@@ -109,6 +113,18 @@ def _epoch(value: datetime | None) -> int | None:
     return None if value is None else int(value.timestamp())
 
 
+async def _entry_at(session: AsyncSession, seq: int) -> list[str] | None:
+    """``[kind, subject, state]`` of the entry at ``seq``: what a scanner whose cursor is
+    ``seq`` saw last, so a delta from a feed that has since gone another way (a database
+    restored from a backup, then changed: its seqs handed out again) is not taken."""
+    row = (
+        await session.execute(
+            select(FeedEntry.kind, FeedEntry.subject, FeedEntry.state).where(FeedEntry.seq == seq)
+        )
+    ).first()
+    return None if row is None else [str(row[0]), row[1], row[2]]
+
+
 async def feed_payload(
     session: AsyncSession,
     context: FeedContext,
@@ -139,8 +155,10 @@ async def feed_payload(
     numbers: dict[str, list[Any]] = {}
     tokens: dict[str, list[Any]] = {}
     cursor = since or 0
+    since_entry = await _entry_at(session, since) if since else None
+    cursor_entry = since_entry
     for seq, kind, subject, state, reason, until in (await session.execute(query)).all():
-        cursor = seq
+        cursor, cursor_entry = seq, [str(kind), subject, state]
         if kind == EntryKind.NUMBER:
             numbers[subject] = [subject, state, reason]
         else:
@@ -158,6 +176,8 @@ async def feed_payload(
         "since": since,
         "cursor": cursor,
         "full": since is None,
+        "since_entry": since_entry,
+        "cursor_entry": cursor_entry,
         "jwks": keyring.jwks(now),
         "number_format": context.number_format(),
         "timezone": context.policy.timezone.key,

@@ -52,6 +52,7 @@ class OfflineState(msgspec.Struct, kw_only=True):
     number_format: dict[str, Any]
     device_proof: str = "optional"
     cursor: int = 0
+    cursor_entry: list[Any] | None = None  # the feed's entry at the cursor (cards.feed)
     data_at: int = 0  # the iat of the last bundle applied
     timezone: str = "Asia/Tokyo"
     numbers: dict[str, list[Any]] = msgspec.field(default_factory=dict)
@@ -92,8 +93,9 @@ def apply_bundle(
     when given (a first sync, or setting a scanner up again after it missed a key rotation),
     else of ``state.jwks``. Raises ``BundleRejected`` with ``reason``: ``untrusted`` (no
     keys to check it with), the signature reasons of ``open_bundle``, ``wrong_issuer``,
-    ``out_of_order`` (a delta not made for our cursor) or ``older`` (a bundle made before
-    the data in hand: a replayed old copy, full or delta)."""
+    ``out_of_order`` (a delta not made for our cursor, or from a feed whose entry at our
+    cursor is not the one we saw: a server restored from a backup, then changed) or
+    ``older`` (a bundle made before the data in hand: a replayed old copy, full or delta)."""
     keys = trust if trust is not None else (None if state is None else state.jwks)
     if keys is None:
         raise BundleRejected(reason="untrusted")
@@ -122,6 +124,8 @@ def _applied(state: OfflineState | None, payload: dict[str, Any], now: datetime)
     else:
         if state is None or payload["since"] != state.cursor:
             raise BundleRejected(reason="out_of_order")
+        if state.cursor_entry is not None and payload.get("since_entry") != state.cursor_entry:
+            raise BundleRejected(reason="out_of_order")  # the feed went another way: restored
         if payload["iat"] < state.data_at:  # an old empty delta would set the age back
             raise BundleRejected(reason="older")
         numbers, tokens = dict(state.numbers), dict(state.tokens)
@@ -141,6 +145,7 @@ def _applied(state: OfflineState | None, payload: dict[str, Any], now: datetime)
         number_format=dict(payload["number_format"]),
         device_proof=str(payload.get("device_proof", "optional")),
         cursor=int(payload["cursor"]),
+        cursor_entry=payload.get("cursor_entry"),
         data_at=int(payload["iat"]),
         timezone=str(payload.get("timezone") or "Asia/Tokyo"),
         numbers=numbers,

@@ -11,10 +11,10 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 
 from cardservice.cards.feed import BundleRejected, open_bundle
-from cardservice.cards.feed_log import FeedEntry
+from cardservice.cards.feed_log import FEED_SEQUENCE, FeedEntry
 from cardservice.cards.keys import Keyring, SigningKey
 from cardservice.cards.lifecycle import (
     ReissueReason,
@@ -23,7 +23,7 @@ from cardservice.cards.lifecycle import (
     renew_card,
     suspend_card,
 )
-from cardservice.cards.models import Card, RevocationReason
+from cardservice.cards.models import Card, NumberSequence, RevocationReason
 from cardservice.cards.numbers import barcode_text
 from cardservice.cards.offline import OfflineState, OfflineVerifier, apply_bundle
 from cardservice.cards.service import get_card, revoke_card
@@ -243,3 +243,34 @@ async def test_seqs_become_visible_in_commit_order(services: Services) -> None:
     order = [subject for _, subject in sorted(rows)]
     assert set(order[:2]) == {first.user_number, first.token_jti}
     assert set(order[2:]) == {second.user_number, second.token_jti}
+
+
+async def test_a_feed_restored_from_backup_and_changed_is_not_taken_as_a_delta(
+    services: Services, client: Client
+) -> None:
+    key = await counter_api_key(services)
+    first, second, third = [
+        await make_card(services, email=f"{name}@example.org") for name in ("f", "s", "t")
+    ]
+    state = await _first_sync(client, key)
+    backup = state.cursor
+    await _revoke(services, first)
+    state = await _delta(client, key, state)
+    assert state.cursor_entry is not None
+    # The database comes back from a backup taken before that revocation, and staff go on:
+    # the same seqs now name other changes, and the feed is no longer behind the scanner.
+    async with services.db.transaction() as session:
+        await session.execute(delete(FeedEntry).where(FeedEntry.seq > backup))
+        await session.execute(
+            update(NumberSequence)
+            .where(NumberSequence.name == FEED_SEQUENCE)
+            .values(next_serial=backup + 1)
+        )
+    await _revoke(services, second)
+    await _revoke(services, third)
+    with pytest.raises(BundleRejected) as refused:
+        await _delta(client, key, state)  # it would skip the second card's revocation
+    assert refused.value.detail["reason"] == "out_of_order"
+    full = apply_bundle(state, await _feed(client, key), now=datetime.now(UTC))
+    assert sorted(full.numbers) == sorted([second.user_number, third.user_number])
+    assert (await _delta(client, key, full)).cursor == full.cursor  # and on by delta
