@@ -46,7 +46,8 @@ _REJECTED = {
     "bad_jwks": "the key set is not one of Ed25519 keys named by their thumbprints",
     "untrusted": "no keys to check it with: give --trust-jwks FILE on the first sync",
     "wrong_issuer": "signed for another library (issuer)",
-    "out_of_order": "a delta made for another cursor: sync with --full",
+    "out_of_order": "a delta made for another cursor, or by a server restored from a backup "
+    "since this scanner's last sync: sync with --full",
     "older": "made before the data this scanner holds (an old copy): nothing was changed",
 }
 
