@@ -19,8 +19,12 @@ from cardservice.db.fastread import FastReader
 # The longest scan looked at: a card token is a few hundred characters, well under the
 # verify API's limit for tokens (``cards/routes.py`` TOKEN_MAX_LENGTH).
 SCAN_MAX_LENGTH: Final = 4096
-# A compact JWS: three base64url parts, the header starting with ``{"`` (eyJ).
-_TOKEN_SHAPE: Final = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+# A compact JWS: three base64url parts, the header starting with ``{"`` (eyJ); then, for the
+# card page's changing code (``cards.device_proof``), ``~step~signature`` (judged there, so a
+# code cut short gets the device proof's reason, not "not a card number").
+_TOKEN_SHAPE: Final = re.compile(
+    r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*(?:~[0-9]*(?:~[A-Za-z0-9_-]*)?)?"
+)
 SCAN_TOO_LONG: Final = "scan_too_long"
 # One indexed point read through the fast reader, as the verdict's own (both engines).
 _HOLDER = (
@@ -40,7 +44,8 @@ class CounterScan:
 
 
 def is_card_token(scanned: str) -> bool:
-    """Whether ``scanned`` has the shape of a card token (a compact JWS), not a number."""
+    """Whether ``scanned`` has the shape of a card token (a compact JWS) or of the changing
+    code made from one (``token~step~signature``), not a number."""
     return _TOKEN_SHAPE.fullmatch(scanned) is not None
 
 

@@ -5,18 +5,24 @@ card's last use."""
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from litestar.testing import AsyncTestClient
 from sqlalchemy import update
 
-from cardservice.calendar import local_today
+from cardservice.calendar import end_of_day, local_today
+from cardservice.cards.device_proof import proof_message, time_step
 from cardservice.cards.models import Card, RevocationReason
 from cardservice.cards.numbers import barcode_text
 from cardservice.cards.service import revoke_card, set_suspended
+from cardservice.cards.tokens import sign_card_token
 from cardservice.services import Services
 from cardservice.staff.models import Role
 from tests.card_support import card_token_of
@@ -162,3 +168,54 @@ async def test_unknown_garbage_and_the_page_without_script(
     assert "<script>" not in garbage.text.split("<main", 1)[1].split("</main>", 1)[0].replace(
         '<script src="/static/counter.js" defer></script>', ""
     )
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+async def test_the_changing_code_of_the_card_page_is_judged_as_a_card(
+    client: Client, services: Services
+) -> None:
+    """The card page's changing code (``token~step~signature``, a phone's key) is a card at
+    the station: valid with the holder's name; its token alone, or the code cut short, says
+    why in the proof's words, never "not a card number"."""
+    token = await _counter_staff(client, services)
+    card = await make_card(services)
+    phone = ec.generate_private_key(ec.SECP256R1())
+    numbers = phone.public_key().public_numbers()
+    jwk = {
+        "kty": "EC",
+        "crv": "P-256",
+        "x": _b64(numbers.x.to_bytes(32, "big")),
+        "y": _b64(numbers.y.to_bytes(32, "big")),
+    }
+    settings = services.settings
+    bound = sign_card_token(
+        services.keyring,
+        user_number=card.user_number,
+        expires_at=end_of_day(card.expires_on, services.policy.timezone),
+        jti=card.token_jti,
+        issuer=settings.issuer,
+        audience=settings.token_audience,
+        now=datetime.now(UTC),
+        device_jwk=jwk,
+    )
+    step = time_step(datetime.now(UTC))
+    r, s = decode_dss_signature(
+        phone.sign(proof_message(card.token_jti, step), ec.ECDSA(hashes.SHA256()))
+    )
+    code = f"{bound}~{step}~{_b64(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+    answer = await _scan(client, token, code)
+    assert (answer["status"], answer["tone"], answer["holder"]) == ("valid", "ok", "山田 花子")
+    assert answer["user_number"] == card.user_number
+    generic = (await _scan(client, token, "hello"))["words"]
+    alone = await _scan(client, token, bound)
+    assert (alone["status"], alone["user_number"]) == ("invalid", card.user_number)
+    assert alone["words"] == "利用カードの画面の「切り替わるコード」をご提示いただいてください。"
+    stale = await _scan(client, token, code.replace(f"~{step}~", f"~{step - 10}~"))
+    assert stale["status"] == "invalid"
+    assert stale["words"] != generic
+    for cut in (f"{bound}~{step}", f"{bound}~"):
+        answer = await _scan(client, token, cut)
+        assert (answer["status"], answer["title"]) == ("invalid", "読み取りエラー")
