@@ -10,11 +10,11 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
+from cardservice.i18n import LANGUAGES, catalog_path, translations
 from cardservice.mail.errors import MailNotFailed, MailNotFound
 from cardservice.services import Services
 from cardservice.staff.service import StaffBadCredentials, StaffForbidden, StaffLoginLimited
 from cardservice.web import staff, staff_mail
-from cardservice.i18n import LANGUAGES, catalog_path, translations
 from tests.web_support import Client, web_client, with_free_catcher_port
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -53,7 +53,9 @@ def test_postal_code_spellings_become_seven_digits(raw: str) -> None:
     assert normalise_postal_code(raw) == "2310005"
 
 
-@pytest.mark.parametrize("raw", ["", "231-000", "23100055", "23-10005", "231--0005", "231 - - 0005", "abcdefg"])
+@pytest.mark.parametrize(
+    "raw", ["", "231-000", "23100055", "23-10005", "231--0005", "231 - - 0005", "abcdefg"]
+)
 def test_malformed_postal_codes_are_refused(raw: str) -> None:
     with pytest.raises(InvalidPostalCode) as caught:
         normalise_postal_code(raw)
