@@ -95,6 +95,15 @@ MESSAGES: dict[str, dict[str, str]] = {
 }
 
 
+# After "password_bad_character" under a composition policy: which characters it allows (a
+# space, allowed by most sites, is the usual surprise).
+ALLOWED_CHARACTERS: dict[str, str] = {
+    "ja": "使えるのは英字・数字と記号「{symbols}」だけで、空白や全角文字は使えません。",
+    "en": " Use only letters (a-z, A-Z), digits (0-9) and these symbols: {symbols}"
+    " (no spaces or full-width characters).",
+}
+
+
 class PasswordRejected(InvalidInput):
     """The password does not meet the password policy."""
 
@@ -105,6 +114,8 @@ def message(code: str, lang: str, policy: PasswordSection) -> str:
     """The text for ``code`` in ``lang`` ("ja" or "en"), filled in from ``policy``."""
     texts = MESSAGES[code]
     text = texts["en"] if lang == "en" else texts["ja"]
+    if code == "password_bad_character" and policy.policy == "composition":
+        text += ALLOWED_CHARACTERS["en" if lang == "en" else "ja"]
     return text.format(min=policy.min_length, max=policy.max_length, symbols=policy.symbols)
 
 

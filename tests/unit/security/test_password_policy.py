@@ -141,6 +141,19 @@ def test_every_code_has_japanese_and_english() -> None:
     assert "-/@.+*_#!?%" in message("password_needs_symbol", "en", YOKOHAMA)
 
 
+def test_a_refused_character_under_a_composition_policy_names_what_is_allowed() -> None:
+    ja = message("password_bad_character", "ja", YOKOHAMA)
+    assert ja == (
+        "パスワードに使えない文字が含まれています。"
+        "使えるのは英字・数字と記号「-/@.+*_#!?%」だけで、空白や全角文字は使えません。"
+    )
+    en = message("password_bad_character", "en", YOKOHAMA)
+    assert "-/@.+*_#!?% (no spaces" in en
+    nist = PasswordSection(policy="nist", min_length=8, max_length=64)
+    plain = message("password_bad_character", "ja", nist)
+    assert plain == "パスワードに使えない文字が含まれています。"
+
+
 def test_rejection_carries_the_english_message_and_bound() -> None:
     with pytest.raises(PasswordRejected) as caught:
         check_password(YOKOHAMA, "a-1", email=None)
