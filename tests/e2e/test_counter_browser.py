@@ -151,5 +151,16 @@ def test_counter_station(server: Server) -> None:
         expect(recent.first).to_contain_text("読み取りエラーhello?")
         expect(recent.last).to_contain_text(numbers.active)
         page.screenshot(path=str(ARTIFACTS / "counter-recent.png"), full_page=True)
+        # On a phone held up at the desk, the longest titles stay on one line.
+        page.set_viewport_size({"width": 390, "height": 844})
+        title = result.locator(".verdict-title")
+        for typed, status in ((numbers.unknown, "unknown"), ("hello?", "invalid")):
+            _scan(page, typed)
+            expect(result).to_have_attribute("data-status", status)
+            lines = title.evaluate(
+                "e => e.getBoundingClientRect().height / parseFloat(getComputedStyle(e).lineHeight)"
+            )
+            assert lines < 1.5, (status, lines)
+        page.screenshot(path=str(ARTIFACTS / "counter-phone.png"))
         context.close()
     assert problems == []
