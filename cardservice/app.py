@@ -61,6 +61,7 @@ from cardservice.web.pages import EXCEPTION_HANDLERS, PAGE_OPT, template_engine
 from cardservice.web.security import csrf_config, security_headers, session_config
 from cardservice.web.staff import ROUTES as STAFF_ROUTES
 from cardservice.web.staff_mail import ROUTES as STAFF_MAIL_ROUTES
+from cardservice.web.state import HEAD_SCOPE_KEY
 
 STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
 # HTML pages; their errors are pages too. New page routes go in this list.
@@ -156,7 +157,8 @@ class CardService(Litestar):
     """The app, answering HEAD wherever it answers GET (RFC 9110 §9.3.2: every general-purpose
     server supports HEAD): the GET's status and headers, Content-Length included, and no body.
     Uptime monitors and link checkers send HEAD; GET handlers here change nothing (email
-    links show a page and act on POST), so running the GET is safe."""
+    links show a page and act on POST), so running the GET is safe; one that records
+    something (the patrons export's audit entry) asks ``web.state.is_head`` and skips it."""
 
     async def __call__(
         self,
@@ -175,7 +177,7 @@ class CardService(Litestar):
             elif not message.get("more_body", False):
                 await http_send({"type": "http.response.body", "body": b"", "more_body": False})
 
-        as_get = cast("HTTPScope", {**scope, "method": "GET"})
+        as_get = cast("HTTPScope", {**scope, "method": "GET", HEAD_SCOPE_KEY: True})
         await super().__call__(as_get, receive, headers_only)
 
 

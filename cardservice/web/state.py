@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from litestar import Request
 
@@ -24,3 +24,13 @@ def secrets(request: Request[Any, Any, Any]) -> AppSecrets:
     """The session and document keys, read once when the app was made."""
     found: AppSecrets = request.app.state.secrets
     return found
+
+
+# Set in the scope of a HEAD request that the app answers as a GET (``app.CardService``).
+HEAD_SCOPE_KEY: Final = "cardservice.head"
+
+
+def is_head(request: Request[Any, Any, Any]) -> bool:
+    """Whether the client sent HEAD (run as GET, the body dropped): a handler whose GET
+    records something (an export's audit entry) skips it and the work for a HEAD."""
+    return bool(request.scope.get(HEAD_SCOPE_KEY))

@@ -265,6 +265,11 @@ async def test_the_csv_export_has_a_bom_a_header_and_iso_dates(
     async with services.db.transaction() as session:
         loaded = await get_card(session, card.user_number)
         new = await reissue_card(session, loaded, ReissueReason.LOST, services.policy)
+    head = await admin.head("/staff/exports/patrons.csv")  # a probe: no export, no audit
+    assert (head.status_code, head.content) == (200, b"")
+    assert head.headers["content-type"] == "text/csv; charset=utf-8"
+    assert 'filename="patrons-cards.csv"' in head.headers["content-disposition"]
+    assert await _actions(services) == []
     response = await admin.get("/staff/exports/patrons.csv")
     assert response.status_code == 200
     assert response.headers["content-type"] == "text/csv; charset=utf-8"
