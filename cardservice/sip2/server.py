@@ -13,7 +13,9 @@ Bad input never ends the server, only at most its connection:
 - an identifier this server does not answer, a line over :data:`codec.MAX_LINE` bytes, a
   request before login, :data:`MAX_FAILED_LOGINS` wrong logins, or a login from an address
   over the failed-login limit (``kiosks.LOGIN_LIMIT``): the connection closes;
-- a connection silent for ``idle_seconds`` closes.
+- a connection silent for ``idle_seconds`` closes, or for ``login_seconds`` before it has
+  logged in (a kiosk logs in as soon as it connects; an idle stranger holds no socket
+  for ten minutes).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ log = logging.getLogger(__name__)
 MAX_RESENDS: Final = 3
 MAX_FAILED_LOGINS: Final = 3
 DEFAULT_IDLE_SECONDS: Final = 600.0
+DEFAULT_LOGIN_SECONDS: Final = 30.0
 PROTOCOL_VERSION: Final = "2.00"
 # BX, the messages supported, in the guide's order: patron status, checkout, checkin, block
 # patron, SC/ACS status, request resend, login, patron information, end patron session,
@@ -81,12 +84,14 @@ class Sip2Server:
         institution: str,
         secret: bytes = b"",
         idle_seconds: float = DEFAULT_IDLE_SECONDS,
+        login_seconds: float = DEFAULT_LOGIN_SECONDS,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._svc = services
         self._institution = institution
         self._secret = secret
         self._idle = idle_seconds
+        self._login_idle = min(login_seconds, idle_seconds)
         zone = ZoneInfo(services.settings.profile.library.timezone)
         self._clock = clock or (lambda: datetime.now(UTC).astimezone(zone))
 
@@ -102,7 +107,8 @@ class Sip2Server:
         peer = writer.get_extra_info("peername")
         try:
             while True:
-                line = await asyncio.wait_for(reader.readuntil(b"\r"), self._idle)
+                idle = self._idle if state.kiosk is not None else self._login_idle
+                line = await asyncio.wait_for(reader.readuntil(b"\r"), idle)
                 answer = await self._answer(state, line, peer)
                 writer.write(answer)
                 await writer.drain()

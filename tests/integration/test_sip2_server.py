@@ -210,6 +210,22 @@ async def test_unknown_messages_long_lines_no_login_and_idling_close_the_connect
     finally:
         listening.close()
         await listening.wait_closed()
+    # One that never logs in is closed sooner than a logged-in kiosk that is quiet a while.
+    server = Sip2Server(services, institution="x", idle_seconds=30, login_seconds=0.3)
+    listening = await server.start("127.0.0.1", 0)
+    try:
+        listening_port = listening.sockets[0].getsockname()[1]
+        stranger = await Sip2Client.connect(listening_port)
+        quiet = await Sip2Client.connect(listening_port)
+        assert await quiet.login()
+        assert await asyncio.wait_for(stranger.closed(), 5)
+        await asyncio.sleep(0.3)  # past the login time: the logged-in kiosk is still served
+        assert (await quiet.send("990 402.00")).text.startswith("98")
+        await stranger.close()
+        await quiet.close()
+    finally:
+        listening.close()
+        await listening.wait_closed()
 
 
 async def test_wrong_logins_then_closed_and_disabled_kiosks_refused(
