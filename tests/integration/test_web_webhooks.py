@@ -78,6 +78,9 @@ async def _add_endpoint(services: Services, admin: Client, receiver: Receiver) -
     assert bad.status_code == 400
     assert "must be an http:// or https:// address" in bad.text
     assert 'value="ftp://ils.example.org/in"' in bad.text  # nothing typed is lost
+    # A text field (the server's message, in the page's language, not the browser's own
+    # check), styled as the others, with the URL keyboard on a phone.
+    assert 'type="text" inputmode="url"' in bad.text
     assert 'value="本館"' in bad.text
     assert 'aria-invalid="true"' in bad.text
     in_japanese = await admin.post(
@@ -182,6 +185,10 @@ async def _failed_then_sent_again(
     assert "Last error: HTTP 500 Internal Server Error" in log.text
     assert "Next attempt:" in log.text
     assert "Waiting: 1" in (await admin.get("/staff/webhooks")).text
+    in_japanese = await admin.get(f"{detail_path}?lang=ja")  # a message's state, not a queue's
+    assert "patron.registered</code> · 送信待ち" in in_japanese.text
+    assert "待ち日数" not in in_japanese.text
+    await admin.get(f"{detail_path}?lang=en")
     async with services.db.transaction() as session:  # due again now
         await session.execute(update(WebhookDelivery).values(next_attempt_at=datetime.now(UTC)))
     failing = WebhookRelay(services.db, relay.key, max_attempts=1)
