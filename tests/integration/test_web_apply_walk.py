@@ -4,6 +4,7 @@
   「在学 (横浜市立みなと高校)」 and 「マイナンバーカード (おもて)」 with ASCII parentheses in
   Japanese; the label filter ``parens`` now writes （…） in Japanese and " (…)" in English.
 - The documents page's remove buttons told a screen reader "Remove extra front".
+- The reviewer's page named the procedure 申請内容 (the application's details).
 - The email's link tapped a second time in the browser that opened it said "this link has
   been used, ask for a new one", although this browser holds the application: it now leads
   back to the application (to "received" once it is sent). Another browser still gets the
@@ -12,10 +13,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from cardservice.registration.document_rules import EXTRA_DOCUMENT
 from cardservice.services import Services
+from cardservice.staff.models import Role
 from tests.japanese_text import ascii_in_japanese, visible_text
-from tests.registration_flow import FORMS, photo
+from tests.registration_flow import FORMS, photo, submitted_application
 from tests.web_apply_support import (
     agree,
     applicant_client,
@@ -25,7 +29,14 @@ from tests.web_apply_support import (
     post_form,
     upload,
 )
-from tests.web_support import Client, csrf_from, web_client, with_free_catcher_port
+from tests.web_support import (
+    Client,
+    csrf_from,
+    login,
+    make_staff,
+    web_client,
+    with_free_catcher_port,
+)
 
 __all__ = ["applicant_client", "draft_with_form"]  # fixtures used by name
 
@@ -83,3 +94,17 @@ async def test_the_used_link_tapped_again_leads_back_to_the_application(
         assert refused.status_code == 400
         assert "link_used" in refused.text
         assert 'href="/apply"' in refused.text
+
+
+@pytest.mark.parametrize("profile_name", ["yokohama"])
+async def test_the_reviewer_reads_the_kind_of_application_not_its_details(
+    client: Client, services: Services
+) -> None:
+    """申請内容 (the application's details) named the procedure too: 申請内容：新規登録 under
+    the heading 申請内容. The procedure is 申請の種類, as on the applicant's form."""
+    public_id = await submitted_application(services)
+    await make_staff(services, "sato", Role.REVIEWER)
+    await login(client, "sato")
+    page = visible_text((await client.get(f"/staff/applications/{public_id}?lang=ja")).text)
+    assert "申請の種類：新規登録" in page
+    assert "申請内容：" not in page
