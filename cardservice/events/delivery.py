@@ -13,6 +13,10 @@ no answer within ``timeout`` seconds) is a failed attempt, retried after 1 min, 
 min, ... doubling up to 12 h, each up to a quarter shorter at random; after
 ``MAX_ATTEMPTS`` (12, about 29 hours in all) the message is marked failed. Redirects are not
 followed (Standard Webhooks: update the endpoint's URL instead).
+
+An endpoint that fails once in a pass gets no more of its messages in that pass (they stay
+due for the next): one that never answers costs a pass one timeout, not one per waiting
+message, so the other endpoints' messages are not held up behind it.
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ def retry_delay(attempts: int, rng: random.Random) -> timedelta:
 @dataclass(frozen=True, slots=True)
 class Claimed:
     id: int
+    endpoint_id: int
     attempt: int
     url: str
     secret: bytes
@@ -128,19 +133,23 @@ class WebhookRelay:
 
     async def _pass(self, clock: Clock, stop: asyncio.Event | None = None) -> tuple[int, int]:
         claimed = delivered = 0
+        failing: set[int] = set()  # endpoints that failed in this pass (module docstring)
         async with contextlib.AsyncExitStack() as stack:
             client = self._client
             if client is None:
                 client = await stack.enter_async_context(self._new_client())
             while claimed < self.batch_size and not (stop is not None and stop.is_set()):
-                message = await self._claim(clock())
+                message = await self._claim(clock(), failing)
                 if message is None:
                     break
                 claimed += 1
-                delivered += await self._send(client, message, clock)
+                if await self._send(client, message, clock):
+                    delivered += 1
+                else:
+                    failing.add(message.endpoint_id)
         return claimed, delivered
 
-    async def _claim(self, now: datetime) -> Claimed | None:
+    async def _claim(self, now: datetime, skip: set[int] | None = None) -> Claimed | None:
         due = (
             select(WebhookDelivery, WebhookEndpoint)
             .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
@@ -148,6 +157,7 @@ class WebhookRelay:
                 WebhookDelivery.status == DeliveryStatus.PENDING,
                 WebhookDelivery.next_attempt_at <= now,
                 WebhookEndpoint.disabled_at.is_(None),
+                WebhookEndpoint.id.not_in(sorted(skip or ())),
             )
             .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
             .limit(1)
@@ -201,7 +211,9 @@ class WebhookRelay:
         if taken.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE's CursorResult
             return None
         body = row.body.encode()
-        return Claimed(row.id, row.attempts + 1, endpoint.url, secret, row.message_id, body)
+        return Claimed(
+            row.id, endpoint.id, row.attempts + 1, endpoint.url, secret, row.message_id, body
+        )
 
     async def _send(self, client: httpx.AsyncClient, message: Claimed, clock: Clock) -> bool:
         headers = signing.signed_headers(message.secret, message.message_id, message.body, clock())

@@ -167,6 +167,24 @@ async def test_an_endpoint_that_never_answers_times_out_and_is_retried(
     assert row.next_attempt_at > datetime.now(UTC) + timedelta(seconds=30)
 
 
+async def test_an_endpoint_that_hangs_holds_up_no_other_endpoint(services: Services) -> None:
+    """Three events, two endpoints: the one that never answers is tried once in the pass
+    (one timeout, not three) and the other gets all three."""
+    async with webhook_receiver() as stuck, webhook_receiver() as healthy:
+        stuck_id = await _endpoint(services, stuck)
+        await _endpoint(services, healthy)
+        stuck.mode = "hang"
+        for n in range(3):
+            await make_card(services, email=f"hang{n}@example.org")
+        relay = WebhookRelay(services.db, _key(services), timeout=0.3)
+        assert await relay.run_once() == 3
+        assert len(healthy.verified()) == 3
+        assert len(stuck.received) == 1
+    waiting = [row for row in await _deliveries(services) if row.endpoint_id == stuck_id]
+    assert sorted(row.attempts for row in waiting) == [0, 0, 1]
+    assert {row.status for row in waiting} == {DeliveryStatus.PENDING}
+
+
 async def test_a_refused_connection_is_a_failed_attempt(services: Services) -> None:
     async with webhook_receiver() as receiver:
         pass  # stopped: nothing listens on its port any more
