@@ -193,15 +193,14 @@ async def test_applications_newest_first_with_reference_status_and_dates(
     assert history.count('<span class="tag">') == 2  # not someone else's
     assert "図書館で確認中" in history
     assert "承認" in history
-    assert "2027年1月12日申請" in history
-    assert "2027年1月14日決定" in history
+    assert "2027年1月12日申請、2027年1月14日決定" in history  # 「、」, not a Latin middle dot
     # The renewal waits for review: it cannot be asked for twice, and the page says why.
     procedures = section(html, "procedures")
     assert f"この手続きの申請（{second.reference}）を処理中です。" in procedures
     english = section((await client.get("/my?lang=en")).text, "applications")
     assert "Being checked by the library" in english
     assert "Sent on 12 January 2027" in english
-    assert "Decided on 14 January 2027" in english
+    assert "Sent on 12 January 2027 · Decided on 14 January 2027" in english
 
 
 # --- email choices ------------------------------------------------------------------------
