@@ -8,6 +8,7 @@ transaction, as the other commands audit their acts.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import ssl
 from pathlib import Path
@@ -157,7 +158,11 @@ async def _serve(
                 institution=institution or settings.profile.id,
                 secret=rate_limit_key(app_secrets(settings)),
             )
-            listening = await server.start(host, port, tls=tls)
+            try:
+                listening = await server.start(host, port, tls=tls)
+            except OSError as error:  # the port taken or not ours, a host that is not here
+                reason = os.strerror(error.errno) if error.errno else str(error)
+                raise click.ClickException(f"cannot listen on {host}:{port}: {reason}") from None
             bound = listening.sockets[0].getsockname()[1]
             scheme = "TLS" if tls is not None else "TCP"
             click.echo(f"sip2 on {host}:{bound} ({scheme}), profile {settings.profile.id}")

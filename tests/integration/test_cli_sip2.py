@@ -169,3 +169,20 @@ def test_serve_refuses_a_bad_certificate(env: dict[str, str], tmp_path: Path) ->
     assert "TLS certificate" in refused.err
     only_key = cardservice(env, "sip2", "serve", "--keyfile", str(junk), ok=False)
     assert "--keyfile needs --certfile" in only_key.err
+
+
+def test_serve_on_a_port_in_use_or_a_host_not_here_is_one_line(env: dict[str, str]) -> None:
+    import socket  # noqa: PLC0415
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        busy = cardservice(env, "sip2", "serve", "--port", port, ok=False)
+    assert busy.code == 1
+    assert busy.err.strip().splitlines() == [
+        f"Error: cannot listen on 127.0.0.1:{port}: Address already in use"
+    ]
+    elsewhere = cardservice(env, "sip2", "serve", "--host", "192.0.2.1", "--port", "0", ok=False)
+    assert "Error: cannot listen on 192.0.2.1:0: " in elsewhere.err
+    assert "Traceback" not in busy.err + elsewhere.err
