@@ -5,6 +5,7 @@
   Japanese; the label filter ``parens`` now writes （…） in Japanese and " (…)" in English.
 - The documents page's remove buttons told a screen reader "Remove extra front".
 - The reviewer's page named the procedure 申請内容 (the application's details).
+- The fourth step's name, 本人確認書類, broke over two lines on a phone.
 - The email's link tapped a second time in the browser that opened it said "this link has
   been used, ask for a new one", although this browser holds the application: it now leads
   back to the application (to "received" once it is sent). Another browser still gets the
@@ -12,6 +13,8 @@
 """
 
 from __future__ import annotations
+
+import re
 
 import pytest
 
@@ -108,3 +111,12 @@ async def test_the_reviewer_reads_the_kind_of_application_not_its_details(
     page = visible_text((await client.get(f"/staff/applications/{public_id}?lang=ja")).text)
     assert "申請の種類：新規登録" in page
     assert "申請内容：" not in page
+
+
+async def test_the_steps_names_stay_on_one_line_on_a_phone(client: Client) -> None:
+    """Five steps share a 390 px screen (about 72 px, five full-width characters each):
+    本人確認書類 broke as 本人確認書 / 類. The step is 書類の添付."""
+    page = (await client.get("/apply?lang=ja")).text
+    names = re.findall(r'<span class="name">([^<]+)</span>', page)
+    assert names == ["メール", "注意事項", "申請内容", "書類の添付", "確認・送信"]
+    assert all(len(name) <= 5 for name in names)
