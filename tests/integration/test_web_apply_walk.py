@@ -120,3 +120,23 @@ async def test_the_steps_names_stay_on_one_line_on_a_phone(client: Client) -> No
     names = re.findall(r'<span class="name">([^<]+)</span>', page)
     assert names == ["メール", "注意事項", "申請内容", "書類の添付", "確認・送信"]
     assert all(len(name) <= 5 for name in names)
+
+
+@pytest.mark.parametrize("profile_name", ["yokohama"])
+async def test_the_approval_notice_gives_the_number_a_line_of_its_own(
+    client: Client, services: Services
+) -> None:
+    """「…お知らせしました。 利用者番号：…」 had a half-width space after 。 and the number
+    broke mid-word on a phone."""
+    public_id = await submitted_application(services)
+    await make_staff(services, "sato", Role.REVIEWER)
+    await login(client, "sato")
+    page = await client.get(f"/staff/applications/{public_id}")
+    approved = await client.post(
+        f"/staff/applications/{public_id}/approve",
+        data={"confirm": "yes", "_csrf_token": csrf_from(page.text)},
+    )
+    assert approved.status_code == 303
+    queue = (await client.get(f"{approved.headers['location']}&lang=ja")).text
+    notice = queue.split('class="notice decided"', 1)[1].split("</p>", 1)[0]
+    assert "メールでお知らせしました。<br>利用者番号：" in notice
