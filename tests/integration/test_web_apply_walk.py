@@ -65,6 +65,10 @@ async def test_a_students_review_page_writes_japanese_parentheses(
     assert hidden in documents
     assert "extra front" not in documents
 
+    # All attached: the way on follows the sentence, with no half-width space after 。.
+    done = (await client.get("/apply/documents?lang=ja")).text
+    assert '添付されています。<a href="/apply/review">' in done
+
     japanese = visible_text((await client.get("/apply/review?lang=ja")).text)
     assert f"在学（{SCHOOL}）" in japanese
     assert "勤務先・学校を確認できる書類（おもて）" in japanese
