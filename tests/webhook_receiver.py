@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -30,12 +31,13 @@ class Receiver:
     mode: Mode = "ok"
     received: list[Received] = field(default_factory=list)
     port: int = 0
+    scheme: str = "http"
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
     _hung: list[asyncio.StreamWriter] = field(default_factory=list)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hooks/ils"
+        return f"{self.scheme}://127.0.0.1:{self.port}/hooks/ils"
 
     def verified(self) -> list[Any]:
         """The payloads whose signature checked out, in order."""
@@ -68,9 +70,10 @@ class Receiver:
 
 
 @asynccontextmanager
-async def webhook_receiver() -> AsyncIterator[Receiver]:
-    receiver = Receiver()
-    server = await asyncio.start_server(receiver.handle, "127.0.0.1", 0)
+async def webhook_receiver(tls: ssl.SSLContext | None = None) -> AsyncIterator[Receiver]:
+    """A receiver on a free port; over HTTPS with ``tls`` (a server context)."""
+    receiver = Receiver(scheme="https" if tls is not None else "http")
+    server = await asyncio.start_server(receiver.handle, "127.0.0.1", 0, ssl=tls)
     receiver.port = server.sockets[0].getsockname()[1]
     try:
         yield receiver

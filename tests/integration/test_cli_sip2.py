@@ -6,8 +6,6 @@ on both engines in test_sip2_server.py; here the command's wiring, on SQLite."""
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import ipaddress
 import os
 import re
 import signal
@@ -19,10 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from sqlalchemy import select
 
 from cardservice.services import Services
@@ -31,6 +25,7 @@ from cardservice.staff.models import AuditEntry
 from tests.cli_support import COMMAND, cardservice, cli_env
 from tests.factories import make_card
 from tests.sip2_support import Sip2Client
+from tests.tls_support import self_signed_certificate
 
 
 @pytest.fixture(scope="module")
@@ -58,35 +53,7 @@ def _with_services(settings: Settings, work: Any) -> Any:
     return asyncio.run(go())
 
 
-def _certificate(directory: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 and its key, as PEM files."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sip2 test")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = directory / "sip2.crt", directory / "sip2.key"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_file, key_file
+_certificate = self_signed_certificate
 
 
 @contextmanager

@@ -7,10 +7,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import random
+import ssl
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from cardservice.cards.lifecycle import (
     ReissueReason,
@@ -30,6 +32,7 @@ from cardservice.security import crypto
 from cardservice.security.secrets import app_secrets
 from cardservice.services import Services
 from tests.factories import make_card
+from tests.tls_support import self_signed_certificate
 from tests.webhook_receiver import Receiver, webhook_receiver
 
 
@@ -183,6 +186,29 @@ async def test_an_endpoint_that_hangs_holds_up_no_other_endpoint(services: Servi
     waiting = [row for row in await _deliveries(services) if row.endpoint_id == stuck_id]
     assert sorted(row.attempts for row in waiting) == [0, 0, 1]
     assert {row.status for row in waiting} == {DeliveryStatus.PENDING}
+
+
+async def test_an_https_endpoint_with_the_librarys_own_certificate(
+    services: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A self-signed (or private-CA) certificate fails with the reason in the log until the
+    service is told to trust it with SSL_CERT_FILE (README), then the message goes."""
+    cert, key = self_signed_certificate(tmp_path, "ils")
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(cert, key)
+    async with webhook_receiver(tls=tls) as receiver:
+        assert receiver.url.startswith("https://127.0.0.1:")
+        await _endpoint(services, receiver)
+        await make_card(services)
+        assert await WebhookRelay(services.db, _key(services), timeout=5).run_once() == 0
+        (row,) = await _deliveries(services)
+        assert "CERTIFICATE_VERIFY_FAILED" in (row.last_error or "")
+        assert receiver.received == []
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+        async with services.db.transaction() as session:  # due again now
+            await session.execute(update(WebhookDelivery).values(next_attempt_at=datetime.now(UTC)))
+        assert await WebhookRelay(services.db, _key(services), timeout=5).run_once() == 1
+        assert receiver.verified()[0]["type"] == "patron.registered"
 
 
 async def test_a_refused_connection_is_a_failed_attempt(services: Services) -> None:
