@@ -92,8 +92,10 @@ MESSAGES: Messages = {
     "choice_invalid": {"ja": "選択肢から選んでください。", "en": "Choose one of the options."},
     # Raised by patrons.names.normalise_kana, which has no message table of its own yet.
     "kana_invalid": {
-        "ja": "フリガナはカタカナ（またはひらがな）で入力してください。",
-        "en": "Write the reading in katakana (or hiragana).",
+        "ja": "フリガナはカタカナ（またはひらがな）で入力してください。"
+        "ローマ字のお名前は、読み方をカタカナで入力してください（例：Smith → スミス）。",
+        "en": "Write the reading in katakana (or hiragana). A name in the Latin alphabet is"
+        " written as it sounds, for example スミス for Smith.",
     },
 }
 

@@ -35,6 +35,7 @@ from tests.web_apply_support import (
 from tests.web_support import (
     Client,
     csrf_from,
+    form_token,
     login,
     make_staff,
     web_client,
@@ -146,3 +147,20 @@ async def test_the_approval_notice_gives_the_number_a_line_of_its_own(
     queue = (await client.get(f"{approved.headers['location']}&lang=ja")).text
     notice = queue.split('class="notice decided"', 1)[1].split("</p>", 1)[0]
     assert "メールでお知らせしました。<br>利用者番号：" in notice
+
+
+async def test_a_name_in_the_latin_alphabet_is_shown_how_to_write_its_reading(
+    client: Client, services: Services
+) -> None:
+    """A foreign resident types their reading in romaji: the error says to write it as it
+    sounds in katakana, with an example, in both languages."""
+    await open_draft(client, services)
+    assert (await agree(client, services)).status_code == 303
+    form = {**FORMS["yokohama"], "family_kana": "Smith"}
+    japanese = visible_text((await post_form(client, form)).text)
+    example = "ローマ字のお名前は、読み方をカタカナで入力してください（例：Smith → スミス）。"
+    assert example in japanese
+    assert ascii_in_japanese(japanese) == []
+    token = await form_token(client, "/apply/form?lang=en")
+    sent = await client.post("/apply/form?lang=en", data={**form, "_csrf_token": token})
+    assert "written as it sounds, for example スミス for Smith." in visible_text(sent.text)
