@@ -40,6 +40,7 @@ _FIXED_FORMS: Final = {
     "63": re.compile(rf"[0-9]{{3}}{_DATE}[ Y]{{10}}"),
     "35": re.compile(_DATE),
 }
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0 and C1 (CR and LF already cut)
 MAX_LINE: Final = 4096  # bytes; far above any request here
 _TRAILER: Final = re.compile(rb"(?:AY(?P<seq>[0-9]))?AZ(?P<sum>[0-9A-Fa-f]{4})$")
 
@@ -84,8 +85,9 @@ def checksum(data: bytes) -> str:
 def parse(line: bytes) -> Request:
     """Read one request line (without its carriage return; a leading line feed from a
     CR LF client is dropped). Raises :class:`BadChecksum`, :class:`UnknownMessage` (a
-    well-formed line with another identifier) or :class:`Malformed` (also for fixed fields
-    cut short, holding a ``|``, or not in the guide's form: ``_FIXED_FORMS``)."""
+    well-formed line with another identifier) or :class:`Malformed` (also for a control
+    character anywhere, and fixed fields cut short, holding a ``|``, or not in the guide's
+    form: ``_FIXED_FORMS``)."""
     line = line.lstrip(b"\n").rstrip(b"\r\n")
     sequence: str | None = None
     checked = False
@@ -102,6 +104,8 @@ def parse(line: bytes) -> Request:
         text = line.decode("utf-8")
     except UnicodeDecodeError as error:
         raise Malformed("not UTF-8") from error
+    if _CONTROL.search(text):  # no field holds one; PostgreSQL refuses NUL in text
+        raise Malformed("a control character")
     if len(text) < 2 or not text[:2].isdigit():
         raise Malformed("no message identifier")
     ident = text[:2]

@@ -173,6 +173,22 @@ async def test_a_patron_information_without_its_summary_gets_96_not_an_answer_fo
     assert answer.field("BL") == "Y"
 
 
+async def test_control_characters_in_fields_get_96_on_both_engines(
+    port: int, services: Services
+) -> None:
+    """NUL (which PostgreSQL refuses in text) or another control in a login or a patron id
+    is an unreadable line, not an error that drops the connection."""
+    client = await Sip2Client.connect(port)
+    assert await client.send_raw(b"9300CNgate\x00|COx|CPx|\r") == resend()
+    assert await client.login()  # the same connection goes on
+    card = await make_card(services)
+    for bad in (b"\x00", b"\x1b", b"\xc2\x85"):  # NUL, ESC, NEL (C1)
+        line = b"2300120261130    101500AOminato|AA" + card.user_number.encode() + bad + b"|\r"
+        assert await client.send_raw(line) == resend()
+        assert (await client.patron_status(card.user_number)).field("BL") == "Y"
+    await client.close()
+
+
 async def test_bad_checksums_get_96_then_the_connection_closes(kiosk: Sip2Client) -> None:
     for _ in range(MAX_RESENDS):
         assert await kiosk.send_raw(b"990 402.00AY1AZFCB5\r") == resend()
