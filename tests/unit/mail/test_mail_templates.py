@@ -157,6 +157,17 @@ def test_verify_email_names_the_sender_address() -> None:
         assert "24" in mail.body_text
 
 
+@pytest.mark.parametrize("name", sorted(set(TEMPLATES) - {"emergency_closure"}))
+def test_a_japanese_email_names_the_library_before_its_signature(name: str) -> None:
+    """As a city office writes (○○図書館です。): the completion, inquiry, reminder and
+    cancellation emails began straight after 様 with 図書館の…. The emergency-closure notice
+    is the library's own text."""
+    mail = render(name, "ja", _context(name))
+    library = LIBRARY["ja"].name
+    for body, signature in ((mail.body_text, "――――"), (mail.body_html, "<hr")):
+        assert library in body.split(signature, 1)[0], name
+
+
 def test_verify_email_says_an_expired_link_is_asked_again_and_the_draft_kept() -> None:
     """Not "start again": a new link for the same address resumes the saved draft
     (registration.drafts.open_application)."""
