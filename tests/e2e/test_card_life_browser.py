@@ -236,7 +236,7 @@ def _apply_from_my_library(phone: Phone, button: str, name: str, form: Callable[
     _submit(phone, "/apply/documents")
     expect(page.locator(".attached li")).to_have_count(1)
     phone.shot(f"life-{name}-3-documents")
-    page.get_by_role("link", name="次へ：申請内容の確認").click()
+    page.locator("#all-attached").get_by_role("link", name="次へ：申請内容の確認").click()
     expect(page).to_have_url(f"{url}/apply/review")
     phone.shot(f"life-{name}-4-review")
     _submit(phone, "/apply/submit")
