@@ -40,8 +40,8 @@ TEMPLATES: Mapping[str, frozenset[str]] = {
     "application_rejected": frozenset(
         {"name", "procedure", "reason", "reinstated_number", "library"}
     ),
-    "inquiry": frozenset({"name", "question", "answer_link", "answer_by", "library"}),
-    "application_cancelled": frozenset({"name", "answer_by", "library"}),
+    "inquiry": frozenset({"name", "procedure", "question", "answer_link", "answer_by", "library"}),
+    "application_cancelled": frozenset({"name", "procedure", "answer_by", "library"}),
     # After registration: recovery, password, procedures, notices.
     "number_reminder": frozenset({"patrons", "login_link", "library"}),
     "password_reset": frozenset({"name", "link", "expires_hours", "library"}),

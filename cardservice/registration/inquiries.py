@@ -114,6 +114,7 @@ async def ask(
     token = await issue(session, LinkPurpose.INQUIRY_ANSWER, subject, ttl, now=now)
     context = {
         "name": app.display_name,
+        "procedure": app.procedure,
         "question": text,
         "answer_link": answer_link(base_url, token),
         "answer_by": answer_by,
@@ -287,6 +288,7 @@ async def _lapse(
         language = language_of(app)
         context = {
             "name": app.display_name,
+            "procedure": app.procedure,
             "answer_by": inquiry.answer_by,
             "library": letterhead(profile, language),
         }

@@ -168,6 +168,21 @@ def test_a_japanese_email_names_the_library_before_its_signature(name: str) -> N
         assert library in body.split(signature, 1)[0], name
 
 
+@pytest.mark.parametrize("name", ["inquiry", "application_cancelled"])
+def test_a_question_or_cancellation_names_the_procedure(name: str) -> None:
+    """A question about a renewal said 利用者登録のお申し込み (a new registration)."""
+    context = {**_context(name), "procedure": "renewal"}
+    ja, en = render(name, "ja", context), render(name, "en", context)
+    assert "有効期限更新のお申し込み" in ja.subject
+    for body in (ja.body_text, ja.body_html):
+        assert "有効期限更新のお申し込み" in body
+        assert "利用者登録" not in body
+    assert "renewal application" in en.subject
+    for body in (en.body_text, en.body_html):
+        assert "your renewal application" in " ".join(body.split()).lower()
+        assert "library card application" not in body
+
+
 def test_verify_email_says_an_expired_link_is_asked_again_and_the_draft_kept() -> None:
     """Not "start again": a new link for the same address resumes the saved draft
     (registration.drafts.open_application)."""
@@ -221,6 +236,7 @@ def test_template_dir_follows_the_environment(
     assert template_dir() == tmp_path.resolve()
     context = {
         "name": "a < b",
+        "procedure": "new",
         "answer_by": "then",
         "library": Letterhead(name="L", email="l@x.jp"),
     }
