@@ -29,9 +29,14 @@
       window.location.assign(url.toString());
       return;
     }
+    var chosen = [];
     Array.prototype.forEach.call(form.querySelectorAll("input[type=file]"), function (input) {
+      if (input.files && input.files.length && input.id) {
+        chosen.push(input.id); // the page in the other language asks for it again
+      }
       input.disabled = true;
     });
+    remember(CHOOSE_AGAIN, chosen.length ? JSON.stringify(chosen) : null);
     var flag = document.createElement("input");
     flag.type = "hidden";
     flag.name = "_lang_switch"; // web/i18n.py LANG_SWITCH_FIELD
@@ -59,6 +64,31 @@
      (the CSRF token) are not kept. */
   var SWITCHED = "cardservice-lang-switched";
   var KEPT = "cardservice-lang-kept";
+  var CHOOSE_AGAIN = "cardservice-lang-file";
+
+  // A file chosen before the switch is not sent (a browser cannot be handed it back): the
+  // field says so, in the page's new language (its data-choose-again).
+  function askForFilesAgain() {
+    var ids = [];
+    try {
+      ids = JSON.parse(recalled(CHOOSE_AGAIN) || "[]");
+    } catch (ignored) {
+      ids = [];
+    }
+    remember(CHOOSE_AGAIN, null);
+    ids.forEach(function (id) {
+      var input = document.getElementById(id);
+      if (!input || input.type !== "file" || !input.getAttribute("data-choose-again")) {
+        return;
+      }
+      var note = document.createElement("p");
+      note.className = "notice";
+      note.id = id + "-choose-again";
+      note.setAttribute("role", "status");
+      note.textContent = input.getAttribute("data-choose-again");
+      input.parentNode.insertBefore(note, input);
+    });
+  }
 
   function remember(key, value) {
     try {
@@ -131,6 +161,7 @@
     }
     if (recalled(SWITCHED)) {
       remember(SWITCHED, null);
+      askForFilesAgain();
       if (window.history && history.replaceState) {
         history.replaceState(history.state, "", window.location.href);
         keepOnLeaving();
