@@ -56,6 +56,9 @@ class LibrarySection(Strict, kw_only=True, frozen=True):
     resident_municipalities: list[ShortText]
     # Municipalities whose residents must come to the counter (Yokohama's wide-area use).
     counter_municipalities: list[ShortText] = []
+    # The English names of the municipalities above, for pages shown in English
+    # ({"松戸市" = "Matsudo"}); a municipality without one is shown as Japan Post names it.
+    municipality_names_en: dict[ShortText, ShortText] = {}
     sender_email: Annotated[str, Meta(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
     phone: str = ""
     # The rest of the library's contact, printed in every email's signature and the pages'
@@ -68,6 +71,16 @@ class LibrarySection(Strict, kw_only=True, frozen=True):
     timezone: str = "Asia/Tokyo"
     # A postal code in the library's own city, shown as the example on forms (NNN-NNNN).
     sample_postal_code: Annotated[str, Meta(pattern=r"^[0-9]{3}-[0-9]{4}$")] = "231-0005"
+
+    def municipality_name(self, name: str, lang: str) -> str:
+        """``name`` (as Japan Post writes it, "松戸市") in ``lang``: in English the name
+        ``municipality_names_en`` gives ("Matsudo"), the library's own city as ``city.en``,
+        else ``name`` unchanged."""
+        if lang != "en":
+            return name
+        if name == self.city.ja:
+            return self.municipality_names_en.get(name, self.city.en)
+        return self.municipality_names_en.get(name, name)
 
 
 class CardSection(Strict, kw_only=True, frozen=True):

@@ -92,7 +92,7 @@ MESSAGES: Messages = {
         "en": "The file {filename} is empty.",
     },
     "document_too_large": {
-        "ja": "ファイル「{filename}」は大きすぎます（上限 {max_mb}MB）。"
+        "ja": "ファイル「{filename}」は大きすぎます（上限{max_mb}MB）。"
         "上限を超える場合は窓口でお申し込みください。",
         "en": "The file {filename} is too large (at most {max_mb} MB). "
         "If you cannot make it smaller, please apply at the counter.",
@@ -103,7 +103,7 @@ MESSAGES: Messages = {
         "en": "The file {filename} is not an image we accept. Attach a {formats} image.",
     },
     "document_too_many_pixels": {
-        "ja": "画像「{filename}」の画素数が多すぎます（上限 {max_megapixels} メガピクセル）。"
+        "ja": "画像「{filename}」の画素数が多すぎます（上限{max_megapixels}メガピクセル）。"
         "解像度を下げて撮影してください。",
         "en": "The image {filename} has too many pixels (at most {max_megapixels} megapixels). "
         "Take the photo at a lower resolution.",
@@ -114,7 +114,7 @@ MESSAGES: Messages = {
         "en": "The image {filename} is damaged or incomplete. Please take it again and attach it.",
     },
     "document_too_large_decoded": {
-        "ja": "画像「{filename}」は展開すると大きすぎます（上限 {max_decoded_mb}MB）。"
+        "ja": "画像「{filename}」は展開すると大きすぎます（上限{max_decoded_mb}MB）。"
         "解像度を下げて撮影するか、JPEG で保存して添付してください。",
         "en": "The image {filename} is too large once decoded (at most {max_decoded_mb} MB). "
         "Take it at a lower resolution, or save it as a JPEG and attach it.",
@@ -143,7 +143,7 @@ MESSAGES: Messages = {
         "resolution, or save it as a JPEG, and attach it.",
     },
     "document_too_many": {
-        "ja": "添付できるファイルは {max_files} 点までです。",
+        "ja": "添付できるファイルは{max_files}点までです。",
         "en": "You can attach at most {max_files} files.",
     },
 }

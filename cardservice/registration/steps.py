@@ -63,7 +63,7 @@ MESSAGES: Messages = {
         "en": "Choose a file to attach.",
     },
     "request_too_large": {
-        "ja": "ファイルが大きすぎます（上限 {max_mb}MB）。"
+        "ja": "ファイルが大きすぎます（上限{max_mb}MB）。"
         "上限を超える場合は窓口でお申し込みください。",
         "en": "The file is too large (at most {max_mb} MB). "
         "If you cannot make it smaller, please apply at the counter.",

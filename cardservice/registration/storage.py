@@ -54,7 +54,7 @@ MESSAGES: Messages = {
         "en": "Attach the front of this document only.",
     },
     "document_upload_limit": {
-        "ja": "この申請では短時間に多くの画像が送られました（1時間に {limit} 点まで）。"
+        "ja": "この申請では短時間に多くの画像が送られました（1時間に{limit}点まで）。"
         "しばらくたってからもう一度添付してください。",
         "en": "Many images were sent for this application in a short time (at most {limit} "
         "an hour). Please wait a while and attach it again.",

@@ -5,7 +5,8 @@ space; English writes "Status: active" and "card (front)". Templates use:
 
 - ``label``: ``{{ _("Status")|label }}<strong>…</strong>`` gives 状態： / Status:␠;
 - ``parens``: ``{{ name }}{{ detail|parens }}`` gives （detail） / ␠(detail);
-- ``joined``: ``{{ names|joined }}`` gives a、b、c / a, b, c (a list of choices).
+- ``joined``: ``{{ names|joined }}`` gives a、b、c / a, b, c (a list of choices);
+- ``sep()``: between the parts of a list line (date, state, address): 「、」 / " · ".
 
 Each reads ``lang`` ("ja" or "en") from the template's context.
 """
@@ -42,8 +43,16 @@ def joined(context: Context, items: Iterable[object]) -> Markup:
     return escape("、" if _ja(context) else ", ").join(escape(item) for item in items)
 
 
+@pass_context
+def sep(context: Context) -> Markup:
+    """The mark between the parts of a list line: 「、」 with no space in Japanese (a
+    Japanese page prints no middle dot between spaces), " · " in English."""
+    return escape("、" if _ja(context) else " · ")
+
+
 def install_label_filters(env: Environment) -> None:
-    """Add ``label``, ``parens`` and ``joined`` to ``env``."""
+    """Add the filters ``label``, ``parens``, ``joined`` and the global ``sep`` to ``env``."""
     env.filters["label"] = label
     env.filters["parens"] = parens
     env.filters["joined"] = joined
+    env.globals["sep"] = sep

@@ -85,7 +85,7 @@ def _card_reads_like_a_card(phone: Phone, user_number: str, scale: int) -> None:
     phone.goto("/card")
     card = page.locator("section.library-card")
     expect(card.locator(".card-library-name")).to_have_text(PROFILE.library.name.ja)
-    expect(card.locator(".card-kind")).to_have_text("図書館利用カード")
+    expect(card.locator(".card-kind")).to_have_text("利用カード")
     expect(card.locator(".card-state-value")).to_have_text("有効")
     expect(card.locator(".card-details time")).to_have_text(
         re.compile(r"^\d{4}年\d{1,2}月\d{1,2}日$")

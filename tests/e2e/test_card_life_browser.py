@@ -162,7 +162,7 @@ def _forgotten_number(phone: Phone, staff: Phone, seeded: Seeded) -> None:
     page = phone.page
     phone.goto("/login")
     phone.shot("life-01-login")
-    page.get_by_role("link", name="利用券番号（利用者番号）が分からないかた").click()
+    page.get_by_role("link", name="利用者番号が分からないかた").click()
     expect(page).to_have_url(f"{phone.server.url}/forgot-number")
     page.get_by_label("メールアドレス").fill(EMAIL)
     page.get_by_label("生年月日").fill(BIRTH_DATE)

@@ -185,7 +185,7 @@ async def test_preview_then_send(client: Client, services: Services) -> None:
     preview = await post(client, "/staff/notices/preview", DRAFT)
     assert preview.status_code == 200
     page = preview.text
-    assert "3 人の利用者に送信します。" in page
+    assert "3人の利用者に送信します。" in page
     assert "【横浜市立みなと図書館】台風のため臨時休館します" in page
     assert "[Yokohama Minato Library] Closed today because of the typhoon" in page
     assert "返却は &lt;ブックポスト&gt; をご利用ください。" in page
@@ -215,10 +215,17 @@ async def test_preview_then_send(client: Client, services: Services) -> None:
 
     done = await client.get(sent.headers["location"])
     assert done.status_code == 200
-    assert "完了：3通のメールを送信待ちにしました" in done.text
+    # Japanese closes up: the time in full-width parentheses, no space after the sentence.
+    assert "完了：3通のメールを送信待ちにしました<span" in done.text
+    assert '<span class="meta">（<time' in done.text
     assert "Refresh" not in done.headers
     listing = await client.get("/staff/notices")
     assert f'href="/staff/notices/{notice.id}"' in listing.text
+    # The list line's parts: 「、」 in Japanese, " · " in English, never a bare middle dot.
+    assert "</time>、完了：3通" in listing.text
+    assert "·" not in listing.text
+    english = await client.get("/staff/notices?lang=en")
+    assert "</time> · Done: 3 emails queued" in english.text
 
     # A second click on "send" is the same notice, not a second one.
     again = await client.post("/staff/notices", data={**DRAFT, "_csrf_token": csrf_from(page)})
@@ -242,6 +249,7 @@ async def test_batches_show_progress_until_done(client: Client, services: Servic
     assert waiting.headers["Refresh"] == "5"
     assert "送信中：7通のうち0通を送信待ちにしました" in waiting.text
     assert f'<a href="{path}">' in waiting.text
+    assert f'秒ごとに更新されます。<a href="{path}">' in waiting.text  # no space after 。
 
     queued = []
     while True:

@@ -192,7 +192,7 @@ async def test_staff_pages_ignore_a_patron_device(client: Client, services: Serv
 
 async def test_the_login_page_offers_the_tick_in_both_languages(client: Client) -> None:
     japanese = await client.get("/login")
-    assert "このデバイスでログインしたままにする" in japanese.text
+    assert "この端末でログインしたままにする" in japanese.text
     assert 'name="keep" type="checkbox"' in japanese.text
     english = await client.get("/login?lang=en")
     assert "Keep me signed in on this device" in english.text

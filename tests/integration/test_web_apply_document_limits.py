@@ -216,7 +216,7 @@ async def test_uploads_are_limited_per_application(draft: Client, services: Serv
         assert "画像として読み取れません" in file_error(response.text)
     limited = await upload(draft, "my_number", "front", photo())
     assert limited.status_code == 400
-    assert f"1時間に {UPLOADS_PER_HOUR} 点まで" in file_error(limited.text)
+    assert f"1時間に{UPLOADS_PER_HOUR}点まで" in file_error(limited.text)
     assert await count(services, ApplicationDocument) == 0
 
 

@@ -109,7 +109,7 @@ async def test_an_oversized_file_is_refused_with_its_limit(
 ) -> None:
     limit = services.settings.profile.documents.max_bytes  # Kashiwa's is over Litestar's default
     message, _ = await _refused(draft, services, "my_number", "front", b"\xff" * (limit + 1))
-    assert f"上限 {limit / 1_000_000:g}MB" in message
+    assert f"上限{limit / 1_000_000:g}MB" in message
     assert "窓口" in message
 
 

@@ -70,7 +70,7 @@ async def test_a_students_review_page_writes_japanese_parentheses(
     done = (await client.get("/apply/documents?lang=ja")).text
     assert '添付されています。<a href="/apply/review">' in done
     # photo.js's words for a photo it made smaller: no 。 inside the parentheses.
-    assert "（{width} × {height} ピクセル、{before}MBから{after}MBに）。" in done
+    assert "（{width} × {height}ピクセル、{before}MBから{after}MBに）。" in done
 
     japanese = visible_text((await client.get("/apply/review?lang=ja")).text)
     assert f"在学（{SCHOOL}）" in japanese

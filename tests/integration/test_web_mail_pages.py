@@ -153,7 +153,7 @@ async def test_failed_mail_is_listed_and_can_be_retried(
     assert page.status_code == 200
     assert "hanako@example.org" in page.text
     assert "550 mailbox unavailable" in page.text
-    assert "送信試行 8 回" in page.text
+    assert "送信を8回試行" in page.text
     assert f'action="/staff/outbox/{mail_id}/retry"' in page.text
 
     token = await form_token(quiet_client, "/staff/outbox/failed")

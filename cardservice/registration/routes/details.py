@@ -160,7 +160,9 @@ def _form_page(  # the page's state, each part shown by the template
         # Residents of these other municipalities register as residents too (Kashiwa: the
         # neighbouring cities in Chiba), so the "I live" choice names them.
         resident_others=("、" if lang == "ja" else ", ").join(
-            m for m in profile.library.resident_municipalities if m != profile.library.city.ja
+            profile.library.municipality_name(m, lang)
+            for m in profile.library.resident_municipalities
+            if m != profile.library.city.ja
         ),
         postal_example=profile.library.sample_postal_code,
         extra_document=profile.documents.extra_for_work_or_study,

@@ -16,19 +16,19 @@ from cardservice.web.i18n import N_, Lang, gettext
 
 EXTRA_NAME: Final = N_("Document showing your workplace or school")
 DOES_NOT_FIT: Final = N_(
-    "%(document)s needs %(photos)s photos, and with the document showing your workplace "
-    "or school that makes %(needed)s, but at most %(max_files)s files can be sent online. Use "
-    "one of these instead: %(fitting)s. If you have none of them, please apply at a library "
-    "counter."
+    "This document (%(document)s) needs %(photos)s photos, and with the document showing "
+    "your workplace or school that makes %(needed)s, but at most %(max_files)s files can be "
+    "sent online. Use one of these instead: %(fitting)s. If you have none of them, please "
+    "apply at a library counter."
 )
 DOES_NOT_FIT_ALONE: Final = N_(
-    "%(document)s needs %(photos)s photos, but at most %(max_files)s files can be sent "
-    "online. Use one of these instead: %(fitting)s."
+    "This document (%(document)s) needs %(photos)s photos, but at most %(max_files)s files "
+    "can be sent online. Use one of these instead: %(fitting)s."
 )
 OPTIONAL_SIDE_DOES_NOT_FIT: Final = N_(
-    "There is no room for the %(side)s of %(document)s: at most %(max_files)s files can "
-    "be sent online, and it is needed only in some cases. Attach the other side only, or use "
-    "one of these instead: %(fitting)s."
+    "There is no room for the %(side)s of this document (%(document)s): at most "
+    "%(max_files)s files can be sent online, and it is needed only in some cases. Attach the "
+    "other side only, or use one of these instead: %(fitting)s."
 )
 TOO_MANY: Final = N_(
     "At most %(max_files)s files can be sent online. First remove %(remove)s under "

@@ -129,3 +129,18 @@ def test_each_profile_signs_with_its_own_contact(profile_id: str) -> None:
             assert any(profile.library.phone in line for line in tail)
         if profile.library.department:
             assert profile.library.department.get(lang) in tail
+
+
+def test_english_emails_greet_without_reversing_the_name() -> None:
+    """The record holds the family name first (Smith / John, 山田 / Jane); "Dear Smith John"
+    reads wrong to an English reader, so English emails open with a neutral "Hello,"."""
+    greeted = 0
+    for name, lang, _, mail in MAILS:
+        if lang != "en":
+            continue
+        for text in (mail.body_text, visible_text(mail.body_html)):
+            assert "Dear" not in text, name
+        if "name" in TEMPLATES[name]:
+            assert "\nHello,\n" in f"\n{mail.body_text}", name
+            greeted += 1
+    assert greeted
