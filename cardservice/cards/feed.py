@@ -64,7 +64,9 @@ __all__ = [
 ]
 
 # A cursor is a seq: a non-negative decimal integer that fits a BIGINT.
-_CURSOR: Final = re.compile(r"0|[1-9][0-9]{0,17}")
+# A cursor as the feed hands it out: a seq in decimal, at most 18 digits (fits int64).
+CURSOR_PATTERN: Final = r"0|[1-9][0-9]{0,17}"
+_CURSOR: Final = re.compile(CURSOR_PATTERN)
 
 
 class FeedCursorInvalid(InvalidInput):

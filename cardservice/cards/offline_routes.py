@@ -15,7 +15,13 @@ from litestar.status_codes import HTTP_200_OK
 
 from cardservice.calendar import end_of_day
 from cardservice.cards.device_proof import STEP_SECONDS, device_public_jwk
-from cardservice.cards.feed import FeedContext, feed_payload, parse_cursor, sign_bundle
+from cardservice.cards.feed import (
+    CURSOR_PATTERN,
+    FeedContext,
+    feed_payload,
+    parse_cursor,
+    sign_bundle,
+)
 from cardservice.cards.models import CardStatus
 from cardservice.cards.routes import api_key_required
 from cardservice.cards.tokens import sign_card_token
@@ -75,9 +81,11 @@ class NoActiveCard(Conflict):
 )
 async def offline_feed(
     request: Request[Any, Any, Any],
-    # Not bounded here: a long value is a cursor that is not one (422 feed_cursor_invalid,
-    # parse_cursor), not a 400; the server's line length bounds it.
-    since: Annotated[str | None, QueryParameter()] = None,
+    # Published with its pattern but not checked here: a value that is not a cursor is
+    # parse_cursor's 422 feed_cursor_invalid, not a 400; the server's line length bounds it.
+    since: Annotated[
+        str | None, QueryParameter(schema_extra={"pattern": f"^({CURSOR_PATTERN})$"})
+    ] = None,
 ) -> Response[bytes]:
     svc = services(request)
     cursor = parse_cursor(since)
