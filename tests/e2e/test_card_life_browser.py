@@ -299,14 +299,14 @@ def _lost_card(phone: Phone, staff: Phone, seeded: Seeded) -> tuple[str, str]:
         page.locator("#eloan_acknowledged").check()
 
     _apply_from_my_library(
-        phone, "紛失の届け出・再発行を申請する", "reissue", reason_and_acknowledgement
+        phone, "紛失の届出・再発行を申請する", "reissue", reason_and_acknowledgement
     )
     # Suspended at once: a finder cannot borrow with it while the reissue waits.
     lost = _verify(phone, seeded.api_key, barcode=seeded.user_number)
     assert (lost["status"], lost["reason"]) == ("suspended", "reported_lost")
     phone.goto("/card")
     expect(page.locator(".card-state-value")).to_have_text("利用停止中")
-    expect(page.get_by_role("alert")).to_contain_text("紛失の届け出があったため")
+    expect(page.get_by_role("alert")).to_contain_text("紛失の届出があったため")
     phone.shot("life-reissue-5b-card-suspended")
     page.locator("details.card-qr:not(.card-rotating) summary").click()  # behind a tap
     ((old_token, _),) = _scanned(phone, ".card-qr-code", zxingcpp.BarcodeFormat.QRCode)

@@ -125,7 +125,7 @@ async def test_procedures_open_now_post_with_csrf_and_renewal_says_when(
     lost = section(html, "lost")
     assert 'action="/apply/procedure/reissue"' in lost
     assert f'name="_csrf_token" value="{token}"' in lost
-    assert "紛失の届け出・再発行を申請する" in lost
+    assert "紛失の届出・再発行を申請する" in lost
     procedures = section(html, "procedures")
     assert 'action="/apply/procedure/change"' in procedures
     assert 'action="/apply/procedure/renewal"' not in procedures
