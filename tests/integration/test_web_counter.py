@@ -212,7 +212,9 @@ async def test_the_changing_code_of_the_card_page_is_judged_as_a_card(
     generic = (await _scan(client, token, "hello"))["words"]
     alone = await _scan(client, token, bound)
     assert (alone["status"], alone["user_number"]) == ("invalid", card.user_number)
-    assert alone["words"] == "利用者に、利用カードの画面の「切り替わるコード」を表示してもらってください。"
+    assert alone["words"] == (
+        "利用者に、利用カードの画面の「切り替わるコード」を表示してもらってください。"
+    )
     stale = await _scan(client, token, code.replace(f"~{step}~", f"~{step - 10}~"))
     assert stale["status"] == "invalid"
     assert stale["words"] != generic
