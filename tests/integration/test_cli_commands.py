@@ -16,13 +16,14 @@ from tests.cli_support import cardservice, cli_env
 
 TESTS = Path(__file__).resolve().parents[1]
 # A call of the console script in a test: cardservice(env, "card", "revoke", …),
-# serving(env, "serve", …), or a test file's own wrapper of cardservice, run(env, …) or
-# fail(env, …); the leading string literals name the command.
+# serving(env, "serve", …), a test file's own wrapper of cardservice, run(env, …) or
+# fail(env, …), or a server started as a process, [str(COMMAND), "sip2", "serve", …]; the
+# leading string literals name the command.
 _CALL = re.compile(
-    r"\b(?:(?:cardservice|serving)\(\s*\w+|(?:run|fail)\(\s*env),\s*"
-    r'((?:"[a-z-]+"\s*[,)]\s*)+)'
+    r"(?:\b(?:(?:cardservice|serving)\(\s*\w+|(?:run|fail)\(\s*env)|\[str\(COMMAND\)),\s*"
+    r'((?:"[a-z0-9-]+"\s*[,)\]]\s*)+)'
 )
-_WORD = re.compile(r'"([a-z-]+)"')
+_WORD = re.compile(r'"([a-z0-9-]+)"')
 
 
 def commands(group: click.Group = main, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
@@ -41,7 +42,7 @@ def _called_in_tests() -> set[tuple[str, ...]]:
     for path in TESTS.rglob("test_*.py"):
         for match in _CALL.finditer(path.read_text(encoding="utf-8")):
             words = tuple(_WORD.findall(match.group(1)))
-            called.update(words[:length] for length in (1, 2))
+            called.update(words[:length] for length in (1, 2, 3))
     return called
 
 

@@ -148,6 +148,7 @@ async def test_background_runs_catcher_and_relay_in_dev(services: Services) -> N
         "en",
         {
             "name": "Hanako Yamada",
+            "procedure": "new",
             "answer_by": date(2026, 12, 1),
             "library": letterhead(settings.profile, "en"),
         },

@@ -31,6 +31,7 @@ CANCELLED = OutgoingMail(
     language="ja",
     context={
         "name": "山田 花子",
+        "procedure": "new",
         "answer_by": date(2026, 12, 1),
         "library": Letterhead(name="横浜市立みなと図書館", email="library@example.org"),
     },

@@ -93,7 +93,7 @@ async def test_a_worker_under_a_two_file_cap_gets_through(
     refused = await upload(client, "health_insurance", "front", photo())
     assert refused.status_code == 400
     message = _refusal(refused.text)
-    assert "健康保険証は2点の写真が必要で" in message
+    assert "この書類（健康保険証）は2点の写真が必要で" in message
     assert "合わせると3点" in message
     assert "次のいずれかをご利用ください：マイナンバーカード（個人番号カード）、運転免許" in message
     assert '<option value="health_insurance" selected>' in refused.text  # the choice is kept

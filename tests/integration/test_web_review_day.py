@@ -71,7 +71,8 @@ def history_of(page: str) -> list[str]:
     """The application's history entries, as "who action" in order."""
     section = page.split('id="history-title"', 1)[1]
     items = re.findall(r"<li><span class=\"meta\">(.*?)</li>", section, flags=re.S)
-    return [visible(item).split(" · ", 1)[1] for item in items]
+    # The time, then the rest after the page's separator (「、」 in Japanese, " · " in English).
+    return [re.split(r" · |、", visible(item), maxsplit=1)[1] for item in items]
 
 
 async def test_each_decision_opens_the_next_application_then_the_queue(

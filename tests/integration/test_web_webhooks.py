@@ -186,7 +186,7 @@ async def _failed_then_sent_again(
     assert "Next attempt:" in log.text
     assert "Waiting: 1" in (await admin.get("/staff/webhooks")).text
     in_japanese = await admin.get(f"{detail_path}?lang=ja")  # a message's state, not a queue's
-    assert "patron.registered</code> · 送信待ち" in in_japanese.text
+    assert "patron.registered</code>、送信待ち" in in_japanese.text
     assert "待ち日数" not in in_japanese.text
     await admin.get(f"{detail_path}?lang=en")
     async with services.db.transaction() as session:  # due again now
