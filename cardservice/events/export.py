@@ -26,6 +26,7 @@ from sqlalchemy.orm import aliased
 
 from cardservice.cards.models import Card
 from cardservice.db.engine import Database
+from cardservice.patrons.import_rows import PATRON_FIELDS
 from cardservice.patrons.models import Patron
 
 BOM: Final = "\ufeff"
@@ -33,6 +34,15 @@ BATCH: Final = 500
 FILENAME: Final = "patrons-cards.csv"
 _FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
 _E164: Final = re.compile(r"\+[0-9]{6,15}")
+# The patron's columns, by attribute name: the import's own (``patrons.import_rows``), so
+# that what the library system takes back in is what an import reads, then the rest.
+_PATRON_COLUMNS: Final = (
+    *PATRON_FIELDS,
+    "eligibility_basis",
+    "workplace_or_school",
+    "language",
+    "source",
+)
 HEADER: Final = (
     "user_number",
     "card_status",
@@ -41,22 +51,7 @@ HEADER: Final = (
     "expires_on",
     "replaced_by",
     "patron_id",
-    "family_name",
-    "given_name",
-    "family_kana",
-    "given_kana",
-    "birth_date",
-    "email",
-    "phone",
-    "postal_code",
-    "prefecture",
-    "city",
-    "street",
-    "building",
-    "eligibility_basis",
-    "workplace_or_school",
-    "language",
-    "source",
+    *_PATRON_COLUMNS,
     "registered_on",
 )
 
@@ -71,22 +66,7 @@ def _columns(successor: Any) -> tuple[Any, ...]:
         Card.expires_on,
         successor.user_number,
         Patron.id,
-        Patron.family_name,
-        Patron.given_name,
-        Patron.family_kana,
-        Patron.given_kana,
-        Patron.birth_date,
-        Patron.email,
-        Patron.phone,
-        Patron.postal_code,
-        Patron.prefecture,
-        Patron.city,
-        Patron.street,
-        Patron.building,
-        Patron.eligibility_basis,
-        Patron.workplace_or_school,
-        Patron.language,
-        Patron.source,
+        *(getattr(Patron, name) for name in _PATRON_COLUMNS),
         Patron.created_at,
     )
 
