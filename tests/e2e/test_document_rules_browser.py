@@ -94,12 +94,23 @@ def _attach(phone: Phone, doc_type: str, side: str) -> None:
     expect(page).to_have_url(re.compile(r"/apply/documents"))
 
 
+_LOADED = """img => img.complete
+    ? img.naturalWidth > 0
+    : new Promise(done => {
+        img.addEventListener("load", () => done(img.naturalWidth > 0));
+        img.addEventListener("error", () => done(false));
+      })"""
+
+
 def _thumbnails_shown(phone: Phone, count: int) -> None:
     thumbs = phone.page.locator("img.thumb")
     expect(thumbs).to_have_count(count)
     for index in range(count):
-        expect(thumbs.nth(index)).to_be_visible()
-        loaded = thumbs.nth(index).evaluate("img => img.complete && img.naturalWidth > 0")
+        thumb = thumbs.nth(index)
+        # The thumbnails load lazily: bring each into view, then wait for it to load or fail.
+        thumb.scroll_into_view_if_needed()
+        expect(thumb).to_be_visible()
+        loaded = thumb.evaluate(_LOADED)
         assert loaded, f"thumbnail {index} did not load"
 
 
