@@ -7,12 +7,14 @@ Screenshots go to ``test-artifacts/`` for a person to look at.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Dialog, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from cardservice.profiles import load_profile
 from cardservice.registration import applicant, review
@@ -76,13 +78,17 @@ def _log_in(page: Page, server: Server) -> None:
     expect(page.get_by_role("heading", level=1)).to_have_text("Staff home")
 
 
-def _images_loaded(page: Page) -> int:
-    return int(
-        page.evaluate(
-            "Array.from(document.querySelectorAll('img.id-image'))"
-            ".filter(i => i.complete && i.naturalWidth > 0).length"
-        )
-    )
+_LOADED_IMAGES = (
+    "Array.from(document.querySelectorAll('img.id-image'))"
+    ".filter(i => i.complete && i.naturalWidth > 0).length"
+)
+
+
+def _images_loaded(page: Page, expected: int) -> int:
+    """How many ID images have loaded, once ``expected`` have or the wait times out."""
+    with contextlib.suppress(PlaywrightTimeout):
+        page.wait_for_function(f"{_LOADED_IMAGES} >= {expected}", timeout=10_000)
+    return int(page.evaluate(_LOADED_IMAGES))
 
 
 def test_review_on_a_phone_and_a_desktop(server: Server) -> None:
@@ -98,14 +104,14 @@ def test_review_on_a_phone_and_a_desktop(server: Server) -> None:
         page.locator(".queue-item a").click()
         expect(page.get_by_role("heading", name="Possible duplicates")).to_be_visible()
         page.wait_for_load_state("networkidle")
-        assert _images_loaded(page) == 2
+        assert _images_loaded(page, 2) == 2
         phone.shot("review-02-application")
 
         desktop = browser.new_context(viewport={"width": 1366, "height": 900}).new_page()
         _log_in(desktop, server)
         desktop.goto(page.url)
         desktop.wait_for_load_state("networkidle")
-        assert _images_loaded(desktop) == 2
+        assert _images_loaded(desktop, 2) == 2
         ARTIFACTS.mkdir(exist_ok=True)
         desktop.screenshot(
             path=str(ARTIFACTS / "review-03-application-desktop.png"), full_page=True
