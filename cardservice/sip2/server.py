@@ -4,7 +4,9 @@ A connection must log in first (93, checked against the kiosk accounts): until t
 other request closes it. After login it answers SC Status (99 -> 98), Patron Status
 (23 -> 24), Patron Information (63 -> 64), End Patron Session (35 -> 36) and Request ACS
 Resend (97: the last answer again). The patron answers are the verify API's verdicts
-(``cards/counter.py``), so a valid scan records the card's last use as the API does.
+(``cards/counter.py``), so a valid scan records the card's last use as the API does. A
+patron request with AD (the patron's password) is answered with CQ, the password checked as
+patron login checks it, with its rate limits (``sip2/patron_password.py``).
 
 Bad input never ends the server, only at most its connection:
 
@@ -46,6 +48,7 @@ from cardservice.sip2.codec import (
     sip_date,
 )
 from cardservice.sip2.kiosks import Login, check_login
+from cardservice.sip2.patron_password import check_patron_password
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +149,7 @@ class Sip2Server:
         elif state.kiosk is None:
             raise Close(f"message {request.ident} before login")
         else:
-            answer = response(await self._logged_in(request), request)
+            answer = response(await self._logged_in(request, state.kiosk), request)
         state.last = answer
         return answer
 
@@ -170,7 +173,7 @@ class Sip2Server:
             state.closing = "too many failed logins"
         return response(f"94{1 if ok else 0}", request)
 
-    async def _logged_in(self, request: Request) -> str:
+    async def _logged_in(self, request: Request, kiosk: str) -> str:
         now = self._clock()
         if request.ident == "99":
             return self._acs_status(now)
@@ -179,13 +182,27 @@ class Sip2Server:
         language = request.fixed[:3] if request.fixed[:3].isdigit() else "000"
         patron = request.get("AA")
         found = await scan(self._svc.verifier, self._svc.reader, patron)
+        password = None
+        if "AD" in request.fields:  # the patron's password: CQ answers it (patron_password.py)
+            password = await check_patron_password(
+                self._svc.db,
+                found.verdict,
+                request.get("AD"),
+                kiosk=kiosk,
+                secret=self._secret,
+            )
         build = (
             answers.patron_status_response
             if request.ident == "23"
             else answers.patron_information_response
         )
         return build(
-            found, language=language, institution=request.get("AO"), patron=patron, now=now
+            found,
+            language=language,
+            institution=request.get("AO"),
+            patron=patron,
+            now=now,
+            password=password,
         )
 
     def _acs_status(self, now: datetime) -> str:

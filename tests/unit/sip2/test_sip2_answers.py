@@ -15,6 +15,7 @@ from cardservice.sip2.answers import (
     patron_status,
     patron_status_response,
 )
+from cardservice.sip2.patron_password import PatronPassword
 
 NOW = datetime(2026, 11, 30, 10, 15)
 ENDS = date(2029, 11, 30)
@@ -71,3 +72,28 @@ def test_a_revoked_card_names_nobody_and_fields_stay_fields() -> None:
     assert "AOab|AAxAEforged|" in answer
     assert "\r" not in answer
     assert answer.endswith("|AFRevoked: The card was reported lost and has been revoked.|")
+
+
+def test_cq_only_when_a_password_was_checked_and_the_limit_in_words() -> None:
+    found = CounterScan(Verdict(Status.VALID, None, "2000000014", ENDS), "山田 花子")
+    kwargs = {"institution": "minato", "patron": "2000000014", "now": NOW}
+    assert "CQ" not in patron_status_response(found, language="001", **kwargs)
+    right = patron_status_response(found, language="001", password=PatronPassword.VALID, **kwargs)
+    assert "|BLY|CQY|AFValid: The card may be used. Expires on 30 November 2029.|" in right
+    wrong = patron_information_response(
+        found, language="001", password=PatronPassword.WRONG, **kwargs
+    )
+    assert wrong.endswith("|BLY|CQN|AFValid: The card may be used. Expires on 30 November 2029.|")
+    limited = patron_status_response(
+        found, language="014", password=PatronPassword.LIMITED, **kwargs
+    )
+    assert limited.endswith(
+        "|BLY|CQN|AF有効：このカードは利用できます。有効期限：2029年11月30日。"
+        "ログインの試行回数が多すぎます。しばらく時間をおいてから、もう一度お試しください。|"
+    )
+    english = patron_status_response(
+        found, language="001", password=PatronPassword.LIMITED, **kwargs
+    )
+    assert english.endswith(
+        "November 2029. Too many login attempts. Please wait a while and try again.|"
+    )
