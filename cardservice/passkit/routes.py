@@ -1,9 +1,10 @@
 """HTTP routes of Apple Wallet passes: the patron's download, and the PassKit web service.
 
 ``GET /card/wallet/apple.pkpass`` (a page route: log in first) sends the logged-in patron's
-current card as a pass. The web service is under ``/api/passkit`` (the pass's
-``webServiceURL``) with Apple's paths and answers (Apple, "Wallet Passes" web service
-reference):
+current card as a pass when the card is active; for an expired, suspended or revoked card it
+answers with a page saying why and where to go instead (:func:`patron_pass`). The web
+service is under ``/api/passkit`` (the pass's ``webServiceURL``) with Apple's paths and
+answers (Apple, "Wallet Passes" web service reference):
 
 - ``POST /v1/devices/{device}/registrations/{passType}/{serial}``, body ``{"pushToken"}``:
   201 registered, 200 already registered;
@@ -31,7 +32,7 @@ from typing import Annotated, Any, Final
 import msgspec
 from litestar import Request, Response, delete, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
-from litestar.response import Redirect
+from litestar.response import Redirect, Template
 from litestar.status_codes import (
     HTTP_200_OK,
     HTTP_201_CREATED,
@@ -40,7 +41,8 @@ from litestar.status_codes import (
 )
 from sqlalchemy import select
 
-from cardservice.cards.models import Card, CardStatus
+from cardservice.calendar import local_today
+from cardservice.cards.models import Card
 from cardservice.errors import Conflict, NotFound, RateLimited
 from cardservice.passkit.content import apple_card
 from cardservice.passkit.models import ApplePass
@@ -55,12 +57,14 @@ from cardservice.passkit.service import (
 )
 from cardservice.passkit.texts import pass_strings
 from cardservice.passkit.wallet import AppleWallet
-from cardservice.patrons.card_view import CardIssuer, current_card
+from cardservice.patrons.card_view import CardIssuer, CardState, card_state, current_card
 from cardservice.patrons.models import Patron
 from cardservice.patrons.routes.common import current_patron, to_login, with_device_cookie
 from cardservice.security.ratelimit import HOUR, hit
 from cardservice.security.secrets import derive_key, rate_limit_key
 from cardservice.services import Services
+from cardservice.web.errors import STATUS_OF_KIND
+from cardservice.web.pages import render, translate
 from cardservice.web.state import client_address, secrets, services
 from passes.apple import build_pkpass
 from passes.base import BuiltPass
@@ -92,6 +96,26 @@ class CardRevokedForPass(Conflict):
     """This card is no longer valid, so it cannot be added to Wallet."""
 
     code = "card_revoked"
+
+
+class CardExpiredForPass(Conflict):
+    """This card has expired, so it cannot be added to Wallet."""
+
+    code = "card_expired"
+
+
+class CardSuspendedForPass(Conflict):
+    """This card is suspended, so it cannot be added to Wallet."""
+
+    code = "card_suspended"
+
+
+# Why the download refuses a card in each state but active (see :func:`patron_pass`).
+REFUSALS: Final[dict[CardState, type[Conflict]]] = {
+    CardState.REVOKED: CardRevokedForPass,
+    CardState.EXPIRED: CardExpiredForPass,
+    CardState.SUSPENDED: CardSuspendedForPass,
+}
 
 
 class Registration(msgspec.Struct):
@@ -143,8 +167,21 @@ async def _pkpass(
 
 
 @get(APPLE_PASS_PATH, name="apple_wallet_pass")
-async def patron_pass(request: AnyRequest) -> Response[bytes] | Redirect:
-    """The logged-in patron's current card as an Apple Wallet pass."""
+async def patron_pass(request: AnyRequest) -> Response[bytes] | Redirect | Template:
+    """The logged-in patron's current card as a new Apple Wallet pass: for an active card
+    only, the card the card page and My Library offer the button for
+    (``patrons.wallet_links``).
+
+    Any other card gets a page (409, in the page's language) that says why and where to go,
+    and no pass: an expired card is renewed first (My Library, or the counter), then added;
+    a revoked card has nothing to add (My Library shows the account's cards; else the
+    library). A suspended card is refused as well, rather than given a pass that shows the
+    suspension: a new pass would put in the wallet a card that the counter and the
+    self-check machines refuse, with no word of why (the pass shows the status, not the
+    reason), while the page says what to do. Passes already in a wallet are another matter:
+    the web service (:func:`latest_pass`) keeps updating them to show the suspension, the
+    expiry or the void, which is what updates are for, so that a patron who added a valid
+    card sees its state change on the phone."""
     svc = services(request)
     wallet_of(svc)  # not offered: 404 before anything else
     async with svc.db.transaction() as session:
@@ -154,8 +191,9 @@ async def patron_pass(request: AnyRequest) -> Response[bytes] | Redirect:
         card = await current_card(session, patron.id)
         if card is None:
             raise NoCardForPass
-        if card.status == CardStatus.REVOKED:
-            raise CardRevokedForPass
+        state = card_state(card, local_today(svc.policy.timezone))
+        if state is not CardState.ACTIVE:
+            return with_device_cookie(request, _refusal_page(request, card, state))
         apple_pass = await pass_of_card(session, card)
     built = await _pkpass(request, svc, card, apple_pass, patron.language)
     response = Response(
@@ -167,6 +205,24 @@ async def patron_pass(request: AnyRequest) -> Response[bytes] | Redirect:
         },
     )
     return with_device_cookie(request, response)
+
+
+def _refusal_page(request: AnyRequest, card: Card, state: CardState) -> Template:
+    """Why ``card`` (not active) gets no pass, and what to do: ``pages/card/wallet_refused.html``
+    with the refusal's status and stable code."""
+    refusal = REFUSALS[state]()
+    page = render(
+        request,
+        "pages/card/wallet_refused.html",
+        status_code=STATUS_OF_KIND[refusal.kind],
+        message=translate(request, refusal.message),
+        code=refusal.code,
+        state=state.value,
+        reason=card.status_reason or "",
+        expires_on=card.expires_on,
+    )
+    page.headers["Cache-Control"] = "no-store"
+    return page
 
 
 async def _authorized(request: AnyRequest, pass_type: str, serial: str) -> tuple[ApplePass, Card]:

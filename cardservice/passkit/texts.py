@@ -41,6 +41,8 @@ ERRORS: Final = (
     N_("Apple Wallet passes are not offered by this library."),
     N_("You have no card to add to Wallet yet."),
     N_("This card is no longer valid, so it cannot be added to Wallet."),
+    N_("This card has expired, so it cannot be added to Wallet."),
+    N_("This card is suspended, so it cannot be added to Wallet."),
 )
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from cardservice.cards.lifecycle import ReissueReason, reissue_card, renew_card, suspend_card
 from cardservice.cards.models import Card, RevocationReason
-from cardservice.cards.service import revoke_card
+from cardservice.cards.service import revoke_card, set_suspended
 from cardservice.jobs import run_jobs
 from cardservice.passkit.paths import APPLE_PASS_PATH, WEB_SERVICE_PATH
 from cardservice.passkit.push import RecordingPusher
@@ -34,7 +34,9 @@ from cardservice.security import passwords
 from cardservice.security.secrets import app_secrets, derive_key
 from cardservice.services import Services
 from cardservice.settings import Settings
+from passes.google import SAVE_URL
 from tests.factories import make_card
+from tests.google_wallet_support import ISSUER_ID, write_key_file
 from tests.pass_support import PASS_TYPE_ID, TEAM_ID, opened_pass, pass_document, write_chain
 from tests.web_support import Client, form_token, web_client, with_free_catcher_port
 
@@ -381,3 +383,113 @@ async def test_an_expired_card_and_a_device_apns_no_longer_knows(
     )
     assert pusher.sent == []
     assert (await client.get(_device_path())).status_code == 204
+
+
+APPLE_BUTTON = f'href="{APPLE_PASS_PATH}"'
+# Each state but active: how to make it, the refusal's code, its words in both languages,
+# and the page it points to.
+REFUSED = [
+    (
+        "expired",
+        "card_expired",
+        "有効期限が切れているため、Walletに追加できません",
+        "This card has expired, so it cannot be added to Wallet.",
+        'href="/my#procedures"',
+    ),
+    (
+        "staff",
+        "card_suspended",
+        "図書館へお問い合わせください。利用カードが再び使えるようになると",
+        "Please contact the library. Once the card can be used again",
+        'href="/my"',
+    ),
+    (
+        "reported_lost",
+        "card_suspended",
+        "紛失の届出があったものです",
+        "You reported this card lost.",
+        'href="/my"',
+    ),
+    (
+        "withdrawn",
+        "card_revoked",
+        "現在、有効な利用カードがありません",
+        "This card is no longer valid, so it cannot be added to Wallet.",
+        'href="/my"',
+    ),
+]
+
+
+async def _set_state(services: Services, card_id: int, change: str) -> None:
+    async with services.db.transaction() as session:
+        held = await session.get_one(Card, card_id)
+        if change == "expired":
+            held.expires_on = date(2020, 3, 31)
+        elif change == "withdrawn":
+            held.expires_on = date(2099, 3, 31)
+            set_suspended(held, None)
+            await revoke_card(session, held, RevocationReason.WITHDRAWN, services.policy)
+        else:
+            held.expires_on = date(2099, 3, 31)
+            set_suspended(held, change)
+
+
+async def test_a_card_that_cannot_be_used_gets_a_page_instead_of_a_new_pass(
+    services: Services, chain_dir: Path, tmp_path: Path
+) -> None:
+    """An expired, suspended or revoked card: no wallet button on the card page or My Library
+    (neither Apple's nor Google's), and the download, asked for all the same, answers a page
+    in the page's language saying why and where to go (409, the refusal's code), never a
+    pass. A pass already in a wallet is still updated to show the card's state."""
+    both = msgspec.structs.replace(
+        with_free_catcher_port(services.settings),
+        google_wallet_issuer_id=ISSUER_ID,
+        google_wallet_key_file=write_key_file(tmp_path),
+    )
+    card = await _patron(services)
+    async with services.db.transaction() as session:
+        apple_pass = await pass_of_card(session, card)
+    key = derive_key(app_secrets(services.settings), AUTH_KEY_LABEL)
+    auth = _auth(authentication_token(key, apple_pass.serial))
+    async with web_client(both, mail=False) as client:
+        await _log_in(client, card.user_number)
+        for path in ("/card", "/my"):
+            page = await client.get(path)
+            assert APPLE_BUTTON in page.text, path
+            assert f'href="{SAVE_URL}' in page.text, path
+        for change, code, japanese, english, where in REFUSED:
+            await _set_state(services, card.id, change)
+            for path in ("/card", "/my"):
+                page = await client.get(path)
+                assert page.status_code == 200
+                assert "wallet-button" not in page.text, (change, path)
+            for lang, words in (("ja", japanese), ("en", english)):
+                refused = await client.get(APPLE_PASS_PATH, params={"lang": lang})
+                assert refused.status_code == 409, (change, refused.text)
+                assert refused.headers["content-type"].startswith("text/html")
+                assert "content-disposition" not in refused.headers
+                assert refused.headers["cache-control"] == "no-store"
+                assert f"<code>{code}</code>" in refused.text
+                assert f'<html lang="{lang}">' in refused.text
+                assert words in refused.text, (change, lang)
+                assert where in refused.text, (change, lang)
+            # The pass a device already holds keeps following the card: updated, not refused.
+            held = await client.get(_pass_path(apple_pass.serial), headers=auth)
+            assert held.status_code == 200, change
+            assert held.headers["content-type"] == PKPASS
+            document = _opened(held.content, chain_dir, tmp_path / change)
+            state = "revoked" if change == "withdrawn" else change
+            state = "suspended" if change in ("staff", "reported_lost") else state
+            assert document["storeCard"]["headerFields"][0]["value"] == f"status.{state}"
+            assert document.get("voided", False) is (state == "revoked")
+        # Input a browser or a device might send: never a 500.
+        odd = [
+            await client.get(APPLE_PASS_PATH, params={"lang": "xx"}),
+            await client.get(APPLE_PASS_PATH, headers={"Accept": "application/json"}),
+            await client.get(
+                _pass_path(apple_pass.serial), headers={**auth, "If-Modified-Since": "garbage"}
+            ),
+            await client.get(_pass_path("%E3%81%82" * 40), headers=auth),
+        ]
+        assert [response.status_code for response in odd] == [409, 409, 200, 401]
+        assert "<code>card_revoked</code>" in odd[1].text

@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from cardservice.errors import ConfigurationError
-from cardservice.passkit.routes import AppleWalletOff, CardRevokedForPass, NoCardForPass
+from cardservice.passkit.routes import REFUSALS, AppleWalletOff, NoCardForPass
 from cardservice.passkit.service import (
     authentication_token,
     moment_of_tag,
@@ -78,8 +78,12 @@ def test_tags_tokens_and_headers() -> None:
 
 
 def test_the_download_refusals_are_in_the_catalogs() -> None:
-    errors = [AppleWalletOff(), NoCardForPass(), CardRevokedForPass()]
+    errors = [AppleWalletOff(), NoCardForPass(), *(refusal() for refusal in REFUSALS.values())]
     assert [error.message for error in errors] == list(ERRORS)
+    # Each state but active has its own refusal and stable code.
+    assert {state.value for state in REFUSALS} == {"revoked", "expired", "suspended"}
+    codes = [error.code for error in errors[2:]]
+    assert codes == ["card_revoked", "card_expired", "card_suspended"]
     for message in ERRORS:
         assert translations("ja").gettext(message) != message
 
