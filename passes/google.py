@@ -2,10 +2,23 @@
 
 The link is ``https://pay.google.com/gp/v/save/<JWT>``: a JWT signed RS256 with the
 library's Google Cloud service-account key, ``iss`` the account's email, ``aud`` "google",
-``typ`` "savetowallet", ``origins`` the service's own address, and a ``payload`` holding the
-library's pass class (``genericClasses``) and the card's pass object (``genericObjects``)
-with a CODABAR (or CODE_128) barcode (Google Wallet API reference, "JWT" and
-"genericobject"; a generic pass, because a loyalty class needs a hosted logo image).
+``typ`` "savetowallet", ``iat``, ``origins`` the service's own address, and a ``payload``
+holding the library's pass class (``genericClasses``) and the card's pass object
+(``genericObjects``) with a CODABAR (or CODE_128) barcode (Google Wallet API reference, "JWT"
+and "genericobject"; a generic pass, because a loyalty class needs a hosted logo image).
+
+The JWT also carries ``exp``, :data:`SAVE_LINK_LIFETIME` after ``iat``. Google's reference
+lists the claims above and does not name ``exp``: it is RFC 7519's registered expiry claim,
+which a consumer that processes it must refuse after that time (section 4.1.4) and one that
+does not understand it must ignore (section 4); Google's documentation does not say which
+Google does, so the claim shortens the link's life or changes nothing, and breaks nothing.
+It is there because the link is a bearer credential that would otherwise work for ever:
+anyone holding an old link (a browser history, a forwarded message, a screenshot of the
+address) could save the card's pass as it was then, ACTIVE, after the number was revoked or
+reissued, and a pass object created that late is never set EXPIRED (the revocation's patch
+found no object to change, :mod:`passes.google_sync`). A short life costs the patron
+nothing: the card page and My Library sign a fresh link on every view
+(``cardservice.patrons.wallet_links``), and the button is tapped within minutes.
 
 Google creates the object when the patron saves it. Later changes go through Google's REST
 API (:class:`WalletObjects`): :mod:`passes.google_sync` patches the object on a renewal and
@@ -16,7 +29,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -28,6 +41,9 @@ from cardservice.errors import ConfigurationError
 from cardservice.profiles.schema import ColoursSection, LocalText
 
 SAVE_URL: Final = "https://pay.google.com/gp/v/save/"
+# How long a save link works (its JWT's exp after iat): long enough for a page left open
+# a while before the button is tapped, short enough that an old link cannot be replayed.
+SAVE_LINK_LIFETIME: Final = timedelta(hours=1)
 TOKEN_URI: Final = "https://oauth2.googleapis.com/token"  # noqa: S105  # a URL, not a secret
 # Google's barcode types (Wallet API reference, "BarcodeType") for the profile's symbologies.
 BARCODE_TYPES: Final = {"codabar": "CODABAR", "code128": "CODE_128"}
@@ -192,12 +208,15 @@ EXPIRED_PATCH: Final[dict[str, Any]] = {"state": "EXPIRED"}
 
 
 def save_claims(wallet: GoogleWallet, card: CardPass, *, now: datetime) -> dict[str, Any]:
-    """The claims of the save JWT (Wallet API reference, "JWT")."""
+    """The claims of the save JWT (Wallet API reference, "JWT"), with ``exp``
+    :data:`SAVE_LINK_LIFETIME` after ``iat`` (see the module's docstring)."""
+    issued = int(now.timestamp())
     return {
         "iss": wallet.account.email,
         "aud": "google",
         "typ": "savetowallet",
-        "iat": int(now.timestamp()),
+        "iat": issued,
+        "exp": issued + int(SAVE_LINK_LIFETIME.total_seconds()),
         "origins": list(wallet.origins),
         "payload": {
             "genericClasses": [pass_class(wallet)],

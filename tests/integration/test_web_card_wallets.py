@@ -5,6 +5,7 @@ like the other publicly cached answers, sets no cookie."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import jwt
@@ -13,7 +14,7 @@ import msgspec
 from cardservice.cards.models import Card
 from cardservice.cards.service import set_suspended
 from cardservice.services import Services
-from passes.google import SAVE_URL
+from passes.google import SAVE_LINK_LIFETIME, SAVE_URL
 from tests.google_wallet_support import ISSUER_ID, write_key_file
 from tests.integration.test_web_card import log_in, make_patron
 from tests.web_support import web_client, with_free_catcher_port
@@ -60,6 +61,9 @@ async def test_wallets_offered_as_configured_for_a_valid_card_only(
         start = page.text.index(f'href="{SAVE_URL}') + len('href="')
         url = page.text[start : page.text.index('"', start)]
         claims = jwt.decode(url.removeprefix(SAVE_URL), options={"verify_signature": False})
+        # Signed for this page view, and for a short while only.
+        assert claims["exp"] - claims["iat"] == SAVE_LINK_LIFETIME.total_seconds()
+        assert abs(claims["iat"] - time.time()) < 60
         [pass_object] = claims["payload"]["genericObjects"]
         assert pass_object["barcode"]["alternateText"] == card.user_number
         assert pass_object["header"]["defaultValue"]["value"] == "山田 花子"

@@ -1,13 +1,15 @@
 """The "Save to Google Wallet" JWT as Google's reference documents it ("Google Wallet API
 JWT": iss the service account's email, aud "google", typ "savetowallet", iat, origins, and
 payload.genericClasses / genericObjects; "genericobject": id, classId, cardTitle, header,
-barcode of type CODABAR), signed RS256 and verified here with the account's public key."""
+barcode of type CODABAR), signed RS256 and verified here with the account's public key; plus
+RFC 7519's exp, SAVE_LINK_LIFETIME after iat, so that an old link cannot be replayed."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import jwt
 import pytest
@@ -20,6 +22,7 @@ from cardservice.cards.service import CardPolicy
 from cardservice.errors import ConfigurationError
 from cardservice.profiles import load_profile
 from passes.google import (
+    SAVE_LINK_LIFETIME,
     SAVE_URL,
     CardPass,
     GoogleWallet,
@@ -76,9 +79,14 @@ def _claims(url: str) -> tuple[dict[str, object], dict[str, object]]:
         algorithms=["RS256"],
         audience="google",
         issuer=ACCOUNT_EMAIL,
-        options={"require": ["iss", "aud", "iat", "typ", "payload", "origins"]},
+        # NOW is in the past: the expiry is checked against the clock in its own test.
+        options={"require": [*DOCUMENTED_CLAIMS, "exp"], "verify_exp": False},
     )
     return header, claims
+
+
+# The claims Google's reference lists for a save JWT ("Google Wallet API JWT").
+DOCUMENTED_CLAIMS = ("iss", "aud", "typ", "iat", "payload", "origins")
 
 
 @pytest.mark.parametrize("profile_name", ["example", "kashiwa", "yokohama"])
@@ -88,6 +96,9 @@ def test_save_link_is_the_documented_jwt(profile_name: str, tmp_path: Path) -> N
     assert header == {"alg": "RS256", "typ": "JWT", "kid": KEY_ID}
     assert claims["typ"] == "savetowallet"
     assert claims["iat"] == int(NOW.timestamp())
+    # Google's claims and RFC 7519's expiry, nothing else.
+    assert set(claims) == {*DOCUMENTED_CLAIMS, "exp"}
+    assert claims["exp"] == int((NOW + SAVE_LINK_LIFETIME).timestamp())
     assert claims["origins"] == ["https://cards.example.org"]
     payload = claims["payload"]
     assert isinstance(payload, dict)
@@ -113,6 +124,31 @@ def test_save_link_is_the_documented_jwt(profile_name: str, tmp_path: Path) -> N
     assert pass_object["validTimeInterval"] == {"end": {"date": "2029-11-30T23:59:59+09:00"}}
     [expiry] = pass_object["textModulesData"]
     assert expiry["body"] == "2029年11月30日"
+
+
+def test_a_save_link_stops_working_after_its_lifetime(tmp_path: Path) -> None:
+    """A link signed now verifies now; one signed a lifetime and a minute ago is expired
+    for any JWT consumer that checks ``exp`` (here PyJWT, against the clock)."""
+    assert timedelta(minutes=5) <= SAVE_LINK_LIFETIME <= timedelta(hours=24)
+    wallet, card = _wallet("example", tmp_path), _card("example")
+    public_key = private_key().public_key()
+
+    def decode(url: str) -> dict[str, Any]:
+        return jwt.decode(
+            url.removeprefix(SAVE_URL),
+            public_key,
+            algorithms=["RS256"],
+            audience="google",
+            options={"require": ["exp", "iat"]},
+        )
+
+    now = datetime.now(UTC)
+    fresh = decode(save_url(wallet, card))  # the pages' call: signed at this moment
+    assert abs(fresh["iat"] - now.timestamp()) < 60
+    assert fresh["exp"] == fresh["iat"] + SAVE_LINK_LIFETIME.total_seconds()
+    old = save_url(wallet, card, now=now - SAVE_LINK_LIFETIME - timedelta(minutes=1))
+    with pytest.raises(jwt.ExpiredSignatureError):
+        decode(old)
 
 
 def test_the_pass_barcode_is_what_the_counter_scans(tmp_path: Path) -> None:
