@@ -31,6 +31,10 @@ from cardservice.text import search_text
 PAGE_SIZE: Final = 50
 TEXT_MAX: Final = 128
 PAGE_MAX: Final = 100_000
+# The days a date filter may name: a day at either end of what ``date`` holds has no
+# midnight in the library's time zone (0001-01-01 in Tokyo begins before year 1 in UTC).
+DAY_MIN: Final = date(1900, 1, 1)
+DAY_MAX: Final = date(2999, 12, 31)
 # A reference as patrons quote it (R0000042), or its bare number.
 _REFERENCE = re.compile(r"^[Rr]?0*([0-9]{1,9})$")
 
@@ -124,15 +128,20 @@ def parse_filter(params: Mapping[str, str], staff_ids: Collection[int] = ()) -> 
 
 def parse_day(raw: str, field: str, errors: dict[str, str]) -> date | None:
     """A date typed as YYYY-MM-DD (full-width digits too); None if empty. A date that is not
-    valid sets ``errors[field] = "date_invalid"`` and gives None."""
+    valid sets ``errors[field] = "date_invalid"``, one outside DAY_MIN..DAY_MAX
+    ``"date_out_of_range"``; both give None."""
     text = unicodedata.normalize("NFKC", raw).strip()
     if not text:
         return None
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         errors[field] = "date_invalid"
         return None
+    if not DAY_MIN <= day <= DAY_MAX:
+        errors[field] = "date_out_of_range"
+        return None
+    return day
 
 
 def _page(raw: str) -> int:

@@ -27,6 +27,7 @@ FIELD_ERRORS: Final = {
     "procedure_invalid": N_("Choose a procedure from the list."),
     "dates_invalid": N_("Choose which date the range applies to."),
     "date_invalid": N_("Write the date as YYYY-MM-DD."),
+    "date_out_of_range": N_("Choose a date from the year 1900 to 2999."),
     "date_range_invalid": N_("The end of the range is before its start."),
     "too_long": N_("The search text is too long."),
     "staff_invalid": N_("Choose a staff member from the list."),

@@ -246,6 +246,25 @@ async def test_the_history_in_words_with_the_applicants_steps_and_filters(
     assert len(history_of(wrong.text)) == 4
 
 
+async def test_a_day_without_a_midnight_is_a_filter_error_not_a_server_error(
+    client: Client, services: Services
+) -> None:
+    # 0001-01-01 begins, in Tokyo, before year 1 in UTC; the day after 9999-12-31 does not
+    # exist. The history, the audit log and the search all answer with the field's message.
+    public_id = await submitted_application(services)
+    await _staff(services, "sato", "佐藤 花子")
+    await login(client, "sato")
+    for path in (app_url(public_id), AUDIT, "/staff/applications/search"):
+        for field, day in (("from", "0001-01-01"), ("to", "9999-12-31"), ("from", "1899-12-31")):
+            page = await client.get(path, params={field: day, "lang": "en"})
+            assert page.status_code == 400, (path, field, day)
+            assert "Choose a date from the year 1900 to 2999." in page.text
+            assert f'name="{field}" value="{day}"' in page.text
+        japanese = await client.get(path, params={"to": "9999-12-31", "lang": "ja"})
+        assert "日付は1900年から2999年までの間で入力してください。" in japanese.text
+        assert (await client.get(path, params={"from": "1900-01-01"})).status_code == 200
+
+
 async def test_the_audit_log_in_words_filtered_and_paged_with_its_filter(
     client: Client, services: Services
 ) -> None:
