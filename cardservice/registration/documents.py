@@ -93,7 +93,7 @@ MESSAGES: Messages = {
     },
     "document_too_large": {
         "ja": "ファイル「{filename}」は大きすぎます（上限{max_mb}MB）。"
-        "上限を超える場合は窓口でお申し込みください。",
+        "上限を超える場合は窓口で申請してください。",
         "en": "The file {filename} is too large (at most {max_mb} MB). "
         "If you cannot make it smaller, please apply at the counter.",
     },

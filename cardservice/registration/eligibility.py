@@ -43,7 +43,7 @@ MESSAGES: Messages = {
     },
     "counter_adjacent_city": {
         "ja": "{municipality}にお住まいのかたは広域利用の対象のため、オンラインでは申請できません。"
-        "{library}の窓口でお申し込みください。",
+        "{library}の窓口で申請してください。",
         "en": "Residents of {municipality} use the library under the wide-area arrangement, "
         "which cannot be applied for online. Please apply at a counter of {library}.",
     },
@@ -55,7 +55,7 @@ MESSAGES: Messages = {
     },
     "postal_code_unknown": {
         "ja": "郵便番号 {postal_code} が見つかりません。郵便番号を確認してください。"
-        "正しい場合は{library}の窓口でお申し込みください。",
+        "正しい場合は{library}の窓口で申請してください。",
         "en": "The postal code {postal_code} was not found. Please check it; if it is right, "
         "apply at a counter of {library}.",
     },

@@ -10,15 +10,15 @@ from cardservice.registration import Messages
 
 MESSAGES: Messages = {
     "application_not_found": {
-        "ja": "お申し込みが見つかりません。",
+        "ja": "申請が見つかりません。",
         "en": "The application was not found.",
     },
     "application_not_editable": {
-        "ja": "このお申し込みは送信済みのため、変更できません。",
+        "ja": "この申請は送信済みのため、変更できません。",
         "en": "This application has been submitted and can no longer be changed.",
     },
     "application_incomplete": {
-        "ja": "お申し込みに足りないものがあります（注意事項への同意、申請内容、本人確認書類）。",
+        "ja": "申請に足りないものがあります（注意事項への同意、申請内容、本人確認書類）。",
         "en": "The application is not complete yet (consent, details, identity documents).",
     },
     "consent_version_invalid": {
@@ -26,11 +26,11 @@ MESSAGES: Messages = {
         "en": "The notes have changed. Please read the current notes and agree to them.",
     },
     "application_already_decided": {
-        "ja": "このお申し込みは処理済みです。",
+        "ja": "この申請は処理済みです。",
         "en": "This application has already been decided.",
     },
     "application_not_reviewable": {
-        "ja": "このお申し込みは、いまは審査できる状態ではありません。",
+        "ja": "この申請は、いまは審査できる状態ではありません。",
         "en": "This application cannot be decided in its current state.",
     },
     "document_not_found": {

@@ -66,7 +66,7 @@ MESSAGES: Messages = {
     },
     "procedure_invalid": {"ja": "申請内容を選んでください。", "en": "Choose a procedure."},
     "procedure_unavailable": {
-        "ja": "この手続きはオンラインでは受け付けていません。図書館の窓口でお申し込みください。",
+        "ja": "この手続きはオンラインでは受け付けていません。図書館の窓口で申請してください。",
         "en": "This procedure is not available online. Please apply at a library counter.",
     },
     "birth_date_invalid": {

@@ -275,8 +275,8 @@ def _verify(phone: Phone, api_key: str, **scanned: str) -> dict[str, Any]:
 
 def _renewal(phone: Phone, staff: Phone, seeded: Seeded) -> None:
     _apply_from_my_library(phone, "更新を申請する", "renewal", lambda: None)
-    received = _mail(staff, "有効期限更新のお申し込みを受け付けました")
-    assert "有効期限更新のお申し込みを受け付けました" in received
+    received = _mail(staff, "有効期限更新の申請を受け付けました")
+    assert "有効期限更新の申請を受け付けました" in received
     _approve(staff, "承認して有効期限を更新する", "renewal", done="有効期限を更新し")
     renewed = add_years(seeded.expires_on, PROFILE.card.validity_years)  # from the old expiry
     completed = _mail(staff, "有効期限更新のお知らせ")
@@ -313,7 +313,7 @@ def _lost_card(phone: Phone, staff: Phone, seeded: Seeded) -> tuple[str, str]:
     assert _verify(phone, seeded.api_key, token=old_token)["status"] == "suspended"
 
     # The subject names the procedure: the renewal's acceptance came first.
-    assert "再発行のお申し込みを受け付けました" in _mail(staff, "利用カード再発行のお申し込み")
+    assert "再発行の申請を受け付けました" in _mail(staff, "利用カード再発行の申請")
     _approve(staff, "承認して新しい番号で再発行する", "reissue", done="新しい利用者番号")
     text = _mail(staff, "利用カード再発行のお知らせ")
     assert f"これまでの利用者番号：{seeded.user_number}" in text

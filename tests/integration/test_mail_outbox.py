@@ -57,7 +57,7 @@ async def test_committed_change_leaves_its_mail(services: Services) -> None:
     assert stored.status == MailStatus.PENDING
     assert stored.attempts == 0
     assert stored.to_address == "hanako@example.org"
-    assert stored.subject == "【横浜市立みなと図書館】利用者登録のお申し込み取り消しのお知らせ"
+    assert stored.subject == "【横浜市立みなと図書館】利用者登録の申請取り消しのお知らせ"
     assert "山田 花子 様" in stored.body_text
     assert "2026年12月1日までに、お問い合わせへのご回答を" in stored.body_html
     assert stored.next_attempt_at <= datetime.now(UTC)
@@ -95,7 +95,7 @@ async def test_queued_mail_keeps_the_text_it_was_rendered_with(
         new = await session.get(OutboxRow, newer.id)
     assert old is not None
     assert new is not None
-    assert old.subject == "【横浜市立みなと図書館】利用者登録のお申し込み取り消しのお知らせ"
+    assert old.subject == "【横浜市立みなと図書館】利用者登録の申請取り消しのお知らせ"
     assert new.subject == "【横浜市立みなと図書館】新しい件名"
 
 

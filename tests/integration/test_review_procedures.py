@@ -461,7 +461,7 @@ async def test_rejecting_a_lost_reissue_reinstates_the_card(
     assert entry.detail["reinstated"] == card.user_number
     (mail,) = await outbox(services, "application_rejected")
     # The email names the procedure and says the card works again.
-    assert "利用カード再発行のお申し込みについて" in mail.subject
+    assert "利用カード再発行の申請について" in mail.subject
     assert f"利用者番号 {card.user_number} は、再びご利用いただけます" in mail.body_text
 
 

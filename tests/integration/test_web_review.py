@@ -203,7 +203,7 @@ async def test_an_unknown_application_is_a_localised_404(
     await log_in_as(client, services)
     page = await client.get(f"{app_url('no-such-application')}?lang=ja")
     assert page.status_code == 404
-    assert "お申し込みが見つかりません。" in page.text
+    assert "申請が見つかりません。" in page.text
     assert "<code>application_not_found</code>" in page.text
 
 
@@ -299,7 +299,7 @@ async def test_approve_issues_the_card_and_a_second_approve_is_a_conflict(
 
     again = await post_form(client, f"{url}/approve?lang=ja", page=url, confirm="yes")
     assert again.status_code == 409
-    assert "このお申し込みは処理済みです。" in again.text
+    assert "この申請は処理済みです。" in again.text
     assert "<code>application_already_decided</code>" in again.text
     async with services.db.transaction() as session:
         assert len(list(await session.scalars(select(Card)))) == 1

@@ -114,8 +114,8 @@ async def test_each_decision_opens_the_next_application_then_the_queue(
     )
     assert landed.startswith(f"{app_url(first)}?")
     page = (await client.get(f"{landed}&lang=ja")).text
-    assert "お断りしました。申込者に理由をメールでお知らせしました。" in visible(page)
-    assert "次の審査待ちのお申し込みを表示しています。" in page
+    assert "お断りしました。申請者に理由をメールでお知らせしました。" in visible(page)
+    assert "次の審査待ちの申請を表示しています。" in page
 
     # Asking the last one leaves none: the queue says so.
     landed = await post_form(
@@ -144,7 +144,7 @@ async def test_approving_asks_for_a_confirmation(client: Client, services: Servi
     form = page.split(f'action="{app_url(public_id)}/approve"', 1)[1].split("</form>", 1)[0]
     # Without JavaScript the ticked box is the confirmation; with it, also a dialog.
     assert 'name="confirm" value="yes" required' in form
-    assert 'data-confirm="山田 花子さんのお申し込みを承認しますか。' in page
+    assert 'data-confirm="山田 花子さんの申請を承認しますか。' in page
     assert '<script src="/static/review.js" defer></script>' in page
     script = await client.get("/static/review.js")
     assert script.status_code == 200
@@ -208,9 +208,9 @@ async def test_the_history_in_words_with_the_applicants_steps_and_filters(
 
     page = (await client.get(f"{url}?lang=ja")).text
     assert history_of(page) == [
-        "申込者 申し込み",
+        "申請者 申請",
         "佐藤 花子 問い合わせ",
-        "申込者 問い合わせへの回答",
+        "申請者 問い合わせへの回答",
         "佐藤 花子 本人確認書類の閲覧",
     ]
     entries = page.split('id="history-title"', 1)[1].split('<ol class="items">', 1)[1]
@@ -306,7 +306,7 @@ async def test_the_audit_log_in_words_filtered_and_paged_with_its_filter(
 
     # The applicant's and the system's entries; the dates.
     without_staff = (await client.get(f"{AUDIT}?staff=none&lang=ja")).text
-    assert re.search(r"<td>申込者</td>\s*<td>申し込み</td>", without_staff)
+    assert re.search(r"<td>申請者</td>\s*<td>申請</td>", without_staff)
     assert "鈴木 一郎" not in without_staff.split("<tbody>", 1)[1]
     logins = (await client.get(f"{AUDIT}?staff={admin.id}&action=staff.login")).text
     assert logins.count("<tr>") == 2  # the header and the one login
@@ -337,7 +337,7 @@ async def test_a_cancellation_for_no_answer_is_in_the_history(
     await login(client, "sato")  # the staff session of two months ago has ended
     page = (await client.get(f"{app_url(public_id)}?lang=ja")).text
     assert history_of(page) == [
-        "申込者 申し込み",
+        "申請者 申請",
         "佐藤 花子 問い合わせ",
         "システム 取り消し（回答なし）",
     ]

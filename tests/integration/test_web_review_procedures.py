@@ -290,7 +290,7 @@ async def test_a_procedure_without_login_is_approved_only_after_the_pick(
     refused = await post_form(client, f"{url}/approve?lang=ja", page=url, confirm="yes")
     assert refused.status_code == 409
     assert (
-        '<p class="error" id="patron_id-error">承認の前に、このお申し込みがどの利用者のものかを'
+        '<p class="error" id="patron_id-error">承認の前に、この申請がどの利用者のものかを'
         in refused.text
     )
     nothing = await post_form(client, f"{url}/patron", page=url)

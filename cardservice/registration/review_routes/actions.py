@@ -98,7 +98,7 @@ def action_label(request: AnyRequest, action: str) -> str:
 
 
 def target_label(request: AnyRequest, target_type: str) -> str:
-    """「お申し込み」 for ``application``; a type without words reads as itself."""
+    """「申請」 for ``application``; a type without words reads as itself."""
     found = TARGET_LABELS.get(target_type)
     return translate(request, found) if found else target_type
 

@@ -139,7 +139,7 @@ def test_every_template_file_belongs_to_a_registered_email() -> None:
 def test_subjects_name_the_library_and_the_notice() -> None:
     received = render("application_received", "ja", _context("application_received"))
     completed = render("registration_completed", "ja", _context("registration_completed"))
-    assert received.subject == "【横浜市立みなと図書館】利用者登録のお申し込みを受け付けました"
+    assert received.subject == "【横浜市立みなと図書館】利用者登録の申請を受け付けました"
     assert completed.subject == "【横浜市立みなと図書館】利用者登録完了のお知らせ"
     english = render("application_received", "en", _context("application_received", "en"))
     assert (
@@ -177,12 +177,12 @@ def test_a_japanese_email_names_the_library_before_its_signature(name: str) -> N
 
 @pytest.mark.parametrize("name", ["inquiry", "application_cancelled"])
 def test_a_question_or_cancellation_names_the_procedure(name: str) -> None:
-    """A question about a renewal said 利用者登録のお申し込み (a new registration)."""
+    """A question about a renewal said 利用者登録の申請 (a new registration)."""
     context = {**_context(name), "procedure": "renewal"}
     ja, en = render(name, "ja", context), render(name, "en", context)
-    assert "有効期限更新のお申し込み" in ja.subject
+    assert "有効期限更新の申請" in ja.subject
     for body in (ja.body_text, ja.body_html):
-        assert "有効期限更新のお申し込み" in body
+        assert "有効期限更新の申請" in body
         assert "利用者登録" not in body
     assert "renewal application" in en.subject
     for body in (en.body_text, en.body_html):
