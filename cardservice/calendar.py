@@ -147,7 +147,9 @@ def short_day(day: date, lang: str) -> str:
 
 def local_today(tz: ZoneInfo, now: datetime | None = None) -> date:
     """Today's date where the library is; expiry dates are the library's dates."""
-    return (now or datetime.now(UTC)).astimezone(tz).date()
+    if now is None:
+        return datetime.now(tz).date()
+    return now.astimezone(tz).date()
 
 
 def start_of_day(day: date, tz: ZoneInfo) -> datetime:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Final
 
@@ -211,7 +211,7 @@ class Verifier:
             return Verdict(Status.REVOKED, reason, number, expires_on)
         if status == CardStatus.SUSPENDED:
             return Verdict(Status.SUSPENDED, reason, number, expires_on)
-        today = local_today(self._policy.timezone, now or datetime.now(UTC))
+        today = local_today(self._policy.timezone, now)
         if expires_on < today:
             return Verdict(Status.EXPIRED, "card_expired", number, expires_on)
         if self.last_use is not None:

@@ -11,7 +11,9 @@ from cardservice.services import Services
 
 
 def services(request: Request[Any, Any, Any]) -> Services:
-    found: Services = request.app.state.services
+    # By key, not by attribute: Litestar's State answers an attribute through __getattr__
+    # after a failed lookup, several times slower, and every request asks for this.
+    found: Services = request.app.state["services"]
     return found
 
 
@@ -22,7 +24,7 @@ def client_address(request: Request[Any, Any, Any]) -> str:
 
 def secrets(request: Request[Any, Any, Any]) -> AppSecrets:
     """The session and document keys, read once when the app was made."""
-    found: AppSecrets = request.app.state.secrets
+    found: AppSecrets = request.app.state["secrets"]
     return found
 
 

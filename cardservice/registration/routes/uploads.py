@@ -28,7 +28,7 @@ UNNAMED_FLAG: Final = "unnamed"
 
 def image_pool(request: AnyRequest) -> ImagePool:
     """The app's image pool (started and stopped by the app's lifespan)."""
-    pool: ImagePool = request.app.state.images
+    pool: ImagePool = request.app.state["images"]
     return pool
 
 
