@@ -67,7 +67,7 @@ class Claimed:
     endpoint_id: int
     attempt: int
     url: str
-    secret: bytes
+    secrets: list[bytes]  # the current secret, then the replaced one during its overlap
     message_id: str
     body: bytes
 
@@ -195,7 +195,7 @@ class WebhookRelay:
             )
             return None
         try:
-            secret = service.endpoint_secret(endpoint, self.key)
+            secrets = service.signing_secrets(endpoint, self.key, now)
         except DecryptionError:
             # Not worth retrying: the document key changed. A new endpoint gets a new secret.
             await session.execute(
@@ -212,11 +212,13 @@ class WebhookRelay:
             return None
         body = row.body.encode()
         return Claimed(
-            row.id, endpoint.id, row.attempts + 1, endpoint.url, secret, row.message_id, body
+            row.id, endpoint.id, row.attempts + 1, endpoint.url, secrets, row.message_id, body
         )
 
     async def _send(self, client: httpx.AsyncClient, message: Claimed, clock: Clock) -> bool:
-        headers = signing.signed_headers(message.secret, message.message_id, message.body, clock())
+        headers = signing.signed_headers(
+            message.secrets[0], message.message_id, message.body, clock(), *message.secrets[1:]
+        )
         status: int | None = None
         error: str | None = None
         try:

@@ -28,6 +28,11 @@ class WebhookEndpoint(Base):
     url: Mapped[str] = mapped_column(String(500))
     description: Mapped[str] = mapped_column(String(200), default="")
     secret_blob: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
+    # After a change of secret, the one it replaced (encrypted as it was, the same blob) and
+    # when it stops signing: until then each message carries both signatures, so that the
+    # library system's receiver keeps accepting them while it is given the new secret.
+    previous_secret_blob: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    previous_secret_until: Mapped[datetime | None] = mapped_column(default=None)
     # Card events up to this id happened before the endpoint existed and are not sent to it.
     after_event_id: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

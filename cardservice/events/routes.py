@@ -4,11 +4,14 @@ message's last error, send a failed message again) and the patrons-and-cards CSV
 
 Every change is written to the audit log in the same transaction. The secret is shown on
 the answer to the form that created the endpoint, with ``Cache-Control: no-store``, and
-never again: it is stored only encrypted (``service.create_endpoint``).
+never again: it is stored only encrypted (``service.create_endpoint``). A new secret is
+made the same way, with an overlap the administrator chooses (24 hours unless told) during
+which the replaced one signs too; the endpoint's page says until when.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Final
 
 import msgspec
@@ -40,6 +43,7 @@ ERROR_MESSAGES: Final = (
     N_("There is no such webhook endpoint."),
     N_("There is no such webhook message."),
     N_("Only a message that failed can be sent again."),
+    N_("Choose how long the current secret is still accepted: one of the choices offered."),
 )
 
 AnyRequest = Request[Any, Any, Any]
@@ -47,6 +51,22 @@ AnyRequest = Request[Any, Any, Any]
 
 class WebhooksAdminOnly(StaffForbidden):
     """Only administrators can manage webhooks and export patrons."""
+
+
+# How long a replaced secret still signs beside the new one, as offered on the endpoint's
+# page (hours; 0: it stops at once, for a secret that leaked).
+OVERLAP_CHOICES: Final = (
+    (0, N_("No overlap: the current secret stops at once (choose this if it leaked)")),
+    (1, N_("1 hour")),
+    (24, N_("24 hours")),
+    (72, N_("3 days")),
+    (168, N_("7 days")),
+)
+DEFAULT_OVERLAP_HOURS: Final = 24
+
+
+class RotateForm(msgspec.Struct):
+    overlap_hours: Annotated[str, msgspec.Meta(max_length=FORM_MAX)] = ""
 
 
 class EndpointForm(msgspec.Struct):
@@ -119,12 +139,22 @@ async def create(request: AnyRequest, data: URLEncodedBody[EndpointForm]) -> Tem
 
 
 @post(f"{WEBHOOKS}/{{endpoint_id:int}}/secret", name="staff_webhook_secret")
-async def new_secret(request: AnyRequest, endpoint_id: FromPath[int]) -> Template:
-    """A new signing secret, shown once on this answer like the first."""
+async def new_secret(
+    request: AnyRequest, endpoint_id: FromPath[int], data: URLEncodedBody[RotateForm]
+) -> Template:
+    """A new signing secret, shown once on this answer like the first; the replaced one
+    signs beside it for the overlap chosen (``service.replace_secret``)."""
     staff = await _admin(request)
+    hours = _overlap_hours(data.overlap_hours)
+    if hours is None:
+        message = translate(request, service.OverlapInvalid().message)
+        return await _detail_page(request, staff, endpoint_id, error=message)
     async with services(request).db.transaction() as session:
         renewed = await service.replace_secret(
-            session, endpoint_id, key=secrets(request).document_key
+            session,
+            endpoint_id,
+            key=secrets(request).document_key,
+            overlap=timedelta(hours=hours),
         )
         await audit.record(
             session,
@@ -132,8 +162,19 @@ async def new_secret(request: AnyRequest, endpoint_id: FromPath[int]) -> Templat
             action="webhook.new_key",
             target_type="webhook_endpoint",
             target_id=endpoint_id,
+            detail={"overlap_hours": hours},
         )
     return _secret_page(request, staff, renewed, renewed=True)
+
+
+def _overlap_hours(value: str) -> int | None:
+    """The overlap chosen, in hours: one of :data:`OVERLAP_CHOICES`, the default when the
+    form sent none (a form from before the choice existed); None for anything else."""
+    text = value.strip()
+    if not text:
+        return DEFAULT_OVERLAP_HOURS
+    choices = {str(hours): hours for hours, _ in OVERLAP_CHOICES}
+    return choices.get(text)
 
 
 def _secret_page(
@@ -146,6 +187,7 @@ def _secret_page(
         endpoint=shown.endpoint,
         signing_secret=shown.secret,
         renewed=renewed,
+        previous_until=shown.previous_until,
     )
     page.headers["Cache-Control"] = "no-store"
     return page
@@ -154,18 +196,34 @@ def _secret_page(
 @get(f"{WEBHOOKS}/{{endpoint_id:int}}", name="staff_webhook")
 async def endpoint_detail(request: AnyRequest, endpoint_id: FromPath[int]) -> Template:
     staff = await _admin(request)
+    done = request.query_params.get("done", "")
+    return await _detail_page(
+        request,
+        staff,
+        endpoint_id,
+        done=done if done in ("test", "retry", "enabled", "disabled") else "",
+    )
+
+
+async def _detail_page(
+    request: AnyRequest, staff: StaffUser, endpoint_id: int, *, done: str = "", error: str = ""
+) -> Template:
     async with services(request).db.read() as session:
         endpoint = await service.get_endpoint(session, endpoint_id)
         deliveries = await service.recent_deliveries(session, endpoint_id)
-    done = request.query_params.get("done", "")
     return render(
         request,
         "pages/staff/webhook_detail.html",
+        status_code=HTTP_400_BAD_REQUEST if error else 200,
         staff=staff,
         endpoint=endpoint,
         deliveries=deliveries,
-        done=done if done in ("test", "retry", "enabled", "disabled") else "",
+        done=done,
+        error=error,
         max_attempts=MAX_ATTEMPTS,
+        previous_until=service.overlap_until(endpoint, datetime.now(UTC)),
+        overlap_choices=[(hours, translate(request, label)) for hours, label in OVERLAP_CHOICES],
+        default_overlap=DEFAULT_OVERLAP_HOURS,
     )
 
 

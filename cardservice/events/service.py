@@ -15,6 +15,7 @@ endpoint; each delivery row has its own ``delivered_at``.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -32,12 +33,17 @@ from cardservice.events.models import DeliveryStatus, WebhookDelivery, WebhookEn
 from cardservice.patrons.models import Patron
 from cardservice.security import crypto
 
+log = logging.getLogger(__name__)
+
 URL_MAX = 500
 DESCRIPTION_MAX = 200
 # Card events turned into messages per pass and endpoint.
 FAN_OUT_BATCH = 500
 # Older card events are committed or never will be: the fan-out's search starts after them.
 SETTLED = timedelta(minutes=10)
+# How long a replaced signing secret still signs beside the new one (replace_secret).
+DEFAULT_OVERLAP = timedelta(hours=24)
+MAX_OVERLAP = timedelta(days=7)
 
 
 class WebhookUrlInvalid(InvalidInput):
@@ -70,10 +76,18 @@ class DeliveryNotFailed(Conflict):
     code = "webhook_delivery_not_failed"
 
 
+class OverlapInvalid(InvalidInput):
+    """Choose how long the current secret is still accepted: one of the choices offered."""
+
+    code = "webhook_overlap_invalid"
+
+
 @dataclass(frozen=True, slots=True)
 class NewEndpoint:
     endpoint: WebhookEndpoint
     secret: str  # ``whsec_...``: shown to the administrator once, never again
+    # After a change of secret with an overlap: until when the previous one signs too.
+    previous_until: datetime | None = None
 
 
 def checked_url(value: str) -> str:
@@ -142,14 +156,57 @@ async def create_endpoint(
     return NewEndpoint(endpoint, signing.format_secret(secret))
 
 
-async def replace_secret(session: AsyncSession, endpoint_id: int, *, key: bytes) -> NewEndpoint:
-    """A fresh secret for the endpoint (the old one lost or exposed); messages sent from now
-    on are signed with it, waiting ones included. Raises :class:`EndpointNotFound`."""
+async def replace_secret(
+    session: AsyncSession,
+    endpoint_id: int,
+    *,
+    key: bytes,
+    overlap: timedelta = DEFAULT_OVERLAP,
+    now: datetime | None = None,
+) -> NewEndpoint:
+    """A fresh secret for the endpoint; messages sent from now on are signed with it,
+    waiting ones included. For ``overlap`` after the change they are signed with the
+    replaced secret too (Standard Webhooks: several signatures in ``webhook-signature``), so
+    the receiver goes on accepting them until it has the new one; no overlap (a secret that
+    leaked) stops the replaced one at once. Only the secret replaced now overlaps: one
+    replaced by an earlier change stops at once. The replaced secret stays encrypted as it
+    was (the same blob, bound to this endpoint). Raises :class:`EndpointNotFound`, and
+    :class:`OverlapInvalid` for an overlap below zero or over ``MAX_OVERLAP``."""
+    if not timedelta(0) <= overlap <= MAX_OVERLAP:
+        raise OverlapInvalid(field="overlap_hours")
     endpoint = await get_endpoint(session, endpoint_id)
+    until = (now or utcnow()) + overlap if overlap else None
+    endpoint.previous_secret_blob = endpoint.secret_blob if until else None
+    endpoint.previous_secret_until = until
     secret = signing.new_secret()
     endpoint.secret_blob = crypto.encrypt(key, secret, aad=secret_aad(endpoint.id))
     await session.flush()
-    return NewEndpoint(endpoint, signing.format_secret(secret))
+    return NewEndpoint(endpoint, signing.format_secret(secret), until)
+
+
+def overlap_until(endpoint: WebhookEndpoint, now: datetime) -> datetime | None:
+    """Until when the previous secret still signs beside the current one, or None."""
+    until = endpoint.previous_secret_until
+    if endpoint.previous_secret_blob is None or until is None or until <= now:
+        return None
+    return until
+
+
+def signing_secrets(endpoint: WebhookEndpoint, key: bytes, now: datetime) -> list[bytes]:
+    """The raw secrets that sign a message sent at ``now``: the current one, then the
+    previous one during its overlap. ``crypto.DecryptionError`` if the current one cannot
+    be decrypted; a previous one that cannot is left out (logged), the current one signs."""
+    secrets = [endpoint_secret(endpoint, key)]
+    if endpoint.previous_secret_blob is not None and overlap_until(endpoint, now) is not None:
+        try:
+            previous = crypto.decrypt(
+                key, endpoint.previous_secret_blob, aad=secret_aad(endpoint.id)
+            )
+        except crypto.DecryptionError:
+            log.warning("webhook endpoint %s: the previous secret cannot be decrypted", endpoint.id)
+        else:
+            secrets.append(previous)
+    return secrets
 
 
 async def get_endpoint(session: AsyncSession, endpoint_id: int) -> WebhookEndpoint:

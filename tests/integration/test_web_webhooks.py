@@ -336,6 +336,7 @@ def test_the_marked_error_messages_are_the_errors_own_and_translated() -> None:
         service.EndpointNotFound,
         service.DeliveryNotFound,
         service.DeliveryNotFailed,
+        service.OverlapInvalid,
     ]
     assert [error().message for error in errors] == list(routes.ERROR_MESSAGES)
     for message in routes.ERROR_MESSAGES:

@@ -93,3 +93,18 @@ def test_http_and_https_endpoints_are_accepted() -> None:
     assert checked_url(" https://ils.example.org/hooks ") == "https://ils.example.org/hooks"
     assert checked_url("http://10.0.0.5:8080/in") == "http://10.0.0.5:8080/in"
     assert checked_url("https://例え.jp/hooks") == "https://例え.jp/hooks"  # IDNA, sent as xn--
+
+
+def test_two_signatures_during_an_overlap_each_verify_with_the_reference_library() -> None:
+    new, old, other = signing.new_secret(), signing.new_secret(), signing.new_secret()
+    body = messages.encode("webhook.test", datetime.now(UTC), {"test": True}).encode()
+    headers = signing.signed_headers(new, "msg_abc", body, datetime.now(UTC), old)
+    first, second = headers["webhook-signature"].split(" ")
+    assert first == signing.sign(new, "msg_abc", int(headers["webhook-timestamp"]), body)
+    assert second == signing.sign(old, "msg_abc", int(headers["webhook-timestamp"]), body)
+    for secret in (new, old):
+        assert Webhook(signing.format_secret(secret)).verify(body, headers)["type"] == (
+            "webhook.test"
+        )
+    with pytest.raises(WebhookVerificationError):
+        Webhook(signing.format_secret(other)).verify(body, headers)
