@@ -37,7 +37,7 @@ def test_a_switched_page_reloads_and_comes_back_as_typed(phone: Phone) -> None:
     page = phone.page
     phone.goto("/apply")
     page.locator("#email").fill(TYPED)
-    page.locator("a.lang-switch").click()
+    page.locator(".lang-switch").click()
     expect(page.locator("html")).to_have_attribute("lang", "en")
     expect(page.locator("#email")).to_have_value(TYPED)
 
@@ -100,12 +100,12 @@ def test_a_photo_chosen_before_the_switch_is_asked_for_again(phone: Phone) -> No
     page.locator("#file").set_input_files(
         files=[{"name": "card.jpg", "mimeType": "image/jpeg", "buffer": photo()}]
     )
-    page.locator("a.lang-switch").click()
+    page.locator(".lang-switch").click()
     expect(page.locator("html")).to_have_attribute("lang", "en")
     expect(page.locator("#doc_type")).to_have_value("my_number")
     expect(page.locator("#file-choose-again")).to_contain_text("choose the photo again")
     phone.shot("lang-switch-documents-choose-again")
-    page.locator("a.lang-switch").click()  # nothing chosen this time: no note
+    page.locator(".lang-switch").click()  # nothing chosen this time: no note
     expect(page.locator("html")).to_have_attribute("lang", "ja")
     expect(page.locator("#file-choose-again")).to_have_count(0)
     phone.shot("lang-switch-documents")

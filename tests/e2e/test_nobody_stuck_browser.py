@@ -160,12 +160,12 @@ def switch_language_mid_form(phone: Phone) -> None:
     page.locator("#prefecture").select_option(FORM["prefecture"])
     page.locator(f"[name=basis][value={FORM['basis']}]").check()
     page.locator("#notify_overdue").check()
-    page.locator("a.lang-switch").click()
+    page.locator(".lang-switch").click()
     assert_kept(page, "en")
     expect(page.locator("h1")).to_have_text("Your details")
     phone.shot("nobody-stuck-01-form-switched-to-english")
     page.locator("#city").fill(FORM["city"])
-    page.locator("a.lang-switch").click()
+    page.locator(".lang-switch").click()
     assert_kept(page, "ja", city=FORM["city"])
     phone.shot("nobody-stuck-02-form-back-in-japanese")
 
@@ -245,7 +245,7 @@ def stored_front(browser: Browser, server: Server) -> Image.Image:
     # A page with several forms carries the one typed in: the rejection's text, not the question.
     reason = "写真の文字が読めません。"
     page.locator("textarea#text").fill(reason)
-    page.locator("a.lang-switch").click()
+    page.locator(".lang-switch").click()
     expect(page.locator("html")).to_have_attribute("lang", "en")
     expect(page.locator("textarea#text")).to_have_value(reason)
     expect(page.locator("textarea#question")).to_have_value("")

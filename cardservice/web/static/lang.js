@@ -6,7 +6,8 @@
    again in that language, filled in as sent, without acting on it (web/i18n.py,
    switching_language). A GET form (a search) is loaded again with its fields in the
    query. A chosen file is not sent (a browser cannot be handed a file back). Without this
-   script the link works as a plain link. */
+   script the switch is a button of the page's form (base.html), which sends that form the
+   same way, or on a page without one a plain link. */
 (function () {
   "use strict";
 
@@ -174,11 +175,14 @@
     }
   })();
 
-  var link = document.querySelector("a.lang-switch[hreflang]");
+  // The header's switch: a link, or on a page with a form to keep a button of that form
+  // (base.html), which works without this script too; here it sends the form typed in.
+  var link = document.querySelector("a.lang-switch[hreflang], button.lang-switch[data-lang]");
   var first = document.querySelector("form[data-lang-keep]");
   if (!link || !first || !window.URL || !window.FormData) {
     return;
   }
+  var target = link.getAttribute("hreflang") || link.getAttribute("data-lang");
   // A page with several such forms (a review's question and rejection) carries the one
   // typed in last; the first when nothing was typed (it may hold what a refused post sent).
   var typedIn = null;
@@ -193,6 +197,6 @@
       return; // a new tab or window: the plain link
     }
     event.preventDefault();
-    switchKeeping(typedIn || first, link.getAttribute("hreflang"));
+    switchKeeping(typedIn || first, target);
   });
 })();
