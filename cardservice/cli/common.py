@@ -13,9 +13,13 @@ import os
 import pwd
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from cardservice.errors import ConfigurationError, DomainError
 from cardservice.settings import Settings
@@ -43,20 +47,62 @@ def run(work: Callable[[Settings], Coroutine[Any, Any, T]]) -> T:
 
     settings = settings_from_env()
     _name_the_operator_in_audit_entries()
-    with reported():
+    _check_sqlite_directory(settings)
+    with reported(settings):
         return asyncio.run(work(settings))
 
 
+def _check_sqlite_directory(settings: Settings) -> None:
+    """A SQLite database whose directory does not exist is named before it is opened
+    (aiosqlite, failing to open it, leaves a thread that dies with a traceback)."""
+    from cardservice.db.engine import sqlite_path  # noqa: PLC0415  # keep `--help` fast
+
+    url = settings.async_database_url
+    if not url.startswith("sqlite"):
+        return
+    path = sqlite_path(url)
+    if path in ("", ":memory:") or path.startswith("file:"):
+        return
+    directory = Path(path).parent
+    if not directory.is_dir():
+        first = "; run `cardservice migrate` first" if directory == settings.data_dir else ""
+        raise click.ClickException(f"database {url}: {directory} does not exist{first}")
+
+
 @contextmanager
-def reported() -> Iterator[None]:
+def reported(settings: Settings | None = None) -> Iterator[None]:
     """A domain or configuration error inside the block ends the command with one line
-    (``code: message``, or ``configuration: KEY: problem``) and exit status 1."""
+    (``code: message``, or ``configuration: KEY: problem``) and exit status 1; so do a
+    database that cannot be reached, opened or written, or one not migrated (naming
+    ``settings``' database, password hidden), and a file or directory that cannot be
+    written (naming it): an operator reads what to fix, not a traceback."""
     try:
         yield
     except DomainError as exc:
         raise click.ClickException(f"{exc.code}: {exc.message}") from exc
     except ConfigurationError as exc:
         raise click.ClickException(f"configuration: {exc}") from exc
+    except DBAPIError as exc:
+        raise click.ClickException(_database_problem(settings, exc.orig or exc)) from exc
+    except PoolTimeout as exc:
+        raise click.ClickException(_database_problem(settings, "no connection free")) from exc
+    except OSError as exc:
+        if exc.filename is not None:
+            raise click.ClickException(f"{exc.filename}: {exc.strerror}") from exc
+        if settings is None:  # no database in this command
+            raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(_database_problem(settings, exc)) from exc
+
+
+def _database_problem(settings: Settings | None, cause: object) -> str:
+    """``database URL: cause`` in one line; a missing table says to migrate."""
+    problem = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+    if "no such table" in problem or getattr(cause, "sqlstate", None) == "42P01":
+        problem += "; run `cardservice migrate` first"
+    if settings is None:
+        return f"database: {problem}"
+    url = make_url(settings.async_database_url).render_as_string(hide_password=True)
+    return f"database {url}: {problem}"
 
 
 def cli_actor() -> str:

@@ -9,7 +9,7 @@ import click
 
 from cardservice.cli import checks
 from cardservice.cli.checks import checked
-from cardservice.cli.common import run, settings_from_env
+from cardservice.cli.common import reported, run, settings_from_env
 from cardservice.settings import Settings
 
 
@@ -54,7 +54,8 @@ def demo(host: str | None, port: int | None) -> None:
         settings = _with_dev_apple_passes(settings)
     _check_wallets(settings)
     _migrate(settings)
-    lines = asyncio.run(prepare_demo(settings))
+    with reported(settings):
+        lines = asyncio.run(prepare_demo(settings))
     click.echo("\n".join(lines))
     _serve(settings)
 
@@ -84,7 +85,6 @@ def _check_wallets(settings: Settings) -> None:
     """Read the wallets' files (Apple's certificates, key and images, the APNs key, Google's
     key) once before serving: one that cannot be used ends the command with one line
     naming its setting, rather than a traceback from every worker's start."""
-    from cardservice.cli.common import reported  # noqa: PLC0415
     from cardservice.passkit.wallet import AppleWallet  # noqa: PLC0415
     from passes.google_sync import wallet_sync_of  # noqa: PLC0415
 
@@ -115,8 +115,9 @@ def _migrate(settings: Settings) -> None:
     from cardservice.db.files import private_directory  # noqa: PLC0415
     from cardservice.db.migrate import upgrade  # noqa: PLC0415  # keep `--help` fast
 
-    private_directory(settings.data_dir)
-    asyncio.run(upgrade(settings.async_database_url))
+    with reported(settings):
+        private_directory(settings.data_dir)
+        asyncio.run(upgrade(settings.async_database_url))
 
 
 def _serve(settings: Settings) -> None:
@@ -145,6 +146,8 @@ def _serve(settings: Settings) -> None:
 @click.command()
 def jobs() -> None:
     """Run the scheduled jobs once (for cron; every app process also runs them every 10 min)."""
+    from sqlalchemy import text  # noqa: PLC0415
+
     from cardservice.db.engine import Database  # noqa: PLC0415
     from cardservice.jobs import run_jobs  # noqa: PLC0415
     from cardservice.passkit.wallet import AppleWallet  # noqa: PLC0415
@@ -155,6 +158,10 @@ def jobs() -> None:
         google = wallet_sync_of(settings)
         apple = AppleWallet.of(settings)
         try:
+            # A database that cannot be reached or is not migrated: one line, not a
+            # traceback from every job.
+            async with db.read() as session:
+                await session.execute(text("SELECT 1 FROM alembic_version"))
             report = await run_jobs(
                 db, settings.profile, base_url=settings.base_url, google=google, apple=apple
             )
