@@ -70,6 +70,10 @@ async def test_the_page_shows_the_rules(draft: Client, services: Services) -> No
             assert kind.note.ja in page.text
     english = await draft.get("/apply/documents?lang=en")
     assert MY_NUMBER_BACK_WARNING["en"] in english.text
+    # The side's choices are labels on their own: capitalised in English, as in Japanese.
+    assert re.search(r'value="front"[^>]*>\s*<span>Front</span>', english.text)
+    assert re.search(r'value="back"[^>]*>\s*<span>Back</span>', english.text)
+    assert re.search(r'value="front"[^>]*>\s*<span>おもて</span>', page.text)
     assert 'value="extra"' not in page.text  # "lives": no workplace document
 
 
