@@ -63,6 +63,12 @@ def search_text(raw: str) -> str:
     return " ".join(visible.split())
 
 
+def unify_line_breaks(raw: str) -> str:
+    """``raw`` with every line break as ``\\n``: a browser sends a textarea's line breaks as
+    CRLF (HTML's form submission), and an old Mac's as a lone CR."""
+    return raw.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def has_invisible(text: str, *, allowed: str = "\n\t") -> bool:
     """Whether ``text`` holds a control or format character other than ``allowed`` (a NUL,
     which PostgreSQL refuses in text, a bidi override, a zero-width space...)."""

@@ -39,6 +39,7 @@ from cardservice.patrons.models import Patron
 from cardservice.profiles.schema import Profile
 from cardservice.staff import audit
 from cardservice.staff.models import StaffUser
+from cardservice.text import unify_line_breaks
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ def clean_subject(value: str) -> str:
 
 def clean_body(value: str) -> str:
     """Line breaks kept as ``\\n``; trailing spaces and surrounding blank lines dropped."""
-    lines = _CONTROL.sub("", value.replace("\r\n", "\n").replace("\r", "\n")).split("\n")
+    lines = _CONTROL.sub("", unify_line_breaks(value)).split("\n")
     return "\n".join(line.rstrip() for line in lines).strip("\n")
 
 

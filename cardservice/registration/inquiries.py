@@ -43,7 +43,7 @@ from cardservice.security.links import LinkInvalid, LinkPurpose, consume, issue,
 from cardservice.staff import audit
 from cardservice.staff.models import Role, StaffUser
 from cardservice.staff.service import require_role
-from cardservice.text import has_invisible
+from cardservice.text import has_invisible, unify_line_breaks
 
 QUESTION_MAX = 2000
 ANSWER_MAX = 4000
@@ -157,7 +157,7 @@ async def answer(
     inquiry, app = await _inquiry_and_application(session, link.subject)
     if inquiry.answered_at is not None or app.status != ApplicationStatus.INQUIRY:
         raise InquiryNotOpen(public_id=app.public_id)
-    written = text.strip()
+    written = unify_line_breaks(text).strip()
     if len(written) > ANSWER_MAX or (not written and document is None) or has_invisible(written):
         raise InquiryTextInvalid(field="answer", max=ANSWER_MAX)
     calendar = OpeningCalendar.from_profile(profile.calendar)
@@ -218,7 +218,7 @@ async def _inquiry_and_application(
 
 
 def _text(raw: str, max_length: int, field: str) -> str:
-    text = raw.strip()
+    text = unify_line_breaks(raw).strip()
     if not text or len(text) > max_length or has_invisible(text):
         raise InquiryTextInvalid(field=field, max=max_length)
     return text

@@ -25,7 +25,7 @@ from cardservice.registration.review import REASON_MAX
 from cardservice.staff import audit
 from cardservice.staff.models import Role, StaffUser
 from cardservice.staff.service import require_role
-from cardservice.text import has_invisible
+from cardservice.text import has_invisible, unify_line_breaks
 
 CODE_MAX = 64
 TARGET = "rejection_template"
@@ -162,7 +162,7 @@ def _texts(texts: TemplateTexts, errors: list[FieldError]) -> tuple[str, str]:
 
 def _text(raw: str, field: str, errors: list[FieldError]) -> str:
     """Trimmed, line breaks kept (as ``\\n``), no other control characters."""
-    text = unicodedata.normalize("NFC", raw.replace("\r\n", "\n").replace("\r", "\n")).strip()
+    text = unicodedata.normalize("NFC", unify_line_breaks(raw)).strip()
     if not text:
         errors.append(_error(field, "required"))
     elif len(text) > REASON_MAX:

@@ -45,7 +45,7 @@ from cardservice.registration.storage import decrypt_document, get_document
 from cardservice.staff import audit
 from cardservice.staff.models import Role, StaffUser
 from cardservice.staff.service import require_role
-from cardservice.text import has_invisible
+from cardservice.text import has_invisible, unify_line_breaks
 
 __all__ = [
     "TARGET",
@@ -258,7 +258,7 @@ async def _reason(
         if template is None or not template.active:
             raise RejectionReasonInvalid(field="template_id")
         return template.text(language), template.code
-    written = (text or "").strip()
+    written = unify_line_breaks(text or "").strip()
     if not written or len(written) > REASON_MAX or has_invisible(written):
         raise RejectionReasonInvalid(field="text", max=REASON_MAX)
     return written, None
