@@ -21,6 +21,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from cardservice.datefilters import install_date_filters
 from cardservice.mail.errors import MissingContext, UnknownTemplate
+from cardservice.patrons.names import english_name
 
 Language = Literal["ja", "en"]
 LANGUAGES: tuple[Language, ...] = ("ja", "en")
@@ -86,6 +87,8 @@ def environment(root: Path) -> Environment:
         keep_trailing_newline=True,
     )
     install_date_filters(env)  # longdate, shortday, localtime: the same as on pages
+    # ``Dear {{ name|english_name }},``: given name first for a name in the Latin alphabet.
+    env.filters["english_name"] = english_name
     return env
 
 

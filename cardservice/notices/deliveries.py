@@ -36,10 +36,6 @@ def mail_language(patron: Patron) -> Language:
     return "en" if patron.language == "en" else "ja"
 
 
-def patron_name(patron: Patron) -> str:
-    return f"{patron.family_name} {patron.given_name}".strip()
-
-
 async def already_delivered(
     session: AsyncSession, pairs: Iterable[tuple[str, int]]
 ) -> set[tuple[str, int]]:

@@ -35,7 +35,6 @@ from cardservice.notices.deliveries import (
     claim,
     mail_language,
     opted_in,
-    patron_name,
 )
 from cardservice.patrons.models import Patron
 from cardservice.profiles.schema import Profile
@@ -120,7 +119,7 @@ async def _remind(
     for pair in sorted(claimed, key=lambda pair: keyed[pair][0].id):
         card, patron = keyed[pair]
         context = {
-            "name": patron_name(patron),
+            "name": patron.person_name,
             "user_number": card.user_number,
             "expires_on": card.expires_on,
             "renew_link": renew_link(base_url),

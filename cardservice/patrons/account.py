@@ -126,7 +126,7 @@ async def set_password(
     except InvalidRecipient:  # an imported record without a usable address
         return
     context = {
-        "name": f"{patron.family_name} {patron.given_name}",
+        "name": patron.person_name,
         "library": letterhead(profile, language),
         "reset_link": link(base_url, FORGOT_PASSWORD_PATH),
     }

@@ -105,7 +105,7 @@ async def request_change(
         now=now,
     )
     context = {
-        "name": f"{patron.family_name} {patron.given_name}",
+        "name": patron.person_name,
         "link": verify_link(base_url, token),
         "expires_hours": hours,
         "library": letterhead(profile, language),
@@ -165,7 +165,7 @@ async def confirm_change(
     except InvalidRecipient:  # an imported record whose old address was unusable
         return PendingChange(patron, old, address)
     context = {
-        "name": f"{patron.family_name} {patron.given_name}",
+        "name": patron.person_name,
         "new_email": address,
         "library": letterhead(profile, language),
     }

@@ -10,6 +10,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cardservice.db.base import Base, utcnow
+from cardservice.patrons.names import PersonName
 
 
 class PatronSource(StrEnum):
@@ -48,6 +49,11 @@ class Patron(Base):
     source: Mapped[str] = mapped_column(String(16), default=PatronSource.ONLINE)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    @property
+    def person_name(self) -> PersonName:
+        """The patron's name as a letter addresses it (``Dear John Smith,``)."""
+        return PersonName(self.family_name, self.given_name)
 
     __table_args__ = (
         Index("ix_patrons_kana_birth", "family_kana", "given_kana", "birth_date"),

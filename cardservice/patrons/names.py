@@ -1,9 +1,11 @@
-"""Names in furigana: hiragana and half-width katakana become full-width katakana."""
+"""People's names: readings in furigana (hiragana and half-width katakana become full-width
+katakana, compared by sound), and a name as a letter addresses it (:class:`PersonName`)."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from typing import Final
 
 import jaconv
@@ -74,3 +76,47 @@ def _fold_reading(reading: str) -> str:
         lengthens = vowel is not None and (char == "ー" or _LONG_VOWEL.get(vowel) == char)
         folded.append(vowel if lengthens and vowel else char)
     return "".join(folded)
+
+
+# --- a name in a letter ------------------------------------------------------------------
+
+# Records keep the family name and the given name apart, as Japanese forms ask (氏・名), and
+# hold no romanised name. Japanese writes them family name first and follows with 様
+# (山田 花子 様). An English letter puts a name in the Latin alphabet given name first
+# (Dear John Smith,); a name in kanji or kana keeps the order it is written in
+# (Dear 山田 花子,): reversing it, or guessing a romanisation from the reading (大野 may be
+# Ono, Ohno or Oono), would misname the person.
+
+# What a name in the Latin alphabet may hold besides letters: O'Brien, Jean-Luc, St. John.
+_LATIN_PUNCTUATION: Final = frozenset(" -'.\u2019")
+
+
+@dataclass(frozen=True, slots=True)
+class PersonName:
+    family: str
+    given: str
+
+    def __str__(self) -> str:
+        """The name in Japanese order, family name first: what 様 follows."""
+        return f"{self.family} {self.given}".strip()
+
+    @property
+    def english(self) -> str:
+        """The name as an English letter writes it: given name first when both parts are
+        in the Latin alphabet, else as written."""
+        if _latin(self.family) and _latin(self.given):
+            return f"{self.given} {self.family}".strip()
+        return str(self)
+
+
+def _latin(text: str) -> bool:
+    return all(
+        ch in _LATIN_PUNCTUATION or (ch.isalpha() and unicodedata.name(ch, "").startswith("LATIN"))
+        for ch in text
+    )
+
+
+def english_name(name: PersonName | str) -> str:
+    """``name`` for an English letter (the mail templates' ``english_name`` filter); a
+    plain string is taken as already written for its reader."""
+    return name.english if isinstance(name, PersonName) else name

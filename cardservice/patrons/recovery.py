@@ -142,7 +142,7 @@ async def _numbers_of(session: AsyncSession, address: str, born: date) -> list[d
         usable = card is not None and card.status != CardStatus.REVOKED
         listed.append(
             {
-                "name": f"{patron.family_name} {patron.given_name}",
+                "name": patron.person_name,
                 "user_number": card.user_number if card is not None and usable else None,
             }
         )
@@ -193,7 +193,7 @@ async def request_reset(
             now=now,
         )
         context = {
-            "name": f"{patron.family_name} {patron.given_name}",
+            "name": patron.person_name,
             "link": reset_link(base_url, token),
             "expires_hours": hours,
             "library": letterhead(profile, requester.language),

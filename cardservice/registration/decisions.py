@@ -141,7 +141,7 @@ async def _reissue(
         patron,
         "reissue_completed",
         context={
-            "name": f"{patron.family_name} {patron.given_name}",
+            "name": patron.person_name,
             "user_number": new.user_number,
             "old_user_number": old.user_number,
             "card_link": card_link(ctx.base_url),
@@ -192,7 +192,7 @@ async def _renew(
         patron,
         "renewal_completed",
         context={
-            "name": f"{patron.family_name} {patron.given_name}",
+            "name": patron.person_name,
             "user_number": card.user_number,
             "expires_on": card.expires_on,
             "card_link": card_link(ctx.base_url),
@@ -225,7 +225,7 @@ async def _change(
         patron,
         "details_changed",
         context={
-            "name": f"{patron.family_name} {patron.given_name}",
+            "name": patron.person_name,
             "my_link": my_link(ctx.base_url),
         },
         ctx=ctx,

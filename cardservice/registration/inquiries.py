@@ -113,7 +113,7 @@ async def ask(
     subject = f"{_SUBJECT_PREFIX}{inquiry.id}"
     token = await issue(session, LinkPurpose.INQUIRY_ANSWER, subject, ttl, now=now)
     context = {
-        "name": app.display_name,
+        "name": app.person_name,
         "procedure": app.procedure,
         "question": text,
         "answer_link": answer_link(base_url, token),
@@ -287,7 +287,7 @@ async def _lapse(
         await release_lost_card(session, app, now=now)
         language = language_of(app)
         context = {
-            "name": app.display_name,
+            "name": app.person_name,
             "procedure": app.procedure,
             "answer_by": inquiry.answer_by,
             "library": letterhead(profile, language),

@@ -27,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cardservice.db.base import Base, utcnow
+from cardservice.patrons.names import PersonName
 
 
 class ApplicationStatus(StrEnum):
@@ -128,6 +129,11 @@ class Application(Base):
     @property
     def display_name(self) -> str:
         return f"{self.family_name} {self.given_name}".strip()
+
+    @property
+    def person_name(self) -> PersonName:
+        """The applicant's name as a letter addresses it (``Dear John Smith,``)."""
+        return PersonName(self.family_name, self.given_name)
 
     @property
     def reference(self) -> str:

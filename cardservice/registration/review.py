@@ -145,7 +145,7 @@ async def _register(
     app.card_id = card.id
     app.password_hash = None  # it lives on the patron now
     context = {
-        "name": app.display_name,
+        "name": app.person_name,
         "user_number": card.user_number,
         "card_link": card_link(base_url),
         "expires_on": card.expires_on,
@@ -230,7 +230,7 @@ async def reject(
     app.password_hash = None  # never needed again
     reinstated = await release_lost_card(session, app, now=now)
     context = {
-        "name": app.display_name,
+        "name": app.person_name,
         "procedure": app.procedure,
         "reason": reason,
         "reinstated_number": reinstated or "",  # a lost card that works again

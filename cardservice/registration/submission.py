@@ -310,7 +310,7 @@ async def submit(
     )
     language = _language(app)
     context = {
-        "name": app.display_name,
+        "name": app.person_name,
         "procedure": app.procedure,
         "ready_on": due_on,
         "library": letterhead(profile, language),

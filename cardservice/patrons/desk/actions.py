@@ -266,7 +266,7 @@ async def _mail_new_number(
 ) -> None:
     lang: Language = "en" if patron.language == "en" else "ja"
     context = {
-        "name": f"{patron.family_name} {patron.given_name}",
+        "name": patron.person_name,
         "user_number": new.user_number,
         "old_user_number": old_number,
         "card_link": f"{base_url.rstrip('/')}/card",

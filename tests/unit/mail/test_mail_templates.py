@@ -21,11 +21,12 @@ from cardservice.mail.render import (
     render,
     template_dir,
 )
+from cardservice.patrons.names import PersonName
 
 SAMPLE: dict[str, Any] = {
     "link": "https://cards.example.org/register/verify?t=AbC123",
     "expires_hours": 24,
-    "name": "山田 花子",
+    "name": PersonName("山田", "花子"),
     "procedure": "new",
     "reinstated_number": "110000000014",
     "ready_on": date(2026, 11, 24),
@@ -33,8 +34,8 @@ SAMPLE: dict[str, Any] = {
     "card_link": "https://cards.example.org/card/XyZ",
     "expires_on": date(2031, 3, 31),
     "patrons": [
-        {"name": "山田 花子", "user_number": "1100000012"},
-        {"name": "山田 太郎", "user_number": None},
+        {"name": PersonName("山田", "花子"), "user_number": "1100000012"},
+        {"name": PersonName("山田", "太郎"), "user_number": None},
     ],
     "login_link": "https://cards.example.org/login",
     "reset_link": "https://cards.example.org/password/forgot",
@@ -109,8 +110,7 @@ def test_links_appear_in_both_parts(name: str, lang: str) -> None:
 @pytest.mark.parametrize("name", sorted(TEMPLATES))
 def test_templates_use_exactly_the_documented_values(name: str) -> None:
     """Each part uses only documented values, and every documented value is used by some
-    language (the English greeting is "Hello," without the name, whose order English
-    readers would take the wrong way round)."""
+    language."""
     env = environment(template_dir())
     # ``library`` is render's own: the subject's 【name】 and the signature use it.
     every = {"library"}
