@@ -111,11 +111,15 @@ async def start_procedure(
     procedure: Procedure,
     *,
     profile: Profile,
+    language: Language | None = None,
     now: datetime | None = None,
 ) -> Application:
     """A logged-in patron starts ``procedure`` (reissue, renewal or change): their draft of
     it, resumed if they have one, else a new one linked to them, with their email and
-    language. Its form is filled in from the patron's details when shown.
+    ``language``, the language of the page they started it from (as a new registration's
+    is), the patron's own when not given. Its emails go in that language, as the password
+    and email ones sent from the same pages do. Its form is filled in from the patron's
+    details when shown.
 
     Raises ``procedures.ProcedureClosed`` (``closed``, ``opens_on``) when the procedure is
     not open to the patron today: renewal before its window, a second application of the
@@ -138,7 +142,7 @@ async def start_procedure(
         return draft
     app = Application(
         email=patron.email,
-        language="en" if patron.language == "en" else "ja",
+        language=language or ("en" if patron.language == "en" else "ja"),
         procedure=procedure.value,
         patron_id=patron.id,
         created_at=now,

@@ -198,6 +198,26 @@ async def test_a_phone_change_needs_no_document_and_a_second_one_is_refused(
     assert len(await applications(services)) == 1
 
 
+async def test_a_procedure_started_in_english_emails_in_english(
+    client: Client, services: Services
+) -> None:
+    # The patron registered in Japanese and now reads My Library in English: the
+    # application and its emails follow the page, as password and email ones do.
+    card = await sample_patron(services)
+    await log_in(client, card)
+    response = await start(client, "change", lang="en")
+    assert (response.status_code, response.headers["location"]) == (303, "/apply/notes")
+    assert (await agree(client, services)).headers["location"] == "/apply/form"
+    saved = await post_form(client, form_of(services, "change", phone=NEW_PHONE))
+    assert saved.status_code == 303, saved.text
+    await submit_from_review(client)
+    assert (await only_application(services)).language == "en"
+    (received,) = await outbox(services, "application_received")
+    assert received.language == "en"
+    assert "Thank you for asking" in received.body_text
+    assert "ありがとうございます" not in received.body_text
+
+
 async def test_a_change_that_changes_nothing_or_leaves_the_area(
     client: Client, services: Services
 ) -> None:

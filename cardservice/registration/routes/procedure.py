@@ -51,7 +51,7 @@ async def start_procedure(request: AnyRequest, procedure: FromPath[str]) -> Temp
                 login = f"{LOGIN_PATH}?{urlencode({'next': MY_PATH}, safe='/')}"
                 return with_device_cookie(request, see_other(login))
             app = await applicant.start_procedure(
-                session, patron, chosen, profile=svc.settings.profile
+                session, patron, chosen, profile=svc.settings.profile, language=language(request)
             )
             public_id = app.public_id
     except ProcedureClosed as exc:
