@@ -1,5 +1,6 @@
 /* The application form, a little quicker with a script; everything works without it.
-   - Postal code: on leaving the field, fill in the prefecture and city from /apply/postal;
+   - Postal code: on leaving the field, fill in the prefecture and city from /apply/postal
+     (the city unless typed on this page);
      a code that is malformed or does not exist gets its error next to the field.
    - Submit buttons: disabled for a moment after the first press (the server already
      accepts a submission only once; this just spares a second round trip). */
@@ -15,7 +16,10 @@
       return;
     }
     var lastLooked = "";
-    var filledCity = "";
+    // The city the page came with was not typed here: the patron's registered city (a
+    // change of address), or one the server filled in or kept. A new postal code replaces
+    // it, as the server's own "fill in" button does; a city typed on this page stays.
+    var filledCity = city.value;
     postal.addEventListener("change", function () {
       var code = postal.value.trim();
       if (!code || code === lastLooked) {

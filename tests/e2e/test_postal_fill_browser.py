@@ -1,0 +1,108 @@
+"""The postal code fills in the address on a form that came filled in, in a real browser.
+
+A registered patron (Yokohama's profile) applies for a change of details from My Library:
+the form shows the registered address. Typing a new postal code and leaving the field fills
+in the new prefecture *and* city (the city stayed the registered one, and the form was then
+refused: the city did not match the postal code). A city the patron types on the page stays
+when the postal code changes after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, expect
+
+from cardservice.cards.service import CardPolicy
+from cardservice.db.engine import Database
+from cardservice.patrons.service import NewPatron, create_patron_with_card
+from cardservice.profiles import load_profile
+from cardservice.registration.form import parse_application
+from cardservice.security.passwords import hash_password
+from tests.e2e.support import E2E_MARKS, Phone, Server, chromium, phone_context, start_server
+from tests.registration_flow import FORMS
+
+pytestmark = E2E_MARKS
+
+PROFILE = load_profile("yokohama")
+EMAIL = "hanako@example.org"
+PASSWORD = "Shiori-2024!"
+
+
+async def _seed(database_url: str) -> str:
+    """A patron at Yokohama's sample address (横浜市中区) with a password; the user number."""
+    form = parse_application(FORMS["yokohama"], profile=PROFILE, email=EMAIL)
+    db = Database(database_url)
+    try:
+        async with db.transaction() as session:
+            card = await create_patron_with_card(
+                session,
+                NewPatron(
+                    family_name=form.family_name,
+                    given_name=form.given_name,
+                    family_kana=form.family_kana,
+                    given_kana=form.given_kana,
+                    birth_date=form.birth_date,
+                    email=EMAIL,
+                    phone=form.phone,
+                    postal_code=form.postal_code,
+                    prefecture=form.prefecture,
+                    city=form.city,
+                    street=form.street,
+                    password_hash=await hash_password(PASSWORD),
+                ),
+                CardPolicy.of(PROFILE),
+            )
+            return card.user_number
+    finally:
+        await db.dispose()
+
+
+@pytest.fixture
+def prepared(tmp_path: Path) -> Iterator[tuple[Server, str]]:
+    with contextmanager(start_server)(tmp_path, profile="yokohama") as server:
+        yield server, asyncio.run(_seed(server.database_url))
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    with chromium() as launched:
+        yield launched
+
+
+def test_a_new_postal_code_replaces_the_registered_city(
+    prepared: tuple[Server, str], browser: Browser
+) -> None:
+    server, user_number = prepared
+    phone = Phone(phone_context(browser).new_page(), server)
+    page = phone.page
+    phone.goto("/login")
+    page.locator("[name=login]").fill(user_number)
+    page.locator("[name=password]").fill(PASSWORD)
+    page.locator("form[action='/login'] button[type=submit]").click()
+    expect(page).to_have_url(f"{server.url}/my")
+    page.locator("form[action='/apply/procedure/change'] button[type=submit]").click()
+    expect(page).to_have_url(f"{server.url}/apply/notes")
+    page.locator("[name=agree]").check()
+    page.locator("form[action='/apply/notes'] button[type=submit]").click()
+    expect(page).to_have_url(f"{server.url}/apply/form")
+    city, prefecture = page.locator("#city"), page.locator("#prefecture")
+    expect(city).to_have_value("横浜市中区")  # the registered address
+
+    page.locator("#postal_code").fill("100-0001")
+    page.locator("#street").focus()  # leaving the field looks the code up
+    expect(prefecture).to_have_value("東京都")
+    expect(city).to_have_value("千代田区")
+    phone.shot("postal-fill-change-of-address")
+
+    # A city typed on the page is the patron's own: a later postal code leaves it.
+    city.fill("千代田区千代田")
+    page.locator("#postal_code").fill("231-0005")
+    page.locator("#street").focus()
+    expect(prefecture).to_have_value("神奈川県")
+    expect(city).to_have_value("千代田区千代田")
+    assert phone.problems == []
