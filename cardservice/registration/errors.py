@@ -110,10 +110,24 @@ class RejectionReasonInvalid(InvalidInput):
     code = "rejection_reason_invalid"
 
 
+class RejectionReasonInvisible(RejectionReasonInvalid):
+    """A written reason holds a control or format character nobody sees; said as such."""
+
+    code = "control_characters"
+
+
 class InquiryTextInvalid(InvalidInput):
     """A question or an answer is empty or too long."""
 
     code = "inquiry_text_invalid"
+
+
+class InquiryTextInvisible(InquiryTextInvalid):
+    """A question or an answer holds a control or format character nobody sees (a
+    zero-width space or a direction mark pasted with the text): said as such, with the
+    form's own words, not as a text that is empty or too long."""
+
+    code = "control_characters"
 
 
 class InquiryNotOpen(Conflict):

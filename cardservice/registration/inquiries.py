@@ -34,6 +34,7 @@ from cardservice.registration.errors import (
     ApplicationNotReviewable,
     InquiryNotOpen,
     InquiryTextInvalid,
+    InquiryTextInvisible,
 )
 from cardservice.registration.models import Application, ApplicationStatus, Inquiry
 from cardservice.registration.review import TARGET, language_of
@@ -158,7 +159,9 @@ async def answer(
     if inquiry.answered_at is not None or app.status != ApplicationStatus.INQUIRY:
         raise InquiryNotOpen(public_id=app.public_id)
     written = unify_line_breaks(text).strip()
-    if len(written) > ANSWER_MAX or (not written and document is None) or has_invisible(written):
+    if has_invisible(written):
+        raise InquiryTextInvisible(field="answer")
+    if len(written) > ANSWER_MAX or (not written and document is None):
         raise InquiryTextInvalid(field="answer", max=ANSWER_MAX)
     calendar = OpeningCalendar.from_profile(profile.calendar)
     today = local_today(ZoneInfo(profile.library.timezone), now)
@@ -219,7 +222,9 @@ async def _inquiry_and_application(
 
 def _text(raw: str, max_length: int, field: str) -> str:
     text = unify_line_breaks(raw).strip()
-    if not text or len(text) > max_length or has_invisible(text):
+    if has_invisible(text):
+        raise InquiryTextInvisible(field=field)
+    if not text or len(text) > max_length:
         raise InquiryTextInvalid(field=field, max=max_length)
     return text
 

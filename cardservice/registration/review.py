@@ -32,7 +32,11 @@ from cardservice.registration.decisions import (
     language_of,
     release_lost_card,
 )
-from cardservice.registration.errors import ApplicationNotReviewable, RejectionReasonInvalid
+from cardservice.registration.errors import (
+    ApplicationNotReviewable,
+    RejectionReasonInvalid,
+    RejectionReasonInvisible,
+)
 from cardservice.registration.models import Application, ApplicationStatus, RejectionTemplate
 from cardservice.registration.queue import (
     ApplicationDetail,
@@ -259,6 +263,8 @@ async def _reason(
             raise RejectionReasonInvalid(field="template_id")
         return template.text(language), template.code
     written = unify_line_breaks(text or "").strip()
-    if not written or len(written) > REASON_MAX or has_invisible(written):
+    if has_invisible(written):
+        raise RejectionReasonInvisible(field="text")
+    if not written or len(written) > REASON_MAX:
         raise RejectionReasonInvalid(field="text", max=REASON_MAX)
     return written, None

@@ -1,6 +1,7 @@
 """Text of several lines, as a browser sends a textarea: every line break as CRLF (HTML's
 form submission). A reviewer's question, a written rejection reason and the applicant's
-answer each take it, and keep their lines as ``\\n`` in the record and the email."""
+answer each take it, and keep their lines as ``\\n`` in the record and the email. An
+invisible character pasted with such a text is named as what it is."""
 
 from __future__ import annotations
 
@@ -84,3 +85,18 @@ async def test_an_answer_of_two_lines(client: Client, services: Services) -> Non
         inquiry = await session.scalar(select(Inquiry))
     assert inquiry is not None
     assert inquiry.answer_text == "\n".join(ANSWER)
+
+
+async def test_an_answer_with_an_invisible_character(client: Client, services: Services) -> None:
+    public_id = await submitted_application(services)
+    token = await ask(services, public_id, await make_reviewer(services))
+    page = await client.get(f"/apply/answer/{token}")
+    refused = await client.post(
+        f"/apply/answer/{token}",
+        data={"answer": "撮り直しました\u200b。", "_csrf_token": csrf_from(page.text)},
+    )
+    assert refused.status_code == 400
+    assert "使用できない文字（制御文字など）が含まれています。" in refused.text
+    assert "本文を入力してください" not in refused.text  # it was written, and short
+    assert (await load(services, public_id)).status == ApplicationStatus.INQUIRY
+    assert (await client.get(f"/apply/answer/{token}")).status_code == 200
