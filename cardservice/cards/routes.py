@@ -79,11 +79,18 @@ class VerifyRequestShape(InvalidInput):
 
 
 def _api_key_of(request: ASGIConnection[Any, Any, Any, Any]) -> str | None:
-    key = request.headers.get("x-api-key")
+    """The key in X-API-Key, else the credentials of ``Authorization: Bearer``; the first of
+    each header. Read from the ASGI scope's raw headers (names are lower case there, ASGI
+    3.0), which every verify request asks and which costs less than building its Headers."""
+    key = authorization = None
+    for name, value in request.scope["headers"]:
+        if name == b"x-api-key":
+            key = key or value
+        elif name == b"authorization":
+            authorization = authorization or value
     if key:
-        return key
-    authorization = request.headers.get("authorization", "")
-    scheme, _, credentials = authorization.partition(" ")
+        return key.decode("latin-1")
+    scheme, _, credentials = (authorization or b"").decode("latin-1").partition(" ")
     return credentials.strip() if scheme.lower() == "bearer" else None
 
 
