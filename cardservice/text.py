@@ -20,6 +20,7 @@ import jaconv
 # Control, format (bidi overrides, zero-width characters) and surrogate code points: never
 # part of a name, a number or an address (PostgreSQL refuses NUL in text outright).
 INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
+ZERO_WIDTH_JOINER: Final = "\u200d"
 # The CJK compatibility ideographs, which normalisation of any form would replace.
 _COMPATIBILITY_IDEOGRAPHS: Final = re.compile(r"([\uf900-\ufaff\U0002f800-\U0002fa1f]+)")
 # What jaconv would change: full-width ASCII and the ideographic space, half-width katakana.
@@ -71,7 +72,18 @@ def unify_line_breaks(raw: str) -> str:
 
 def has_invisible(text: str, *, allowed: str = "\n\t") -> bool:
     """Whether ``text`` holds a control or format character other than ``allowed`` (a NUL,
-    which PostgreSQL refuses in text, a bidi override, a zero-width space...)."""
+    which PostgreSQL refuses in text, a bidi override, a zero-width space...).
+
+    A zero-width joiner before a symbol is part of an emoji that a phone's keyboard writes
+    (🙇‍♀️ is 🙇, the joiner, ♀ and a variation selector; 👨‍👩‍👧 joins three), seen as one
+    picture: it is not counted."""
     return any(
-        unicodedata.category(char) in INVISIBLE_CATEGORIES and char not in allowed for char in text
+        unicodedata.category(char) in INVISIBLE_CATEGORIES
+        and char not in allowed
+        and not (char == ZERO_WIDTH_JOINER and _symbol_at(text, index + 1))
+        for index, char in enumerate(text)
     )
+
+
+def _symbol_at(text: str, index: int) -> bool:
+    return index < len(text) and unicodedata.category(text[index]) == "So"

@@ -1,7 +1,8 @@
 """Text of several lines, as a browser sends a textarea: every line break as CRLF (HTML's
 form submission). A reviewer's question, a written rejection reason and the applicant's
 answer each take it, and keep their lines as ``\\n`` in the record and the email. An
-invisible character pasted with such a text is named as what it is."""
+invisible character pasted with such a text is named as what it is; an emoji that a phone
+writes with a zero-width joiner (🙇‍♀️) is no such character."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from tests.web_support import (
 
 QUESTION = ("保険証のうら面の写真もお送りください。", "住所欄が読み取れる明るさでお願いします。")
 REASON = ("写真がぼやけていて、お名前が読み取れませんでした。", "もう一度お申し込みください。")
-ANSWER = ("撮り直したものをお送りします。", "よろしくお願いします。")
+ANSWER = ("撮り直したものをお送りします。", "よろしくお願いします\U0001f647\u200d\u2640\ufe0f")
 
 
 @pytest.fixture
