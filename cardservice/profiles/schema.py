@@ -6,6 +6,7 @@ fails at start with a message that names the key (see ``profiles.load_profile``)
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Annotated, Literal
 
@@ -21,6 +22,8 @@ CheckSchemeName = Literal["none", "luhn", "mod10w3", "mod11w27", "7dr", "7dsr", 
 CodabarStartStop = Literal["A", "B", "C", "D"]
 ImageFormat = Literal["gif", "jpeg", "png"]
 EligibilityBasis = Literal["lives", "works", "studies"]
+# A designated city's ward as Japan Post writes it: 横浜市 + 中区.
+DESIGNATED_CITY_WARD = re.compile(r"(.+?市)(.+?区)")
 
 
 class Strict(Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
@@ -74,13 +77,22 @@ class LibrarySection(Strict, kw_only=True, frozen=True):
 
     def municipality_name(self, name: str, lang: str) -> str:
         """``name`` (as Japan Post writes it, "松戸市") in ``lang``: in English the name
-        ``municipality_names_en`` gives ("Matsudo"), the library's own city as ``city.en``,
-        else ``name`` unchanged."""
+        :meth:`english_municipality` gives ("Matsudo"), else ``name`` unchanged."""
         if lang != "en":
             return name
+        return self.english_municipality(name) or name
+
+    def english_municipality(self, name: str) -> str | None:
+        """The English name of ``name`` (as Japan Post writes it): the one
+        ``municipality_names_en`` gives ("松戸市": "Matsudo"), the library's own city as
+        ``city.en``; a ward of a designated city by its own entry if it has one, else by its
+        city's ("横浜市中区": "Yokohama"). None for a place the profile does not name."""
+        if name in self.municipality_names_en:
+            return self.municipality_names_en[name]
         if name == self.city.ja:
-            return self.municipality_names_en.get(name, self.city.en)
-        return self.municipality_names_en.get(name, name)
+            return self.city.en
+        ward = DESIGNATED_CITY_WARD.fullmatch(name)
+        return self.english_municipality(ward.group(1)) if ward is not None else None
 
 
 class CardSection(Strict, kw_only=True, frozen=True):

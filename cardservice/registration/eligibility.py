@@ -13,13 +13,18 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from cardservice.profiles.schema import Profile
+from cardservice.profiles.schema import DESIGNATED_CITY_WARD, Profile
 from cardservice.registration import Messages
 from cardservice.registration.form import ApplicationForm, Basis
-from cardservice.registration.japan import Address, format_postal_code, lookup_postal_code_all
+from cardservice.registration.japan import (
+    PREFECTURES,
+    PREFECTURES_EN,
+    Address,
+    format_postal_code,
+    lookup_postal_code_all,
+)
 
-# A designated city's ward as Japan Post writes it: 横浜市 + 中区.
-_WARD = re.compile(r"(.+?市)(.+?区)")
+_WARD = DESIGNATED_CITY_WARD
 _COUNTY = re.compile(r"^.+?郡")
 
 MESSAGES: Messages = {
@@ -50,7 +55,7 @@ MESSAGES: Messages = {
     "not_resident": {
         "ja": "お住まいの{municipality}は、オンライン登録の対象地域ではありません。"
         "{library}の窓口でご相談ください。",
-        "en": "{municipality}, where you live, is outside the area for online registration. "
+        "en": "Your address ({place}) is outside the area for online registration. "
         "Please ask at a counter of {library}.",
     },
     "postal_code_unknown": {
@@ -61,11 +66,13 @@ MESSAGES: Messages = {
     },
     "prefecture_mismatch": {
         "ja": "都道府県が郵便番号 {postal_code}（{expected}）と一致しません。",
-        "en": "The prefecture does not match the postal code {postal_code} ({expected}).",
+        "en": "The prefecture does not match the postal code {postal_code}, "
+        "which is in {expected}.",
     },
     "address_mismatch": {
         "ja": "市区町村が郵便番号 {postal_code}（{expected}）と一致しません。",
-        "en": "The city does not match the postal code {postal_code} ({expected}).",
+        "en": "The city does not match the postal code {postal_code}, which is in {expected}. "
+        "Japan Post writes the city as {official}.",
     },
     # Added to the two "not in the area" answers when the library also takes work or study.
     "other_bases_hint": {
@@ -95,10 +102,8 @@ def check_eligibility(form: ApplicationForm, profile: Profile) -> Eligibility:
         return answer.no("postal_code_unknown", field="postal_code")
     address = _consistent_address(candidates, form)
     if isinstance(address, str):
-        first = candidates[0]
         field = "prefecture" if address == "prefecture_mismatch" else "city"
-        expected = f"{first.prefecture}{first.city}"
-        return answer.no(address, field=field, municipality=first.city, expected=expected)
+        return answer.no(address, field=field, place=candidates[0])
     if form.basis is not Basis.LIVES:
         return answer.yes(
             form.basis.value, address, extra=profile.documents.extra_for_work_or_study
@@ -114,8 +119,8 @@ def _by_residence(answer: _Answer, address: Address, profile: Profile) -> Eligib
         return answer.yes("resident", address)
     # Wide-area neighbours may lie in another prefecture (町田市 for Yokohama).
     if _matches(address.city, library.counter_municipalities):
-        return answer.no("counter_adjacent_city", municipality=address.city, hint=True)
-    return answer.no("not_resident", municipality=address.city, hint=True)
+        return answer.no("counter_adjacent_city", place=address, hint=True)
+    return answer.no("not_resident", place=address, hint=True)
 
 
 def _matches(city: str, municipalities: Iterable[str]) -> bool:
@@ -158,7 +163,10 @@ def _fold(text: str) -> str:
 
 
 class _Answer:
-    """Builds results with the library's names filled into the ja and en texts."""
+    """Builds results with the library's names filled into the ja and en texts. A place is
+    named in the text's language: in English by the profile's English name (Matsudo,
+    Yokohama for 横浜市中区), a place the profile does not name by its postal code and
+    prefecture (Hokkaido); the kanji only where the form needs them typed."""
 
     def __init__(self, profile: Profile, postal_code: str) -> None:
         self.profile = profile
@@ -167,7 +175,7 @@ class _Answer:
 
     def yes(self, reason: str, address: Address, *, extra: bool = False) -> Eligibility:
         codes = [reason, "extra_document"] if extra else [reason]
-        ja, en = self._texts(codes, municipality=address.city)
+        ja, en = self._texts(codes, address)
         return Eligibility(
             eligible=True,
             reason=reason,
@@ -182,23 +190,40 @@ class _Answer:
         reason: str,
         *,
         field: str | None = None,
-        municipality: str = "",
-        expected: str = "",
+        place: Address | None = None,
         hint: bool = False,
     ) -> Eligibility:
         codes = [reason, "other_bases_hint"] if hint and self.other_bases else [reason]
-        ja, en = self._texts(codes, municipality=municipality, expected=expected)
+        ja, en = self._texts(codes, place)
+        municipality = place.city if place is not None else ""
         return Eligibility(
             eligible=False, reason=reason, ja=ja, en=en, municipality=municipality, field=field
         )
 
-    def _texts(self, codes: list[str], **params: str) -> tuple[str, str]:
-        return self._text("ja", codes, params), self._text("en", codes, params)
+    def _texts(self, codes: list[str], place: Address | None) -> tuple[str, str]:
+        return self._text("ja", codes, place), self._text("en", codes, place)
 
-    def _text(self, lang: str, codes: list[str], params: dict[str, str]) -> str:
+    def _places(self, lang: str, place: Address | None) -> dict[str, str]:
+        """``municipality``, ``place``, ``expected`` (with the prefecture) and ``official``
+        (Japan Post's spelling, to type in the form) for the texts in ``lang``."""
+        if place is None:
+            return dict.fromkeys(("municipality", "place", "expected", "official"), "")
+        if lang != "en":
+            expected = f"{place.prefecture}{place.city}"
+            return {"municipality": place.city, "place": place.city, "expected": expected}
+        english = self.profile.library.english_municipality(place.city)
+        prefecture = PREFECTURES_EN[PREFECTURES.index(place.prefecture)]
+        return {
+            "municipality": english or place.city,
+            "place": english or f"postal code {self.postal_code}",
+            "expected": f"{english}, {prefecture}" if english else prefecture,
+            "official": place.city,
+        }
+
+    def _text(self, lang: str, codes: list[str], place: Address | None) -> str:
         library = self.profile.library
         filled = {
-            **params,
+            **self._places(lang, place),
             "library": library.name.get(lang),
             "city": library.city.get(lang),
             "postal_code": self.postal_code,
