@@ -269,7 +269,7 @@ async def test_a_missing_static_file_is_a_404_that_does_not_repeat_the_path(
     page = await client.get(path, headers=HTML)
     assert page.status_code == 404
     assert "<code>not_found</code>" in page.text
-    (message,) = re.findall(r'<p class="message"[^>]*>(.*?)</p>', page.text)
+    (message,) = re.findall(r"<h1>(.*?)</h1>", page.text)  # the message is the heading
     assert message == "このページは見つかりません。"
     for text in (as_json.text, message):
         assert "no-such-file-xq" not in text

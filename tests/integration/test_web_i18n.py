@@ -73,6 +73,14 @@ async def test_error_pages_are_localized(client: Client) -> None:
     assert "<code>not_found</code>" in japanese.text
     english = await client.get("/no/such/page?lang=en", headers=html)
     assert "This page does not exist." in english.text
+    # A message without a title of its own is the heading, said once.
+    for page, words in (
+        (japanese, "このページは見つかりません。"),
+        (english, "This page does not exist."),
+    ):
+        main = page.text.split("<main", 1)[1]
+        assert main.count(words) == 1
+        assert f"<h1>{words}</h1>" in main
 
 
 def _source_messages() -> set[str]:
