@@ -56,7 +56,7 @@ def patron_create(
     phone: str,
 ) -> None:
     """Create a patron and issue a digital card; prints the user number (audited as
-    ``card.issue``).
+    card.issue).
 
     Every value is checked as the application form checks it (names, kana, date of birth,
     email, phone); a refused one ends the command with exit status 2, nothing written."""
@@ -113,7 +113,7 @@ def patron_import(file: Path, dry_run: bool) -> None:
 
     Idempotent by user number; prints each row it could not take with its line number, then
     the counts of created, updated, unchanged and refused rows. Exits 0 when every row was
-    taken, and REFUSED_ROWS_EXIT (3) when some were refused (the others are taken all the
+    taken, and 3 when some were refused (the others are taken all the
     same), so a scheduled import can tell."""
     from cardservice.patrons.importer import import_patrons  # noqa: PLC0415
     from cardservice.services import Services  # noqa: PLC0415

@@ -26,7 +26,13 @@ def staff() -> None:
 
 @staff.command("create")
 @click.argument("username")
-@click.option("--role", type=click.Choice(_ROLES), required=True)
+@click.option(
+    "--role",
+    type=click.Choice(_ROLES),
+    required=True,
+    help="reviewer: the application queue and the card desk; counter: the counter station "
+    "and looking patrons up; admin: all of these, the audit log, notices and webhooks.",
+)
 @click.option(
     "--display-name",
     default="",

@@ -64,6 +64,12 @@ def test_every_command_answers_help(tmp_path: Path) -> None:
         answers = dict(pool.map(helps, commands()))
     for words, text in answers.items():
         assert text.startswith(f"Usage: cardservice {' '.join(words)}"), (words, text)
+        # Written for the operator: no markup from the docstrings, no Python constant's
+        # name (the usage line's arguments and the settings are capitals with underscores).
+        described = re.sub(r"CARDSERVICE_[A-Z0-9_]+", "", text.split("\n", 1)[1])
+        assert "``" not in described, (words, text)
+        assert not re.search(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b", described), (words, text)
+    assert "reviewer: the application queue" in answers[("staff", "create")]
     assert "--overlap-hours" in answers[("keys", "rotate")]
     assert "--port" in answers[("demo",)]
     assert "--port" in answers[("serve",)]
