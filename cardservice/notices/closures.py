@@ -39,7 +39,7 @@ from cardservice.patrons.models import Patron
 from cardservice.profiles.schema import Profile
 from cardservice.staff import audit
 from cardservice.staff.models import StaffUser
-from cardservice.text import unify_line_breaks
+from cardservice.text import has_invisible, unify_line_breaks
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +58,9 @@ _CONTROL: Final = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 class NoticeInvalid(InvalidInput):
-    """The notice is not complete: ``problems`` maps each field to ``required`` or
-    ``too_long``."""
+    """The notice is not complete: ``problems`` maps each field to ``required``,
+    ``too_long`` or ``control_characters`` (a format character such as a bidi override or a
+    zero-width space, refused as in rejection reasons and questions)."""
 
     code = "notice_invalid"
 
@@ -108,6 +109,8 @@ def parse_draft(raw: Mapping[str, str]) -> NoticeDraft:
             problems[name] = "required"
         elif len(value) > limit:
             problems[name] = "too_long"
+        elif has_invisible(value):
+            problems[name] = "control_characters"
     if problems:
         raise NoticeInvalid(problems)
     return NoticeDraft(**values)

@@ -48,6 +48,7 @@ FIELD_ERRORS: Final = {
     ("subject_en", "required"): N_("Write the subject in English."),
     ("body_en", "required"): N_("Write the text in English."),
 }
+CONTROL_CHARACTERS: Final = N_("This contains characters that cannot be used (control characters).")
 TOO_LONG: Final = {
     "subject": N_("The subject can be at most %(max)d characters long."),
     "body": N_("The text can be at most %(max)d characters long."),
@@ -92,6 +93,8 @@ def _errors(request: AnyRequest, exc: NoticeInvalid) -> dict[str, str]:
             kind = "subject" if field.startswith("subject") else "body"
             limit = SUBJECT_MAX if kind == "subject" else BODY_MAX
             texts[field] = translate(request, TOO_LONG[kind]) % {"max": limit}
+        elif problem == "control_characters":
+            texts[field] = translate(request, CONTROL_CHARACTERS)
         else:
             texts[field] = translate(request, FIELD_ERRORS[(field, "required")])
     return texts

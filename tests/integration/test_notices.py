@@ -179,6 +179,26 @@ async def test_bad_input_marks_the_fields_and_keeps_the_text(
     assert await count(services, Notice) == 0
 
 
+async def test_invisible_characters_are_refused_by_their_field(
+    client: Client, services: Services
+) -> None:
+    # A bidi override would turn what patrons read around; a zero-width space hides in it.
+    await admin_client(client, services)
+    typed = {**DRAFT, "subject_en": "Closed \u202egnp.exe", "body_ja": "本日は\u200b休館します。"}
+    answer = await post(client, "/staff/notices/preview?lang=en", typed)
+    assert answer.status_code == 400
+    page = answer.text
+    assert page.count("This contains characters that cannot be used (control characters).") == 2
+    assert re.search(r'id="subject_en"[^>]*aria-invalid="true"', page)
+    assert re.search(r'id="body_ja"[^>]*aria-invalid="true"', page)
+    assert not re.search(r'id="subject_ja"[^>]*aria-invalid', page)
+    japanese = await post(client, "/staff/notices/preview?lang=ja", typed)
+    assert "使用できない文字（制御文字など）が含まれています。" in japanese.text
+    sent = await post(client, "/staff/notices", typed)
+    assert sent.status_code == 400
+    assert await count(services, Notice) == 0
+
+
 async def test_preview_then_send(client: Client, services: Services) -> None:
     recipients = await town(services)
     await admin_client(client, services)
