@@ -32,6 +32,7 @@ def migrate() -> None:
 def serve(host: str | None, port: int | None, workers: int | None, no_migrate: bool) -> None:
     """Run the service with uvicorn."""
     settings = _settings_with(host=host, port=port, workers=workers)
+    _check_mail(settings)
     _check_wallets(settings)
     if not no_migrate:
         _migrate(settings)
@@ -50,6 +51,7 @@ def demo(host: str | None, port: int | None) -> None:
     from cardservice.demo import prepare_demo  # noqa: PLC0415
 
     settings = _settings_with(host=host, port=port)
+    _check_mail(settings)
     if not settings.apple_passes_configured:
         settings = _with_dev_apple_passes(settings)
     _check_wallets(settings)
@@ -79,6 +81,16 @@ def _with_dev_apple_passes(settings: Settings) -> Settings:
     os.environ.update(dev_settings(directory, DEV_PASS_TYPE_ID, DEV_TEAM_ID))
     click.echo(f"Apple Wallet passes: signed with the development chain in {directory}")
     return settings_from_env()
+
+
+def _check_mail(settings: Settings) -> None:
+    """Read CARDSERVICE_SMTP_URL once before serving: a malformed one ends the command with
+    one line naming it, rather than a traceback from every worker's start."""
+    from cardservice.mail.smtp import SmtpTarget  # noqa: PLC0415
+
+    if settings.smtp_url:
+        with reported():
+            SmtpTarget.from_url(settings.smtp_url)
 
 
 def _check_wallets(settings: Settings) -> None:
