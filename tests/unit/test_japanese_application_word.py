@@ -4,8 +4,9 @@ staff side alike (申請番号, 申請の審査待ち一覧, 申請者). お申�
 it on the same pages and emails, so a patron read two names for one thing.
 
 Read here: the Japanese catalog, the Japanese email templates, every string in the Python
-package (the domain's ja/en message tables) and the profiles. Not the migrations: a
-migration's rejection-template rows are data that administrators edit on their page.
+package (the domain's ja/en message tables) and the profiles. Not the migrations: each
+keeps the texts of its day, and 0013 rewords the rejection reasons that 0004 seeded
+(tests/integration/test_rejection_wording_migration.py).
 """
 
 from __future__ import annotations
