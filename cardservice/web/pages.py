@@ -218,12 +218,20 @@ def error_page(
         code=code,
         csrf_failed=False,
         request_id=request_id,
+        staff_page=is_staff_page(request),
     )
     if request_id:
         page.headers[REQUEST_ID_HEADER] = request_id
     if status_code == STATUS_OF_KIND[Kind.UNAVAILABLE]:
         page.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return page
+
+
+def is_staff_page(request: AnyRequest) -> bool:
+    """Whether ``request`` is for a staff page: its error page leads back to the staff
+    home, not to the patrons' home page."""
+    path = request.url.path
+    return path == "/staff" or path.startswith("/staff/")
 
 
 def domain_error_text(request: AnyRequest, exc: DomainError) -> str:
@@ -299,6 +307,7 @@ def _http_error_page(request: AnyRequest, exc: HTTPException) -> Response[Any]:
             code="csrf_failed",
             csrf_failed=True,
             request_id="",
+            staff_page=is_staff_page(request),
         )
     if isinstance(exc, NotFoundException):
         message, code = NOT_FOUND_MESSAGE, "not_found"

@@ -206,3 +206,11 @@ async def test_a_role_without_access_gets_a_forbidden_page(
     assert response.status_code == 403
     assert "この操作を行う権限がありません。" in response.text
     assert "<code>staff_forbidden</code>" in response.text
+    # A staff page's error leads back to the staff home, not to the patrons' home page.
+    assert '<p><a href="/staff">職員ホーム</a></p>' in response.text
+    assert '<a href="/">' not in response.text.split("<main", 1)[1]
+    missing = await client.get("/staff/mail/2147483647?lang=en")
+    assert missing.status_code in {403, 404}
+    assert '<p><a href="/staff">Staff home</a></p>' in missing.text
+    patrons = await client.get("/no-such-page", headers={"Accept": "text/html"})
+    assert '<p><a href="/">' in patrons.text
