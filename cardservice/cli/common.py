@@ -11,6 +11,7 @@ import asyncio
 import functools
 import os
 import pwd
+import socket
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -86,10 +87,12 @@ def reported(settings: Settings | None = None) -> Iterator[None]:
         raise click.ClickException(_database_problem(settings, exc.orig or exc)) from exc
     except PoolTimeout as exc:
         raise click.ClickException(_database_problem(settings, "no connection free")) from exc
+    except BrokenPipeError as exc:  # the reader of standard output went away (| head)
+        raise click.ClickException("the output was closed before it was all written") from exc
     except OSError as exc:
         if exc.filename is not None:
             raise click.ClickException(f"{exc.filename}: {exc.strerror}") from exc
-        if settings is None:  # no database in this command
+        if settings is None or not isinstance(exc, ConnectionError | socket.gaierror):
             raise click.ClickException(str(exc)) from exc
         raise click.ClickException(_database_problem(settings, exc)) from exc
 

@@ -71,9 +71,11 @@ def patrons(output: Path | None) -> None:
                     detail={"to": "stdout" if output is None else "file"},
                 )
             tz = ZoneInfo(settings.profile.library.timezone)
-            async for chunk in patron_card_csv(db, tz):
-                sink.write(chunk)
-                written += len(chunk)
+            # Closed even when writing fails (a reader gone): its transaction ends here.
+            async with contextlib.aclosing(patron_card_csv(db, tz)) as chunks:
+                async for chunk in chunks:
+                    sink.write(chunk)
+                    written += len(chunk)
         finally:
             await db.dispose()
         return written

@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import os
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -18,7 +20,7 @@ from cardservice.events.export import HEADER
 from cardservice.services import Services
 from cardservice.settings import Settings
 from cardservice.staff.models import AuditEntry
-from tests.cli_support import cardservice, cli_env
+from tests.cli_support import COMMAND, cardservice, cli_env
 from tests.factories import make_card
 
 
@@ -94,3 +96,21 @@ def test_an_output_that_cannot_be_written_is_a_clear_error(tmp_path: Path) -> No
     assert "--output" in ran.err
     assert "cannot write" in ran.err
     assert "Traceback" not in ran.err
+
+
+def test_a_reader_that_goes_away_is_one_line(env: dict[str, str], empty_db: Settings) -> None:
+    """``cardservice export patrons | head -1``: the pipe closed before the export ends is
+    said in one line, not as a database error, nor with a traceback."""
+    _with_cards(empty_db)
+    with subprocess.Popen(  # our own console script, fixed arguments
+        [str(COMMAND), "export", "patrons"],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as export:
+        assert export.stdout is not None
+        assert export.stderr is not None
+        export.stdout.close()  # gone before the first line is written
+        err = export.stderr.read().decode()
+        assert export.wait(timeout=120) == 1
+    assert err == "Error: the output was closed before it was all written\n", err
