@@ -8,9 +8,9 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncGenerator, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 from zoneinfo import ZoneInfo
 
 import click
@@ -72,7 +72,9 @@ def patrons(output: Path | None) -> None:
                 )
             tz = ZoneInfo(settings.profile.library.timezone)
             # Closed even when writing fails (a reader gone): its transaction ends here.
-            async with contextlib.aclosing(patron_card_csv(db, tz)) as chunks:
+            # An async generator function, typed as the iterator it returns.
+            rows = cast("AsyncGenerator[bytes, None]", patron_card_csv(db, tz))
+            async with contextlib.aclosing(rows) as chunks:
                 async for chunk in chunks:
                     sink.write(chunk)
                     written += len(chunk)
