@@ -25,6 +25,9 @@ Lang = Literal["ja", "en"]
 LANGUAGES: Final[tuple[Lang, ...]] = ("ja", "en")
 DEFAULT_LANGUAGE: Final[Lang] = "ja"
 LOCALE_DIR: Final = Path(__file__).resolve().parent / "locale"
+# ``?lang=en``: the language a page is asked for in its address (the switch link, and the
+# links in English emails); the page then remembers it in a cookie.
+LANG_QUERY: Final = "lang"
 DOMAIN: Final = "messages"
 
 
@@ -48,6 +51,14 @@ def as_language(value: str | None) -> Lang | None:
         if value == lang:
             return lang
     return None
+
+
+def in_language(url: str, lang: str) -> str:
+    """``url``, a page of this service, asked for in ``lang`` (``?lang=en``), so that it
+    opens in that language in any browser; Japanese, the default, needs nothing."""
+    if lang == DEFAULT_LANGUAGE or as_language(lang) is None:
+        return url
+    return f"{url}{'&' if '?' in url else '?'}{LANG_QUERY}={lang}"
 
 
 def N_(message: str) -> str:  # noqa: N802  # the gettext convention for "mark only"

@@ -20,6 +20,7 @@ from typing import Any, Literal
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from cardservice.datefilters import install_date_filters
+from cardservice.i18n import in_language
 from cardservice.mail.errors import MissingContext, UnknownTemplate
 from cardservice.patrons.names import english_name
 
@@ -58,6 +59,19 @@ TEMPLATES: Mapping[str, frozenset[str]] = {
     "expiry_reminder": frozenset({"name", "user_number", "expires_on", "renew_link", "library"}),
     "emergency_closure": frozenset({"notice_subject", "notice_body", "library"}),
 }
+# A context value named ``link`` or ``..._link`` is a page of this service: in an English
+# email it asks for the page in English (``i18n.in_language``), which would otherwise open in
+# Japanese in a browser that has not chosen a language (a phone's mail app, say).
+
+
+def _links_in(lang: str, context: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        key: in_language(value, lang)
+        for key, value in context.items()
+        if (key == "link" or key.endswith("_link")) and isinstance(value, str)
+    }
+
+
 # How a subject names the library: 【横浜市立図書館】利用者番号のお知らせ /
 # [Yokohama City Library] Your user number.
 SUBJECT_LIBRARY = {"ja": "【{}】", "en": "[{}] "}
@@ -101,7 +115,8 @@ def render(name: str, lang: str, context: Mapping[str, Any]) -> RenderedMail:
         raise MissingContext(template=name, missing=sorted(missing))
     env = environment(template_dir())
     library = context["library"]
-    values = {**context, "lang": lang, "japanese_era": library.japanese_era}
+    values = {**context, **_links_in(lang, context), "lang": lang}
+    values["japanese_era"] = library.japanese_era
     text = env.get_template(f"{name}.{lang}.txt").render(values)
     subject, body_text = split_subject(text)
     subject = SUBJECT_LIBRARY[lang].format(library.name) + subject

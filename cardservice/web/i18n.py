@@ -20,6 +20,7 @@ from litestar import Request
 
 from cardservice.i18n import (
     DEFAULT_LANGUAGE,
+    LANG_QUERY,
     LANGUAGES,
     N_,
     Lang,
@@ -31,7 +32,6 @@ from cardservice.i18n import (
 )
 
 LANG_COOKIE: Final = "lang"
-LANG_QUERY: Final = "lang"
 LANG_SWITCH_FIELD: Final = "_lang_switch"  # the form field of a language switch (lang.js)
 
 

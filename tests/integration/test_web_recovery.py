@@ -323,6 +323,37 @@ async def test_the_new_password_follows_the_policy_and_the_link_survives_a_refus
     await log_in(client, card.user_number, NEW_PASSWORD)
 
 
+async def test_an_english_email_links_to_the_english_page_in_any_browser(
+    client: Client, services: Services
+) -> None:
+    # Asked for in English; the link is opened on another device (a phone's mail app), a
+    # browser with no language chosen: the page is in English, as the email was.
+    await make_patron(services)
+    assert (await ask_reset(client, EMAIL, page="/password/forgot?lang=en")).status_code == 303
+    [mail] = await mails(services, "password_reset")
+    assert mail.language == "en"
+    link = reset_path(mail.body_text)
+    assert link.endswith("?lang=en")
+    assert f'href="https://cards.example.org{link}"' in mail.body_html
+    async with web_client(with_free_catcher_port(services.settings), mail=False) as phone:
+        page = await phone.get(link)
+        assert page.status_code == 200
+        assert '<html lang="en">' in page.text
+        sent = await phone.post(
+            link,
+            data={
+                "new_password": NEW_PASSWORD,
+                "new_password_again": NEW_PASSWORD,
+                "_csrf_token": csrf_from(page.text),
+            },
+        )
+        assert (sent.status_code, sent.headers["location"]) == (303, "/password/changed")
+    # A Japanese email's links stay as they were.
+    await ask_reset(client, EMAIL, page="/password/forgot?lang=ja")
+    japanese = [m for m in await mails(services, "password_reset") if m.language == "ja"]
+    assert "?lang=" not in japanese[0].body_text
+
+
 async def test_reset_links_expire(client: Client, services: Services) -> None:
     await make_patron(services)
     hours = services.settings.profile.patrons.reset_link_hours

@@ -11,6 +11,7 @@ import pytest
 from jinja2 import meta
 from markupsafe import escape
 
+from cardservice.i18n import in_language
 from cardservice.mail.errors import MissingContext, UnknownTemplate
 from cardservice.mail.letterhead import Letterhead
 from cardservice.mail.render import (
@@ -100,11 +101,16 @@ def test_every_template_renders(name: str, lang: str) -> None:
 
 @pytest.mark.parametrize(("name", "lang"), ALL)
 def test_links_appear_in_both_parts(name: str, lang: str) -> None:
+    # A link in an English email asks for the page in English: followed in a browser that
+    # has not chosen a language (a phone's mail app), it would open in Japanese.
     mail = render(name, lang, _context(name, lang))
-    for key in ("link", "card_link", "answer_link"):
-        if key in TEMPLATES[name]:
-            assert SAMPLE[key] in mail.body_text
-            assert f'href="{SAMPLE[key]}"' in mail.body_html
+    for key in TEMPLATES[name]:
+        if key == "link" or key.endswith("_link"):
+            url = SAMPLE[key] + ("" if lang == "ja" else ("&" if "?" in SAMPLE[key] else "?"))
+            url += "" if lang == "ja" else "lang=en"
+            assert url == in_language(SAMPLE[key], lang)
+            assert f"{url}\n" in mail.body_text
+            assert f'href="{escape(url)}"' in mail.body_html
 
 
 @pytest.mark.parametrize("name", sorted(TEMPLATES))
