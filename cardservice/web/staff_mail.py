@@ -104,7 +104,7 @@ async def caught_html(request: AnyRequest, mail_id: FromPath[int]) -> Response[s
         raise NotFoundException  # the text is gone; the detail page says when it was cleared
     return Response(
         mail.body_html,
-        media_type="text/html; charset=utf-8",
+        media_type="text/html",  # Litestar adds "; charset=utf-8"
         headers={
             "Content-Security-Policy": CAUGHT_HTML_POLICY,
             "X-Frame-Options": "SAMEORIGIN",

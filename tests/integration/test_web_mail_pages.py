@@ -91,6 +91,7 @@ async def test_a_caught_mail_shows_its_links_and_sandboxes_its_html(
 
     body = await client.get(f"/staff/mail/{mail_id}/html")
     assert body.status_code == 200
+    assert body.headers["content-type"] == "text/html; charset=utf-8"  # the charset once
     policy = body.headers["content-security-policy"]
     assert policy.startswith("sandbox;")
     assert "default-src 'none'" in policy
