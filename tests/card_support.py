@@ -9,7 +9,7 @@ from typing import Any
 from cardservice.cards.models import Card
 from cardservice.cards.service import card_token
 from cardservice.patrons.service import NewPatron, create_patron_with_card
-from cardservice.registration.form import parse_application
+from cardservice.registration.form import ApplicationForm, parse_application
 from cardservice.security import passwords
 from cardservice.security.apikeys import create_api_key
 from cardservice.services import Services
@@ -46,6 +46,28 @@ def card_token_of(services: Services, card: Card) -> str:
     )
 
 
+def patron_from_form(
+    form: ApplicationForm, *, email: str, password_hash: str | None = None
+) -> NewPatron:
+    """The patron of a parsed application form (``registration.form.parse_application``):
+    its names, birth date, phone and address, with ``email`` and ``password_hash``."""
+    return NewPatron(
+        family_name=form.family_name,
+        given_name=form.given_name,
+        family_kana=form.family_kana,
+        given_kana=form.given_kana,
+        birth_date=form.birth_date,
+        email=email,
+        phone=form.phone,
+        postal_code=form.postal_code,
+        prefecture=form.prefecture,
+        city=form.city,
+        street=form.street,
+        building=form.building,
+        password_hash=password_hash,
+    )
+
+
 async def sample_patron(services: Services, *, email: str = EMAIL) -> Card:
     """A patron at the profile's sample address (``registration_flow.FORMS``) with the
     password ``PATRON_PASSWORD`` and a card issued today."""
@@ -54,21 +76,5 @@ async def sample_patron(services: Services, *, email: str = EMAIL) -> Card:
     hashed = await passwords.hash_password(PATRON_PASSWORD)
     async with services.db.transaction() as session:
         return await create_patron_with_card(
-            session,
-            NewPatron(
-                family_name=form.family_name,
-                given_name=form.given_name,
-                family_kana=form.family_kana,
-                given_kana=form.given_kana,
-                birth_date=form.birth_date,
-                email=email,
-                phone=form.phone,
-                postal_code=form.postal_code,
-                prefecture=form.prefecture,
-                city=form.city,
-                street=form.street,
-                building=form.building,
-                password_hash=hashed,
-            ),
-            services.policy,
+            session, patron_from_form(form, email=email, password_hash=hashed), services.policy
         )

@@ -37,11 +37,12 @@ from cardservice.calendar import add_years, local_today, written_date
 from cardservice.cards.numbers import barcode_text
 from cardservice.cards.service import CardPolicy
 from cardservice.db.engine import Database
-from cardservice.patrons.service import NewPatron, create_patron_with_card
+from cardservice.patrons.service import create_patron_with_card
 from cardservice.profiles import load_profile
 from cardservice.registration.form import parse_application
 from cardservice.security.apikeys import create_api_key
 from cardservice.security.passwords import hash_password
+from tests.card_support import patron_from_form
 from tests.e2e.support import E2E_MARKS, Phone, Server, chromium, start_server
 from tests.registration_flow import FORMS, photo
 from tests.web_support import STAFF_PASSWORD
@@ -75,19 +76,8 @@ async def _seed(database_url: str) -> Seeded:
         async with db.transaction() as session:
             card = await create_patron_with_card(
                 session,
-                NewPatron(
-                    family_name=form.family_name,
-                    given_name=form.given_name,
-                    family_kana=form.family_kana,
-                    given_kana=form.given_kana,
-                    birth_date=form.birth_date,
-                    email=EMAIL,
-                    phone=form.phone,
-                    postal_code=form.postal_code,
-                    prefecture=form.prefecture,
-                    city=form.city,
-                    street=form.street,
-                    password_hash=await hash_password(OLD_PASSWORD),
+                patron_from_form(
+                    form, email=EMAIL, password_hash=await hash_password(OLD_PASSWORD)
                 ),
                 POLICY,
             )

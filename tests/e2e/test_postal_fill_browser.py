@@ -19,10 +19,11 @@ from playwright.sync_api import Browser, expect
 
 from cardservice.cards.service import CardPolicy
 from cardservice.db.engine import Database
-from cardservice.patrons.service import NewPatron, create_patron_with_card
+from cardservice.patrons.service import create_patron_with_card
 from cardservice.profiles import load_profile
 from cardservice.registration.form import parse_application
 from cardservice.security.passwords import hash_password
+from tests.card_support import patron_from_form
 from tests.e2e.support import E2E_MARKS, Phone, Server, chromium, phone_context, start_server
 from tests.registration_flow import FORMS
 
@@ -41,20 +42,7 @@ async def _seed(database_url: str) -> str:
         async with db.transaction() as session:
             card = await create_patron_with_card(
                 session,
-                NewPatron(
-                    family_name=form.family_name,
-                    given_name=form.given_name,
-                    family_kana=form.family_kana,
-                    given_kana=form.given_kana,
-                    birth_date=form.birth_date,
-                    email=EMAIL,
-                    phone=form.phone,
-                    postal_code=form.postal_code,
-                    prefecture=form.prefecture,
-                    city=form.city,
-                    street=form.street,
-                    password_hash=await hash_password(PASSWORD),
-                ),
+                patron_from_form(form, email=EMAIL, password_hash=await hash_password(PASSWORD)),
                 CardPolicy.of(PROFILE),
             )
             return card.user_number
