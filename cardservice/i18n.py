@@ -58,7 +58,9 @@ def in_language(url: str, lang: str) -> str:
     opens in that language in any browser; Japanese, the default, needs nothing."""
     if lang == DEFAULT_LANGUAGE or as_language(lang) is None:
         return url
-    return f"{url}{'&' if '?' in url else '?'}{LANG_QUERY}={lang}"
+    address, hash_mark, fragment = url.partition("#")  # the query goes before a fragment
+    joined = f"{address}{'&' if '?' in address else '?'}{LANG_QUERY}={lang}"
+    return joined + hash_mark + fragment
 
 
 def N_(message: str) -> str:  # noqa: N802  # the gettext convention for "mark only"
