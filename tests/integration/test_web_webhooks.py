@@ -106,6 +106,8 @@ async def _add_endpoint(services: Services, admin: Client, receiver: Receiver) -
     secret = re.search(r'value="(whsec_[A-Za-z0-9+/=]+)"', created.text)
     assert secret is not None
     receiver.secret = secret.group(1)
+    # No language switch on the page that shows it once: the other language could not.
+    assert 'class="lang-switch"' not in created.text
     async with services.db.read() as session:
         endpoint = await session.scalar(select(WebhookEndpoint))
     assert endpoint is not None
@@ -113,6 +115,7 @@ async def _add_endpoint(services: Services, admin: Client, receiver: Receiver) -
     listing = await admin.get("/staff/webhooks")
     assert receiver.url in listing.text
     assert receiver.secret not in listing.text  # shown once, never again
+    assert 'class="lang-switch"' in listing.text
     detail = await admin.get(f"/staff/webhooks/{endpoint.id}")
     assert receiver.secret not in detail.text
     again = await admin.post(  # the form sent twice (the page reloaded): no second endpoint
