@@ -53,7 +53,8 @@ def demo(host: str | None, port: int | None) -> None:
     settings = _settings_with(host=host, port=port)
     _check_mail(settings)
     if not settings.apple_passes_configured:
-        settings = _with_dev_apple_passes(settings)
+        with reported(settings):  # a data directory that cannot be written: one line
+            settings = _with_dev_apple_passes(settings)
     _check_wallets(settings)
     _migrate(settings)
     with reported(settings):

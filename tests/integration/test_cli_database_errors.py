@@ -53,7 +53,7 @@ def test_a_schema_never_migrated(tmp_path: Path, args: tuple[str, ...]) -> None:
     assert err.endswith("; run `cardservice migrate` first\n"), err
 
 
-@pytest.mark.parametrize("args", [("migrate",), ("keys", "list"), ("staff", "list")])
+@pytest.mark.parametrize("args", [("migrate",), ("keys", "list"), ("staff", "list"), ("demo",)])
 def test_a_data_directory_that_cannot_be_made(tmp_path: Path, args: tuple[str, ...]) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
