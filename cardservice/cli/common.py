@@ -48,12 +48,12 @@ def run(work: Callable[[Settings], Coroutine[Any, Any, T]]) -> T:
 
     settings = settings_from_env()
     _name_the_operator_in_audit_entries()
-    _check_sqlite_directory(settings)
+    check_sqlite_directory(settings)
     with reported(settings):
         return asyncio.run(work(settings))
 
 
-def _check_sqlite_directory(settings: Settings) -> None:
+def check_sqlite_directory(settings: Settings) -> None:
     """A SQLite database whose directory does not exist is named before it is opened
     (aiosqlite, failing to open it, leaves a thread that dies with a traceback)."""
     from cardservice.db.engine import sqlite_path  # noqa: PLC0415  # keep `--help` fast

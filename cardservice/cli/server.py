@@ -34,7 +34,9 @@ def serve(host: str | None, port: int | None, workers: int | None, no_migrate: b
     settings = _settings_with(host=host, port=port, workers=workers)
     _check_mail(settings)
     _check_wallets(settings)
-    if not no_migrate:
+    if no_migrate:
+        _check_schema(settings)
+    else:
         _migrate(settings)
     _serve(settings)
 
@@ -131,6 +133,52 @@ def _migrate(settings: Settings) -> None:
     with reported(settings):
         private_directory(settings.data_dir)
         asyncio.run(upgrade(settings.async_database_url))
+
+
+def _check_schema(settings: Settings) -> None:
+    """With --no-migrate, the database must already be at the current schema: one that is
+    not (never migrated, or behind this version) ends the command with one line saying to
+    migrate, rather than a service whose every page and job fails on a missing table."""
+    from sqlalchemy import text  # noqa: PLC0415
+    from sqlalchemy.engine import make_url  # noqa: PLC0415
+
+    from cardservice.cli.common import check_sqlite_directory  # noqa: PLC0415
+    from cardservice.db.engine import Database  # noqa: PLC0415
+
+    async def current() -> set[str]:
+        db = Database(settings.async_database_url)
+        try:
+            async with db.read() as session:
+                rows = await session.scalars(text("SELECT version_num FROM alembic_version"))
+                return set(rows)
+        finally:
+            await db.dispose()
+
+    check_sqlite_directory(settings)
+    with reported(settings):
+        found = asyncio.run(current())
+    if not found or _behind(found):
+        url = make_url(settings.async_database_url).render_as_string(hide_password=True)
+        raise click.ClickException(
+            f"database {url}: the schema is not up to date; run `cardservice migrate` first "
+            "(or serve without --no-migrate)"
+        )
+
+
+def _behind(found: set[str]) -> bool:
+    """Whether an upgrade to the heads would apply anything to a database at ``found`` (the
+    heads depend on one another, so the table does not simply list them all); revisions this
+    version does not know of are behind, or ahead, as well."""
+    from alembic.script import ScriptDirectory  # noqa: PLC0415
+    from alembic.script.revision import RevisionError  # noqa: PLC0415
+
+    from cardservice.db.migrate import alembic_config  # noqa: PLC0415
+
+    revisions = ScriptDirectory.from_config(alembic_config()).revision_map
+    try:
+        return bool(list(revisions.iterate_revisions("heads", tuple(found), implicit_base=True)))
+    except RevisionError:  # a revision unknown here, or ones that overlap
+        return True
 
 
 def _serve(settings: Settings) -> None:

@@ -5,6 +5,7 @@ exit status 1, never a traceback."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -61,3 +62,21 @@ def test_a_data_directory_that_cannot_be_made(tmp_path: Path, args: tuple[str, .
     err = one_line(cardservice(env, *args, ok=False))
     assert str(blocker) in err
     assert "Not a directory" in err or "does not exist" in err
+
+
+def test_serving_without_migrating_a_schema_that_is_behind(tmp_path: Path) -> None:
+    """``serve --no-migrate`` needs the schema current: never migrated, or migrated by an
+    older version, it stops at once saying to migrate, instead of serving pages and jobs that
+    fail on missing tables."""
+    env = {"CARDSERVICE_DATA_DIR": str(tmp_path)}
+    cardservice(env, "keys", "list")  # the data directory, no tables
+    (tmp_path / "cardservice.db").touch()
+    args = ("serve", "--no-migrate", "--port", str(free_port()))
+    assert "run `cardservice migrate` first" in one_line(cardservice(env, *args, ok=False))
+
+    cardservice(env, "migrate")
+    with sqlite3.connect(tmp_path / "cardservice.db") as older:  # as an older version left it
+        older.execute("DELETE FROM alembic_version")
+        older.execute("INSERT INTO alembic_version VALUES ('0006')")
+    err = one_line(cardservice(env, *args, ok=False))
+    assert "the schema is not up to date; run `cardservice migrate` first" in err
