@@ -61,8 +61,13 @@ async def test_unknown_language_is_ignored(client: Client) -> None:
 
 
 async def test_switch_link_keeps_the_rest_of_the_query(client: Client) -> None:
+    # A page without a form to keep: the switch is a link with the rest of the query.
+    page = await client.get("/?ref=poster&lang=en")
+    assert 'href="/?ref=poster&amp;lang=ja"' in page.text
+    # A page with one: the switch is a button of the form, whose fields carry the rest.
     page = await client.get("/staff/login?next=/staff/mail&lang=en")
-    assert 'href="/staff/login?next=%2Fstaff%2Fmail&amp;lang=ja"' in page.text
+    assert 'name="next" value="/staff/mail"' in page.text
+    assert 'formaction="/staff/login?lang=ja" name="_lang_switch"' in page.text
 
 
 async def test_error_pages_are_localized(client: Client) -> None:
