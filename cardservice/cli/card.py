@@ -22,7 +22,11 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-_REASONS = ["lost", "reissued", "name_changed", "withdrawn", "staff"]
+# The reasons a card is revoked without a new one, as the staff card desk offers them
+# (``patrons.desk.actions.REVOKE_REASONS``; kept here as words so that ``--help`` loads no
+# models). A card replaced by a new number (reissued, name_changed) is ``card reissue``'s:
+# revoked under those reasons alone, the counter would tell of a new card never issued.
+REVOKE_REASONS = ["lost", "withdrawn", "staff"]
 
 
 @click.group()
@@ -121,9 +125,10 @@ def card_reissue(
 
 @card.command("revoke")
 @click.argument("user_number", callback=checked(checks.plain))
-@click.option("--reason", type=click.Choice(_REASONS), required=True)
+@click.option("--reason", type=click.Choice(REVOKE_REASONS), required=True)
 def card_revoke(user_number: str, reason: str) -> None:
-    """Revoke a card for good; its number is never handed out again."""
+    """Revoke a card for good, with no new one; its number is never handed out again.
+    To replace a card with a new number, use "cardservice card reissue"."""
     from cardservice.patrons.desk import actions  # noqa: PLC0415
 
     async def act(session: AsyncSession, found: Card, svc: Services) -> None:

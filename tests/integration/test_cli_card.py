@@ -14,7 +14,9 @@ from sqlalchemy import select
 
 from cardservice.cards.models import Card, CardEvent
 from cardservice.cards.verification import Status
+from cardservice.cli.card import REVOKE_REASONS
 from cardservice.mail.models import OutboxRow
+from cardservice.patrons.desk.actions import REVOKE_REASONS as DESK_REVOKE_REASONS
 from cardservice.patrons.models import Patron
 from cardservice.services import Services
 from cardservice.settings import Settings
@@ -155,3 +157,20 @@ def test_suspend_reinstate_revoke_keep_their_output_and_record_events(
     ]
     verdict = read(empty_db, lambda svc: svc.verifier.by_barcode(number))
     assert (verdict.status, verdict.reason) == (Status.REVOKED, "lost")
+
+
+def test_revoke_offers_the_desk_reasons_and_leaves_replacement_to_reissue(
+    env: dict[str, str], empty_db: Settings
+) -> None:
+    assert [str(reason) for reason in DESK_REVOKE_REASONS] == REVOKE_REASONS
+    number = create_patron(env)
+    # Revoked as reissued with no new card, the counter would tell of a card never issued.
+    for replacement in ("reissued", "name_changed"):
+        refused = cardservice(env, "card", "revoke", number, "--reason", replacement, ok=False)
+        assert refused.code == 2
+        assert "card reissue" in cardservice(env, "card", "revoke", "--help").out
+    state = read(empty_db, _state)
+    assert state["events"] == []
+    assert cardservice(env, "card", "revoke", number, "--reason", "withdrawn").out == (
+        "revoked (withdrawn)\n"
+    )

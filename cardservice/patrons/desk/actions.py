@@ -41,8 +41,7 @@ AUDIT_TARGET: Final = "card"
 # or a staff decision. The import's own suspension reason is ``patrons.importer.ILS_SUSPENSION``.
 STAFF_SUSPENSION: Final = "staff"
 SUSPEND_REASONS: Final = (REPORTED_LOST, STAFF_SUSPENSION)
-# What the desk offers for a revocation without a new card; the CLI takes any revocation
-# reason, as it always has.
+# What the desk and ``cardservice card revoke`` offer for a revocation without a new card.
 REVOKE_REASONS: Final = (RevocationReason.LOST, RevocationReason.WITHDRAWN, RevocationReason.STAFF)
 
 
