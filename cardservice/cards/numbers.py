@@ -27,6 +27,7 @@ from cardservice.cards.checkdigits import (
     is_valid,
 )
 from cardservice.errors import InvalidInput
+from cardservice.text import INVISIBLE_CATEGORIES
 
 NumberErrorCode = Literal["number_empty", "number_bad_format", "number_bad_check_digit"]
 
@@ -142,13 +143,17 @@ def normalise(fmt: NumberFormat, raw: str) -> str:
     Accepts what real counters produce: full-width characters from a Japanese IME, the
     NW-7 start/stop characters a scanner may pass through (in either case, either set, or
     as the kana an IME makes of their keys: ``あ2000000014あ`` is ``a2000000014a``), and
-    spaces or hyphens a person adds for readability.
+    spaces or hyphens a person adds for readability, and invisible characters around or
+    inside typed input (a zero-width space, a direction mark).
     """
     if len(raw) > _MAX_INPUT_LENGTH:
         raise InvalidNumber(_length_message(fmt), code="number_bad_format")
     # Scanners send ASCII; only typed input needs the Unicode work (it is the slow part).
     if not raw.isascii():
-        raw = _from_kana_keys(unicodedata.normalize("NFKC", raw).translate(_DASHES).strip())
+        # A zero-width space or a direction mark pasted or typed with the number is not
+        # part of it (control, format and surrogate code points: ``text.INVISIBLE_CATEGORIES``).
+        visible = "".join(ch for ch in raw if unicodedata.category(ch) not in INVISIBLE_CATEGORIES)
+        raw = _from_kana_keys(unicodedata.normalize("NFKC", visible).translate(_DASHES).strip())
     text = _strip_start_stop(raw.strip())
     if not text:
         raise InvalidNumber("The card number is empty.", code="number_empty")

@@ -63,3 +63,23 @@ def test_names_are_not_taken_for_numbers() -> None:
     assert may_be_number("a 2000000014")
     assert may_be_number("あ　2000000014")
     assert may_be_number("２０００")
+
+
+@pytest.mark.parametrize(
+    "pasted",
+    [
+        f"{NUMBER}\u200b",  # a zero-width space after a copied number
+        f"\u200e{NUMBER}",  # a left-to-right mark before it
+        f"\ufeffA{NUMBER}A",  # a byte-order mark before a scanner's start character
+        "2000\u200b000014",  # inside it
+        f"あ{NUMBER}あ\u200b",  # after the IME's stop key
+    ],
+)
+def test_invisible_characters_are_not_part_of_the_number(pasted: str) -> None:
+    assert normalise(FMT, pasted) == NUMBER
+
+
+def test_a_visible_character_is_still_refused() -> None:
+    with pytest.raises(InvalidNumber) as refused:
+        normalise(FMT, f"{NUMBER}☆")
+    assert refused.value.code == "number_bad_format"
