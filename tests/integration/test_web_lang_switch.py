@@ -282,6 +282,7 @@ NOTHING_TO_KEEP = {
     "staff/application.html#patron-form": "one choice from a list, then a button",
     "staff/application.html#/approve": "a confirmation box and a button",
     "staff/counter.html#scan-form": "a scanner's one field, sent as soon as it is scanned",
+    "staff/webhook_detail.html#/secret": "one choice from a list, then a button",
 }
 _FORM = re.compile(r"<form\b([^>]*)>(.*?)</form>", re.S)
 _TYPED = re.compile(r'<textarea|<select|<input(?![^>]*type="(?:hidden|file|password)")', re.S)
