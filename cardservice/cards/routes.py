@@ -115,7 +115,16 @@ async def api_key_required(request: Request[Any, Any, Any]) -> None:
     before_request=api_key_required,
     security=API_KEY_SECURITY,
     request_max_body_size=VERIFY_MAX_BODY,
-    response_headers=[ResponseHeader(name="Cache-Control", value="no-store")],
+    # Documented here, sent by web.security's before_send hook with every answer of this path
+    # (errors too): setting it here as well would only add it twice over on the hot path.
+    response_headers=[
+        ResponseHeader(
+            name="Cache-Control",
+            value="no-store",
+            documentation_only=True,
+            description="no-store: no answer may be stored by a cache.",
+        )
+    ],
     responses=api_responses(
         {
             401: error_response("No API key, or not an active one (api_key_invalid)."),
