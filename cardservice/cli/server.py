@@ -192,7 +192,7 @@ def _serve(settings: Settings) -> None:
         f"API docs: {settings.base_url}/api/docs"
     )
     uvicorn.run(
-        "cardservice.app:create_app",
+        "cardservice.app:serve_app",
         factory=True,
         host=settings.host,
         port=settings.port,

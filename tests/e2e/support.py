@@ -99,7 +99,7 @@ def start_server(tmp_path: Path, *, profile: str = "example") -> Iterator[Server
         "CARDSERVICE_SMTP_URL": "",
         "CARDSERVICE_PROFILE": profile,
     }
-    command = [sys.executable, "-m", "uvicorn", "cardservice.app:create_app", "--factory"]
+    command = [sys.executable, "-m", "uvicorn", "cardservice.app:serve_app", "--factory"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
     process = subprocess.Popen(command, env=env, cwd=Path(__file__).resolve().parents[2])
     try:
