@@ -4,11 +4,14 @@ fixture (tests/conftest.py) is :func:`counter_api_key`."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from cardservice.cards.models import Card
-from cardservice.cards.service import card_token
+from cardservice.cards.service import CardPolicy, card_token
+from cardservice.db.engine import Database
 from cardservice.patrons.service import NewPatron, create_patron_with_card
+from cardservice.profiles.schema import Profile
 from cardservice.registration.form import ApplicationForm, parse_application
 from cardservice.security import passwords
 from cardservice.security.apikeys import create_api_key
@@ -66,6 +69,26 @@ def patron_from_form(
         building=form.building,
         password_hash=password_hash,
     )
+
+
+async def seed_patron(
+    database_url: str, profile: Profile, form: Mapping[str, str], *, email: str, password: str
+) -> str:
+    """A patron of the application ``form`` (raw fields, checked as the form checks them)
+    with ``password`` and a card, in the database of a test server; the user number."""
+    parsed = parse_application(form, profile=profile, email=email)
+    hashed = await passwords.hash_password(password)
+    db = Database(database_url)
+    try:
+        async with db.transaction() as session:
+            card = await create_patron_with_card(
+                session,
+                patron_from_form(parsed, email=email, password_hash=hashed),
+                CardPolicy.of(profile),
+            )
+            return card.user_number
+    finally:
+        await db.dispose()
 
 
 async def sample_patron(services: Services, *, email: str = EMAIL) -> Card:

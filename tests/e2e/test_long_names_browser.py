@@ -16,13 +16,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, expect
 
-from cardservice.cards.service import CardPolicy
-from cardservice.db.engine import Database
-from cardservice.patrons.service import create_patron_with_card
 from cardservice.profiles import load_profile
-from cardservice.registration.form import parse_application
-from cardservice.security.passwords import hash_password
-from tests.card_support import patron_from_form
+from tests.card_support import seed_patron
 from tests.e2e.support import E2E_MARKS, Phone, Server, chromium, phone_context, start_server
 from tests.registration_flow import FORMS
 from tests.web_support import STAFF_PASSWORD
@@ -40,26 +35,17 @@ LONG = {
 }
 
 
-async def _seed(database_url: str) -> str:
-    """The patron with the longest names the form takes; the user number."""
-    form = parse_application({**FORMS["yokohama"], **LONG}, profile=PROFILE, email=EMAIL)
-    db = Database(database_url)
-    try:
-        async with db.transaction() as session:
-            card = await create_patron_with_card(
-                session,
-                patron_from_form(form, email=EMAIL, password_hash=await hash_password(PASSWORD)),
-                CardPolicy.of(PROFILE),
-            )
-            return card.user_number
-    finally:
-        await db.dispose()
-
-
 @pytest.fixture
 def prepared(tmp_path: Path) -> Iterator[tuple[Server, str]]:
     with contextmanager(start_server)(tmp_path, profile="yokohama") as server:
-        yield server, asyncio.run(_seed(server.database_url))
+        seeded = seed_patron(
+            server.database_url,
+            PROFILE,
+            {**FORMS["yokohama"], **LONG},
+            email=EMAIL,
+            password=PASSWORD,
+        )
+        yield server, asyncio.run(seeded)
 
 
 @pytest.fixture

@@ -17,13 +17,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, expect
 
-from cardservice.cards.service import CardPolicy
-from cardservice.db.engine import Database
-from cardservice.patrons.service import create_patron_with_card
 from cardservice.profiles import load_profile
-from cardservice.registration.form import parse_application
-from cardservice.security.passwords import hash_password
-from tests.card_support import patron_from_form
+from tests.card_support import seed_patron
 from tests.e2e.support import E2E_MARKS, Phone, Server, chromium, phone_context, start_server
 from tests.registration_flow import FORMS
 
@@ -34,26 +29,13 @@ EMAIL = "hanako@example.org"
 PASSWORD = "Shiori-2024!"
 
 
-async def _seed(database_url: str) -> str:
-    """A patron at Yokohama's sample address (横浜市中区) with a password; the user number."""
-    form = parse_application(FORMS["yokohama"], profile=PROFILE, email=EMAIL)
-    db = Database(database_url)
-    try:
-        async with db.transaction() as session:
-            card = await create_patron_with_card(
-                session,
-                patron_from_form(form, email=EMAIL, password_hash=await hash_password(PASSWORD)),
-                CardPolicy.of(PROFILE),
-            )
-            return card.user_number
-    finally:
-        await db.dispose()
-
-
 @pytest.fixture
 def prepared(tmp_path: Path) -> Iterator[tuple[Server, str]]:
     with contextmanager(start_server)(tmp_path, profile="yokohama") as server:
-        yield server, asyncio.run(_seed(server.database_url))
+        seeded = seed_patron(
+            server.database_url, PROFILE, FORMS["yokohama"], email=EMAIL, password=PASSWORD
+        )
+        yield server, asyncio.run(seeded)
 
 
 @pytest.fixture
