@@ -1,8 +1,8 @@
 """Counter verification: a scanned barcode or a card token in, a verdict out.
 
-This is the hot path of the counter API. It reads through ``db.fastread`` (one indexed point
-read per scan; on PostgreSQL the scans in flight at once share one statement) and verifies
-tokens with keys loaded once. A revoked number always answers
+This is the hot path of the counter API. It reads through ``db.fastread`` (an indexed point
+read per scan; the scans in flight at once share one statement) and verifies tokens with keys
+loaded once. A revoked number always answers
 "revoked" with its reason, never "unknown".
 
 A ``valid`` verdict also notes the card's last use (``Card.last_used_on``, the library date
@@ -58,26 +58,31 @@ class Verdict(msgspec.Struct, frozen=True, omit_defaults=False):
     expires_on: date | None = None
 
 
-# The point reads are the SQL both engines run; on PostgreSQL concurrent scans share one
-# statement for all their numbers (see ``db.fastread.Lookup``): the same columns, after the key.
+# The point reads, and the statements in which concurrent scans share one read of all their
+# numbers (see ``db.fastread.Lookup``): the same columns, after the key.
 _CARD_BY_NUMBER = Lookup(
-    one="SELECT status, status_reason, expires_on FROM cards WHERE user_number = $1",
-    many=(
+    postgresql=(
         "SELECT user_number, status, status_reason, expires_on FROM cards "
         "WHERE user_number = ANY($1::text[])"
     ),
+    # CROSS JOIN: SQLite keeps the keys as the outer loop, each a probe of the unique index.
+    sqlite=(
+        "SELECT k.value, c.status, c.status_reason, c.expires_on "
+        "FROM json_each($1) AS k CROSS JOIN cards c ON c.user_number = k.value"
+    ),
 )
 _CARD_AND_JTI_REVOCATION = Lookup(
-    one=(
-        "SELECT c.status, c.status_reason, c.expires_on, "
-        "(SELECT r.reason FROM token_revocations r WHERE r.jti = $2) "
-        "FROM cards c WHERE c.user_number = $1"
-    ),
-    many=(
+    postgresql=(
         "SELECT k.user_number, k.jti, c.status, c.status_reason, c.expires_on, "
         "(SELECT r.reason FROM token_revocations r WHERE r.jti = k.jti) "
         "FROM unnest($1::text[], $2::text[]) AS k(user_number, jti) "
         "JOIN cards c ON c.user_number = k.user_number"
+    ),
+    sqlite=(
+        "SELECT k.number, k.jti, c.status, c.status_reason, c.expires_on, "
+        "(SELECT r.reason FROM token_revocations r WHERE r.jti = k.jti) "
+        "FROM (SELECT json_extract(value, '$[0]') AS number, json_extract(value, '$[1]') AS jti "
+        "FROM json_each($1)) AS k CROSS JOIN cards c ON c.user_number = k.number"
     ),
     key_size=2,
 )

@@ -8,9 +8,11 @@ pool with statements prepared once per connection. The SQL is shared; only the p
 style differs.
 
 On PostgreSQL a lookup is one round trip on a connection of the reader's own (see
-:class:`PostgresReader`), and a :class:`Lookup` by key is shared: while one is in flight,
-further ones queue and the next statement fetches all their keys at once (see
-:class:`_Batcher`). On SQLite a :class:`Lookup` is its point read, run inline.
+:class:`PostgresReader`). On both engines a :class:`Lookup` by key is shared: the lookups asked
+while one is in flight, or in the same pass of the event loop, are read by the next statement
+all at once (see :class:`_Batcher`). On SQLite that statement runs inline, and a busy counter
+API makes one a pass instead of one a scan: the statement, not its rows, is what a point read
+costs there (the sqlite3 module's statement cache, the read transaction's locks, the VM).
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ import asyncio
 import re
 import sqlite3
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
+import msgspec
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from cardservice.db.engine import open_sqlite_reader
@@ -34,18 +38,24 @@ MAX_BATCH: Final = 256
 
 @dataclass(frozen=True, slots=True)
 class Lookup:
-    """At most one row by a key of ``key_size`` values, asked by many callers at once.
+    """At most one row by a key of ``key_size`` values, asked by many callers at once, and
+    read for all of them in one statement (see :class:`_Batcher`).
 
-    ``one`` is the point read shared by both engines: parameters ``$1..$n`` are the key's
-    values, and it selects the columns the caller gets. ``many`` (PostgreSQL) takes one array
-    per key value (``$1::text[]``...) and selects the key's values first, then the same
-    columns as ``one``, one row per key found. The key must be unique in what is read (a
-    unique column): a second row for a key would be ignored.
+    ``postgresql`` takes one array per key value (``$1::text[]``...); ``sqlite`` takes one
+    JSON array of the keys as ``$1`` (each key its value, or an array of its values when
+    ``key_size`` > 1), read with ``json_each``. Both select the key's values first, then the
+    columns the caller gets, one row per key found. The key must be unique in what is read
+    (a unique column): a second row for a key would be ignored.
     """
 
-    one: str
-    many: str
+    postgresql: str
+    sqlite: str
     key_size: int = 1
+
+
+# Reads the rows of many keys of a lookup in one statement: (query, keys) to rows, each row the
+# key's values then the columns the caller gets.
+ReadMany = Callable[[Lookup, list[tuple[Any, ...]]], Awaitable[list[tuple[Any, ...]]]]
 
 
 class FastReader(Protocol):
@@ -63,6 +73,7 @@ class SqliteReader:
         self._url = url
         self._connection: sqlite3.Connection | None = None
         self._translated: dict[str, str] = {}
+        self._batchers: dict[Lookup, _Batcher] = {}
 
     def _connect(self) -> sqlite3.Connection:
         # Opened on first use: the database file exists only once migrations have run.
@@ -79,11 +90,18 @@ class SqliteReader:
         return rows
 
     async def lookup(self, query: Lookup, *key: Any) -> tuple[Any, ...] | None:
-        # A point read here takes microseconds and runs inline: nothing to share.
-        row: tuple[Any, ...] | None = (
-            self._connect().execute(self._query(query.one), key).fetchone()
-        )
-        return row
+        """The row of ``query`` for ``key``, or None; read with the lookups of the same
+        pass of the event loop in one ``query.sqlite`` statement (see :class:`_Batcher`).
+        Errors: the statement's (``sqlite3.Error``), raised in every caller of that statement."""
+        batcher = self._batchers.get(query)
+        if batcher is None:
+            batcher = self._batchers[query] = _Batcher(self._read_many, query)
+        return await batcher.get(key)
+
+    async def _read_many(self, query: Lookup, keys: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        # JSON text: a bytes parameter would be a BLOB, which SQLite 3.45+ reads as JSONB.
+        param = msgspec.json.encode(keys if query.key_size > 1 else [k[0] for k in keys])
+        return await self.fetch(query.sqlite, param.decode())
 
     def _query(self, sql: str) -> str:
         query = self._translated.get(sql)
@@ -126,14 +144,18 @@ class PostgresReader:
         self._batchers: dict[Lookup, _Batcher] = {}
 
     async def lookup(self, query: Lookup, *key: Any) -> tuple[Any, ...] | None:
-        """The row of ``query.one`` for ``key`` (``query.key_size`` values), or None; read
-        with the lookups of other callers in one ``query.many`` statement. Errors: those of
+        """The row of ``query`` for ``key`` (``query.key_size`` values), or None; read
+        with the lookups of other callers in one ``query.postgresql`` statement. Errors: those of
         :meth:`fetch` (the statement's, or ``TimeoutError`` waiting for a connection), raised
         in every caller whose key was in the failed statement."""
         batcher = self._batchers.get(query)
         if batcher is None:
-            batcher = self._batchers[query] = _Batcher(self, query)
+            batcher = self._batchers[query] = _Batcher(self._read_many, query)
         return await batcher.get(key)
+
+    async def _read_many(self, query: Lookup, keys: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        arrays = tuple(list(column) for column in zip(*keys, strict=True))
+        return list(await self._run(query.postgresql, "fetch", arrays))
 
     async def fetchrow(self, sql: str, *args: Any) -> tuple[Any, ...] | None:
         record = await self._run(sql, "fetchrow", args)
@@ -214,19 +236,20 @@ class _Batcher:
     """Shares :class:`Lookup` statements between concurrent callers, DataLoader style.
 
     A caller's key goes into a queue. While no statement of this lookup is in flight, one
-    task runs: it takes up to :data:`MAX_BATCH` distinct keys from the queue (callers asking
-    for the same key share its place), reads them with one ``many`` statement, hands each
-    caller its own row (None when the key is not found), and goes on while keys are waiting.
-    Under load each statement therefore carries the keys that arrived during the previous
-    one; alone, a lookup waits no longer than one round trip, as before.
+    task runs, from the next pass of the event loop: it takes up to :data:`MAX_BATCH`
+    distinct keys from the queue (callers asking for the same key share its place), reads
+    them with one statement (the engine's ``read_many``), hands each caller its own row (None
+    when the key is not found), and goes on while keys are waiting. Under load each statement
+    therefore carries the keys asked in the pass before it and, on PostgreSQL, those that
+    arrived during the previous statement; alone, a lookup waits one pass and one statement.
 
     An error of the statement (or of waiting for a connection) is raised in every caller of
     that statement, and the next keys are read with a fresh statement. A caller cancelled
     while waiting only loses its own answer; the statement and the other callers go on.
     """
 
-    def __init__(self, reader: PostgresReader, query: Lookup) -> None:
-        self._reader = reader
+    def __init__(self, read_many: ReadMany, query: Lookup) -> None:
+        self._read_many = read_many
         self._query = query
         self._queued: dict[tuple[Any, ...], list[asyncio.Future[tuple[Any, ...] | None]]] = {}
         self._task: asyncio.Task[None] | None = None
@@ -276,9 +299,7 @@ class _Batcher:
             return
         size = self._query.key_size
         try:
-            records = await self._reader._run(
-                self._query.many, "fetch", tuple(list(column) for column in zip(*keys, strict=True))
-            )
+            records = await self._read_many(self._query, keys)
         except asyncio.CancelledError:
             for waiters in batch.values():
                 for waiter in waiters:
