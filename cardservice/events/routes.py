@@ -28,6 +28,7 @@ from cardservice.staff.models import Role, StaffUser
 from cardservice.staff.service import StaffForbidden
 from cardservice.web.i18n import N_, switching_language
 from cardservice.web.pages import render, translate
+from cardservice.web.resume import KEEPS_TYPED
 from cardservice.web.staff import current_staff
 from cardservice.web.state import is_head, secrets, services
 
@@ -110,7 +111,7 @@ async def endpoint_list(request: AnyRequest) -> Template:
     return await _list_page(request, await _admin(request))
 
 
-@post(WEBHOOKS, name="staff_webhook_create")
+@post(WEBHOOKS, name="staff_webhook_create", opt=KEEPS_TYPED)
 async def create(request: AnyRequest, data: URLEncodedBody[EndpointForm]) -> Template:
     staff = await _admin(request)
     if await switching_language(request):  # the form again, in the new language, as typed

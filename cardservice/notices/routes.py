@@ -33,6 +33,7 @@ from cardservice.staff.models import Role, StaffUser
 from cardservice.staff.service import StaffForbidden
 from cardservice.web.i18n import N_, switching_language
 from cardservice.web.pages import render, translate
+from cardservice.web.resume import KEEPS_TYPED, keeps_typed_at
 from cardservice.web.staff import current_staff
 from cardservice.web.state import services
 
@@ -137,7 +138,7 @@ async def edit(request: AnyRequest, data: URLEncodedBody[NoticeForm]) -> Templat
     return _compose(request, await _admin(request), data)
 
 
-@post(f"{NOTICES}/preview", name="staff_notice_preview")
+@post(f"{NOTICES}/preview", name="staff_notice_preview", opt=KEEPS_TYPED)
 async def preview(request: AnyRequest, data: URLEncodedBody[NoticeForm]) -> Template:
     staff = await _admin(request)
     if await switching_language(request):  # the form again, in the new language, as typed
@@ -168,7 +169,7 @@ async def _deliver(db: Database, profile: Profile) -> None:
         log.exception("closure notice delivery stopped; the scheduled jobs will resume it")
 
 
-@post(NOTICES, name="staff_notice_send")
+@post(NOTICES, name="staff_notice_send", opt=keeps_typed_at(f"{NOTICES}/preview"))
 async def send(request: AnyRequest, data: URLEncodedBody[NoticeForm]) -> Template | Redirect:
     staff = await _admin(request)
     try:

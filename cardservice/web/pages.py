@@ -180,12 +180,17 @@ def this_page(request: AnyRequest) -> str:
 
 
 class LoginRequired(NotAuthorizedException):
-    """A page guard found nobody logged in: pages redirect to ``login_path``."""
+    """A page guard found nobody logged in: pages redirect to ``login_path``, or answer with
+    ``login_page`` when there is one (the login page carrying a form sent after the login
+    ended, ``web/resume.py``)."""
 
-    def __init__(self, login_path: str, next_path: str) -> None:
+    def __init__(
+        self, login_path: str, next_path: str, *, login_page: Template | None = None
+    ) -> None:
         super().__init__(detail="Please log in.")
         self.login_path = login_path
         self.next_path = next_path
+        self.login_page = login_page
 
 
 def wants_html(request: AnyRequest) -> bool:
@@ -293,6 +298,8 @@ def _http_error_page(request: AnyRequest, exc: HTTPException) -> Response[Any]:
     if exc.status_code >= HTTP_500_INTERNAL_SERVER_ERROR:
         return _internal_error_page(request, exc)
     if isinstance(exc, LoginRequired):
+        if exc.login_page is not None:
+            return exc.login_page
         query = urlencode({"next": exc.next_path})
         return Redirect(f"{exc.login_path}?{query}", status_code=HTTP_303_SEE_OTHER)
     if isinstance(exc, PermissionDeniedException) and exc.detail == CSRF_FAILED_DETAIL:

@@ -28,6 +28,7 @@ from cardservice.staff.service import (
 )
 from cardservice.web.i18n import N_, switching_language
 from cardservice.web.pages import LoginRequired, render, this_page, translate
+from cardservice.web.resume import KEPT_MAX_LENGTH, kept_form, login_context, resume_page
 from cardservice.web.security import login_fresh
 from cardservice.web.state import client_address, secrets, services
 
@@ -57,7 +58,9 @@ async def current_staff(request: AnyRequest, *roles: Role | str) -> StaffUser:
     """The logged-in staff member, reloaded; raises unless they have one of ``roles``.
 
     Nobody logged in (or a session that no longer holds): pages redirect to the login page
-    and come back afterwards. Logged in without the role: ``StaffForbidden`` (403).
+    and come back afterwards; a form sent to a route that keeps what was typed is answered
+    with the login page carrying it, and comes back filled in once logged in
+    (``web/resume.py``). Logged in without the role: ``StaffForbidden`` (403).
     """
     session = request.session
     staff_id, logged_in_at = session.get(_SESSION_ID), session.get(_SESSION_AT)
@@ -72,7 +75,11 @@ async def current_staff(request: AnyRequest, *roles: Role | str) -> StaffUser:
         or session.get(_SESSION_PW) != password_fingerprint(user.password_hash)
     ):
         request.clear_session()
-        raise LoginRequired(STAFF_LOGIN, this_page(request))
+        kept = await kept_form(request, this_page(request))
+        page = None
+        if kept is not None:
+            page = _login_page(request, next_path=kept.path, kept=kept.text)
+        raise LoginRequired(STAFF_LOGIN, this_page(request), login_page=page)
     if roles:
         require_role(user, *roles)
     return user
@@ -94,10 +101,16 @@ class LoginForm(msgspec.Struct):
     username: Annotated[str, msgspec.Meta(max_length=128)] = ""
     password: Annotated[str, msgspec.Meta(max_length=1024)] = ""
     next: Annotated[str, msgspec.Meta(max_length=2048)] = ""
+    kept: Annotated[str, msgspec.Meta(max_length=KEPT_MAX_LENGTH)] = ""
 
 
 def _login_page(
-    request: AnyRequest, *, username: str = "", error: str = "", next_path: str = ""
+    request: AnyRequest,
+    *,
+    username: str = "",
+    error: str = "",
+    next_path: str = "",
+    kept: str = "",
 ) -> Template:
     return render(
         request,
@@ -105,6 +118,7 @@ def _login_page(
         username=username,
         error=error,
         next_path=safe_next(next_path),
+        **login_context(kept),
     )
 
 
@@ -119,7 +133,7 @@ async def login(request: AnyRequest, data: URLEncodedBody[LoginForm]) -> Templat
     included); over the per-client limit the page says so, with 429. A language switch
     shows the page again, the username kept."""
     if await switching_language(request):
-        return _login_page(request, username=data.username, next_path=data.next)
+        return _login_page(request, username=data.username, next_path=data.next, kept=data.kept)
     try:
         user = await authenticate(
             services(request).db,
@@ -134,6 +148,7 @@ async def login(request: AnyRequest, data: URLEncodedBody[LoginForm]) -> Templat
             username=data.username,
             error=translate(request, exc.message),
             next_path=data.next,
+            kept=data.kept,
         )
         if isinstance(exc, StaffLoginLimited):
             page.status_code = HTTP_429_TOO_MANY_REQUESTS
@@ -146,7 +161,10 @@ async def login(request: AnyRequest, data: URLEncodedBody[LoginForm]) -> Templat
             _SESSION_PW: password_fingerprint(user.password_hash),
         }
     )
-    return Redirect(safe_next(data.next), status_code=HTTP_303_SEE_OTHER)
+    target = safe_next(data.next)
+    if target == data.next and (resumed := resume_page(request, target, data.kept)):
+        return resumed
+    return Redirect(target, status_code=HTTP_303_SEE_OTHER)
 
 
 @post("/staff/logout", name="staff_logout")

@@ -45,7 +45,8 @@ from cardservice.patrons.wallet_links import offered_wallets
 from cardservice.security.secrets import rate_limit_key
 from cardservice.web.errors import STATUS_OF_KIND
 from cardservice.web.i18n import switching_language
-from cardservice.web.pages import render
+from cardservice.web.pages import render, this_page
+from cardservice.web.resume import KEPT_MAX_LENGTH, kept_form, login_context, resume_page
 from cardservice.web.state import client_address, secrets, services
 
 SERVICE_WORKER_PATH: Final = "/sw.js"
@@ -61,6 +62,7 @@ class LoginForm(msgspec.Struct):
     password: Annotated[str, msgspec.Meta(max_length=1024)] = ""
     next: Annotated[str, msgspec.Meta(max_length=2048)] = ""
     keep: Flag = ""
+    kept: Annotated[str, msgspec.Meta(max_length=KEPT_MAX_LENGTH)] = ""
 
 
 def safe_next(target: str) -> str:
@@ -81,6 +83,7 @@ def _login_page(
     keep: bool = False,
     error: DomainError | None = None,
     next_path: str = "",
+    kept: str = "",
 ) -> Template:
     profile = services(request).settings.profile
     return render(
@@ -92,7 +95,18 @@ def _login_page(
         keep_days=profile.patrons.keep_signed_in_days,
         error=error.code if error else "",
         next_path=safe_next(next_path),
+        **login_context(kept),
     )
+
+
+async def login_needed(request: AnyRequest) -> Template | Redirect:
+    """Nobody logged in on a page of the patron's own: to the login page, coming back here
+    afterwards; a form sent to a route that keeps what was typed is answered with the login
+    page carrying it, and comes back filled in once logged in (``web/resume.py``)."""
+    kept = await kept_form(request, this_page(request))
+    if kept is None:
+        return to_login(request)
+    return with_device_cookie(request, _login_page(request, next_path=kept.path, kept=kept.text))
 
 
 @get(LOGIN_PATH, name="patron_login_form")
@@ -105,7 +119,9 @@ async def login(request: AnyRequest, data: URLEncodedBody[LoginForm]) -> Templat
     svc = services(request)
     keep = data.keep == CHECKBOX_ON
     if await switching_language(request):  # the page again in the new language; no login tried
-        return _login_page(request, login=data.login, keep=keep, next_path=data.next)
+        return _login_page(
+            request, login=data.login, keep=keep, next_path=data.next, kept=data.kept
+        )
     try:
         patron = await authenticate_patron(
             svc.db,
@@ -116,7 +132,9 @@ async def login(request: AnyRequest, data: URLEncodedBody[LoginForm]) -> Templat
             secret=rate_limit_key(secrets(request)),
         )
     except (PatronBadCredentials, PatronLoginLimited) as exc:
-        return _login_page(request, login=data.login, keep=keep, error=exc, next_path=data.next)
+        return _login_page(
+            request, login=data.login, keep=keep, error=exc, next_path=data.next, kept=data.kept
+        )
     start_session(request, patron)
     if keep:
         async with svc.db.transaction() as session:
@@ -124,7 +142,10 @@ async def login(request: AnyRequest, data: URLEncodedBody[LoginForm]) -> Templat
                 session, patron, days=svc.settings.profile.patrons.keep_signed_in_days
             )
         remember_device(request, remembered)
-    return with_device_cookie(request, see_other(safe_next(data.next)))
+    target = safe_next(data.next)
+    if target == data.next and (resumed := resume_page(request, target, data.kept)):
+        return with_device_cookie(request, resumed)
+    return with_device_cookie(request, see_other(target))
 
 
 @post(LOGOUT_PATH, name="patron_logout")

@@ -51,6 +51,7 @@ from cardservice.patrons.routes.common import (
     to_login,
     with_device_cookie,
 )
+from cardservice.patrons.routes.login import login_needed
 from cardservice.patrons.routes.texts import LIMITED, error_message, link_refused, text_of
 from cardservice.patrons.wallet_links import offered_wallets
 from cardservice.registration.japan import format_phone, format_postal_code
@@ -60,6 +61,7 @@ from cardservice.security.passwords import PasswordRejected
 from cardservice.security.secrets import rate_limit_key
 from cardservice.web.i18n import language, switching_language
 from cardservice.web.pages import render
+from cardservice.web.resume import KEEPS_TYPED
 from cardservice.web.state import client_address, secrets, services
 
 PASSWORD_PATH: Final = f"{MY_PATH}/password"
@@ -172,7 +174,7 @@ async def _my_page(
     return with_device_cookie(request, page)
 
 
-@post(NOTIFICATIONS_PATH, name="my_notifications")
+@post(NOTIFICATIONS_PATH, name="my_notifications", opt=KEEPS_TYPED)
 async def notifications(
     request: AnyRequest, data: URLEncodedBody[NotificationsForm]
 ) -> Template | Redirect:
@@ -181,7 +183,7 @@ async def notifications(
     async with services(request).db.transaction() as session:
         patron = await current_patron(request, session)
         if patron is None:
-            return to_login(request)
+            return await login_needed(request)
         await save_notifications(session, patron, data.chosen())
     return with_device_cookie(request, see_other(f"{MY_PATH}?saved=notifications#notifications"))
 
@@ -284,14 +286,14 @@ async def email_form(request: AnyRequest) -> Template | Redirect:
     return with_device_cookie(request, _email_page(request, patron))
 
 
-@post(EMAIL_PATH, name="my_email")
+@post(EMAIL_PATH, name="my_email", opt=KEEPS_TYPED)
 async def email(request: AnyRequest, data: URLEncodedBody[EmailForm]) -> Template | Redirect:
     svc = services(request)
     error: DomainError | None = None
     async with svc.db.transaction() as session:
         patron = await current_patron(request, session)
         if patron is None:
-            return to_login(request)
+            return await login_needed(request)
         if await switching_language(request):  # the page again in the new language; nothing sent
             return with_device_cookie(request, _email_page(request, patron, typed=data.email))
         try:

@@ -36,6 +36,7 @@ from cardservice.staff.models import Role, StaffUser
 from cardservice.staff.service import list_staff
 from cardservice.web.i18n import N_, language, switching_language
 from cardservice.web.pages import error_page, render, translate
+from cardservice.web.resume import KEEPS_TYPED
 from cardservice.web.staff import current_staff
 from cardservice.web.state import services
 
@@ -108,7 +109,7 @@ async def templates_page(request: AnyRequest) -> Template:
     return await _templates_page(request, staff)
 
 
-@post(TEMPLATES, name="staff_rejection_template_create")
+@post(TEMPLATES, name="staff_rejection_template_create", opt=KEEPS_TYPED)
 async def create_template(
     request: AnyRequest, data: URLEncodedBody[TemplateForm]
 ) -> Redirect | Template:
@@ -130,7 +131,7 @@ async def create_template(
     return _after("created", template)
 
 
-@post(f"{TEMPLATES}/{{template_id:int}}", name="staff_rejection_template_update")
+@post(f"{TEMPLATES}/{{template_id:int}}", name="staff_rejection_template_update", opt=KEEPS_TYPED)
 async def update_template(
     request: AnyRequest, template_id: FromPath[int], data: URLEncodedBody[TemplateForm]
 ) -> Redirect | Template:

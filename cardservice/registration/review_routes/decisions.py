@@ -29,6 +29,7 @@ from cardservice.registration.review_routes.texts import CARD_CHANGED, NOT_CONFI
 from cardservice.staff.models import Role
 from cardservice.web.i18n import switching_language
 from cardservice.web.pages import domain_error_text, translate
+from cardservice.web.resume import KEEPS_TYPED
 from cardservice.web.staff import current_staff
 from cardservice.web.state import services
 
@@ -106,7 +107,7 @@ def _template_id(raw: str) -> int | None:
     return int(text)
 
 
-@post(f"{APPLICATIONS}/{{public_id:str}}/reject", name="staff_application_reject")
+@post(f"{APPLICATIONS}/{{public_id:str}}/reject", name="staff_application_reject", opt=KEEPS_TYPED)
 async def reject(
     request: AnyRequest, public_id: FromPath[str], data: URLEncodedBody[RejectForm]
 ) -> Redirect | Template:
@@ -141,7 +142,9 @@ async def reject(
     return landing
 
 
-@post(f"{APPLICATIONS}/{{public_id:str}}/inquiry", name="staff_application_inquiry")
+@post(
+    f"{APPLICATIONS}/{{public_id:str}}/inquiry", name="staff_application_inquiry", opt=KEEPS_TYPED
+)
 async def inquiry(
     request: AnyRequest, public_id: FromPath[str], data: URLEncodedBody[InquiryForm]
 ) -> Redirect | Template:

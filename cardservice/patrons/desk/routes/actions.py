@@ -56,6 +56,7 @@ from cardservice.registration.review_routes.admin import row_id
 from cardservice.staff.models import Role, StaffUser
 from cardservice.web.i18n import switching_language
 from cardservice.web.pages import render, translate
+from cardservice.web.resume import KEEPS_TYPED
 from cardservice.web.staff import current_staff
 from cardservice.web.state import services
 
@@ -181,7 +182,7 @@ def _form_errors(action: DeskAction, data: ActionForm) -> tuple[dict[str, str], 
     return errors, new_name
 
 
-@post(ACTION_PATH, name="staff_desk_action")
+@post(ACTION_PATH, name="staff_desk_action", opt=KEEPS_TYPED)
 async def act(
     request: AnyRequest,
     patron_id: FromPath[int],
