@@ -20,6 +20,7 @@ travel in a page's hidden field.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -48,6 +49,7 @@ KEPT_MAX_LENGTH: Final = 100_000
 _NOT_KEPT: Final = frozenset({"_csrf_token", LANG_SWITCH_FIELD})
 
 _PAIRS = msgspec.json.Decoder(list[tuple[str, str]])
+_FIELD_ID = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -91,10 +93,13 @@ def kept_pairs(text: str) -> list[tuple[str, str]]:
         return []
 
 
-def switch_address(path: str, lang: Lang) -> str:
+def switch_address(path: str, lang: Lang, field: str = "") -> str:
     """``path`` (a path and maybe a query) with ``?lang=`` for ``lang``: where a kept form
-    is posted back, as the header's language switch posts a form."""
-    return f"{path}{'&' if '?' in path else '?'}{LANG_QUERY}={lang}"
+    is posted back, as the header's language switch posts a form; with ``#field`` when the
+    form's first field is given (the page's fields have their names as ids), so that the
+    browser shows the form, not the top of a long page."""
+    fragment = f"#{field}" if _FIELD_ID.fullmatch(field) else ""
+    return f"{path}{'&' if '?' in path else '?'}{LANG_QUERY}={lang}{fragment}"
 
 
 def login_context(kept: str) -> dict[str, Any]:
@@ -114,7 +119,7 @@ def resume_page(request: Request[Any, Any, Any], next_path: str, kept: str) -> T
     return render(
         request,
         "pages/resume.html",
-        action=switch_address(next_path, language(request)),
+        action=switch_address(next_path, language(request), pairs[0][0]),
         pairs=pairs,
         switch_field=LANG_SWITCH_FIELD,
     )

@@ -23,7 +23,7 @@ from cardservice.security.passwords import hash_password
 from cardservice.services import Services
 from cardservice.staff.models import Role, StaffUser
 from cardservice.staff.service import set_staff_password
-from cardservice.web.resume import KEPT_FIELD
+from cardservice.web.resume import KEPT_FIELD, switch_address
 from tests.registration_flow import submitted_application
 from tests.unit.patrons.support import log_in as patron_log_in
 from tests.unit.patrons.support import make_patron
@@ -115,7 +115,7 @@ async def test_a_rejection_reason_sent_after_the_login_ended_comes_back_as_typed
     back = await log_in_again(client, late.text, "sato")
     assert back.status_code == 200, back.text
     assert 'src="/static/resume.js"' in back.text
-    assert f'action="{page}/reject?lang=ja"' in back.text
+    assert f'action="{page}/reject?lang=ja#' in back.text  # at the first field sent
     assert ("text", REASON) in hidden_fields(back.text)
     assert ("_lang_switch", "1") in hidden_fields(back.text)
 
@@ -151,7 +151,7 @@ async def test_a_question_comes_back_in_english_when_the_page_was_english(
     assert late.status_code == 200, late.text
     assert "Your login had ended, so what you sent has not been done." in late.text
     back = await log_in_again(client, late.text, "sato")
-    assert f'action="{page}/inquiry?lang=en"' in back.text
+    assert f'action="{page}/inquiry?lang=en#question"' in back.text
     assert "Back to the form" in back.text
     form = await resume(client, back.text)
     assert form.status_code == 200, form.text
@@ -185,7 +185,7 @@ async def test_a_notice_sent_from_its_preview_comes_back_to_its_form_not_sent(
     )
     assert late.status_code == 200, late.text
     back = await log_in_again(client, late.text, "kanri")
-    assert 'action="/staff/notices/preview?lang=ja"' in back.text
+    assert 'action="/staff/notices/preview?lang=ja#' in back.text
     form = await resume(client, back.text)
     assert form.status_code == 200, form.text
     assert 'value="臨時休館のお知らせ"' in form.text
@@ -285,7 +285,7 @@ async def test_a_new_email_address_sent_after_the_patron_login_ended_comes_back_
     assert 'id="login-form"' in late.text
     back = await patron_log_in_again(client, late.text, "hanako@example.org")
     assert back.status_code == 200, back.text
-    assert 'action="/my/email?lang=ja"' in back.text
+    assert 'action="/my/email?lang=ja#email"' in back.text
     form = await resume(client, back.text)
     assert form.status_code == 200, form.text
     assert 'value="hanako.new@example.org"' in form.text
@@ -312,7 +312,7 @@ async def test_ticked_boxes_and_a_password_form_after_the_patron_login_ended(
     )
     assert late.status_code == 200, late.text
     back = await patron_log_in_again(client, late.text, "jiro@example.org")
-    assert 'action="/my/notifications?lang=ja"' in back.text
+    assert 'action="/my/notifications?lang=ja#notify_overdue"' in back.text
     assert ("notify_overdue", "on") in hidden_fields(back.text)
     page = await resume(client, back.text)
     assert page.status_code == 200, page.text
@@ -356,3 +356,10 @@ async def test_every_route_that_gives_a_form_back_on_a_switch_is_marked(services
     for path, mark in marked.items():
         if mark is not True:
             assert mark in switching, (path, mark)
+
+
+def test_the_form_is_posted_back_at_its_first_field_when_that_is_a_plain_name() -> None:
+    assert switch_address("/staff/x", "ja", "text") == "/staff/x?lang=ja#text"
+    assert switch_address("/staff/x?page=2", "en") == "/staff/x?page=2&lang=en"
+    for field in ('"><b>', "a b", "", "1st", "x" * 65):
+        assert switch_address("/staff/x", "ja", field) == "/staff/x?lang=ja"
