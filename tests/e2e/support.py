@@ -24,6 +24,9 @@ from playwright.sync_api import Browser, BrowserContext, Page
 
 from cardservice.db.engine import Database
 from cardservice.db.migrate import upgrade
+from cardservice.profiles import load_profile
+from cardservice.services import Services
+from cardservice.settings import Settings
 from cardservice.staff.models import Role
 from cardservice.staff.service import create_staff
 from tests.web_support import STAFF_PASSWORD, free_port
@@ -108,6 +111,20 @@ def start_server(tmp_path: Path, *, profile: str = "example") -> Iterator[Server
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+def server_services(server: Server, data_dir: Path, profile: str = "yokohama") -> Services:
+    """The services of ``server`` (whose data directory is ``data_dir``), for a test to put
+    what it needs in its database; the caller closes them."""
+    settings = Settings.from_env(
+        {},
+        data_dir=data_dir,
+        database_url=server.database_url,
+        profile=load_profile(profile),
+        base_url=server.url,
+        mail_catcher_port=server.catcher_port,
+    )
+    return Services.build(settings)
 
 
 class Phone:

@@ -21,12 +21,9 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from cardservice.db.engine import Database
-from cardservice.profiles import load_profile
-from cardservice.services import Services
-from cardservice.settings import Settings
 from cardservice.staff.models import StaffUser
 from cardservice.staff.service import set_staff_password
-from tests.e2e.support import ARTIFACTS, E2E_MARKS, Server, chromium, start_server
+from tests.e2e.support import ARTIFACTS, E2E_MARKS, Server, chromium, server_services, start_server
 from tests.registration_flow import submitted_application
 
 pytestmark = E2E_MARKS
@@ -35,15 +32,7 @@ REASON = "裏面の住所が読み取れません。\n住所が写るように�
 
 
 async def _applications(server: Server, data_dir: Path) -> list[str]:
-    settings = Settings.from_env(
-        {},
-        data_dir=data_dir,
-        database_url=server.database_url,
-        profile=load_profile("yokohama"),
-        base_url=server.url,
-        mail_catcher_port=server.catcher_port,
-    )
-    services = Services.build(settings)
+    services = server_services(server, data_dir)
     try:
         return [await submitted_application(services, f"resume{i}@example.org") for i in range(2)]
     finally:

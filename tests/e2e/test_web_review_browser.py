@@ -16,10 +16,7 @@ import pytest
 from playwright.sync_api import Dialog, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from cardservice.profiles import load_profile
 from cardservice.registration import applicant, review
-from cardservice.services import Services
-from cardservice.settings import Settings
 from cardservice.staff.models import Role
 from cardservice.staff.service import create_staff
 from tests.e2e.support import (
@@ -29,6 +26,7 @@ from tests.e2e.support import (
     Server,
     chromium,
     phone_context,
+    server_services,
     start_server,
 )
 from tests.registration_flow import submitted_application
@@ -40,15 +38,7 @@ pytestmark = E2E_MARKS
 async def _prepare(server: Server, data_dir: Path) -> None:
     """An approved application and a second one from the same person, waiting for review
     (the migrations have seeded the rejection templates)."""
-    settings = Settings.from_env(
-        {},
-        data_dir=data_dir,
-        database_url=server.database_url,
-        profile=load_profile("yokohama"),
-        base_url=server.url,
-        mail_catcher_port=server.catcher_port,
-    )
-    services = Services.build(settings)
+    services = server_services(server, data_dir)
     try:
         # Both before the approval: Yokohama turns away a card holder's new registration.
         earlier = await submitted_application(services, "earlier@example.org")
@@ -57,7 +47,12 @@ async def _prepare(server: Server, data_dir: Path) -> None:
             staff = await create_staff(session, "approver", "approve the applicant", Role.ADMIN)
             app = await applicant.get_application(session, earlier)
             await review.approve(
-                session, app, staff, services.policy, profile=settings.profile, base_url=server.url
+                session,
+                app,
+                staff,
+                services.policy,
+                profile=services.settings.profile,
+                base_url=server.url,
             )
     finally:
         await services.close()
