@@ -74,7 +74,7 @@ async def kept_form(request: Request[Any, Any, Any], this_page: str) -> Kept | N
     pairs = [
         (name, value)
         for name, value in form.multi_items()
-        if isinstance(value, str) and name not in _NOT_KEPT and "password" not in name
+        if isinstance(value, str) and _keepable(name)
     ]
     text = msgspec.json.encode(pairs).decode()
     if not pairs or len(text) > KEPT_MAX_LENGTH:
@@ -84,13 +84,19 @@ async def kept_form(request: Request[Any, Any, Any], this_page: str) -> Kept | N
 
 def kept_pairs(text: str) -> list[tuple[str, str]]:
     """The ``[name, value]`` pairs of a kept form's JSON text; [] for "" or for anything that
-    is not such a list (the field comes back from the browser: it is read, never trusted)."""
+    is not such a list. The field comes back from the browser, so it is read, never trusted:
+    a pair that could not have been kept (a token, the switch, a password) is dropped."""
     if not text or len(text) > KEPT_MAX_LENGTH:
         return []
     try:
-        return _PAIRS.decode(text)
+        pairs = _PAIRS.decode(text)
     except msgspec.DecodeError:
         return []
+    return [(name, value) for name, value in pairs if _keepable(name)]
+
+
+def _keepable(name: str) -> bool:
+    return name not in _NOT_KEPT and "password" not in name
 
 
 def switch_address(path: str, lang: Lang, field: str = "") -> str:

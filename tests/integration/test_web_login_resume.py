@@ -23,11 +23,12 @@ from cardservice.security.passwords import hash_password
 from cardservice.services import Services
 from cardservice.staff.models import Role, StaffUser
 from cardservice.staff.service import set_staff_password
-from cardservice.web.resume import KEPT_FIELD, switch_address
+from cardservice.web.resume import KEPT_FIELD, kept_pairs, switch_address
 from tests.registration_flow import submitted_application
 from tests.unit.patrons.support import log_in as patron_log_in
 from tests.unit.patrons.support import make_patron
 from tests.web_support import (
+    STAFF_PASSWORD,
     Client,
     csrf_from,
     login,
@@ -228,7 +229,7 @@ async def test_a_kept_form_is_read_never_trusted(client: Client, services: Servi
             "/staff/login",
             data={
                 "username": "sato",
-                "password": "lantern-harbour-quietly-42",
+                "password": STAFF_PASSWORD,
                 "next": next_path,
                 KEPT_FIELD: kept,
                 "_csrf_token": csrf_from(page.text),
@@ -363,3 +364,14 @@ def test_the_form_is_posted_back_at_its_first_field_when_that_is_a_plain_name() 
     assert switch_address("/staff/x?page=2", "en") == "/staff/x?page=2&lang=en"
     for field in ('"><b>', "a b", "", "1st", "x" * 65):
         assert switch_address("/staff/x", "ja", field) == "/staff/x?lang=ja"
+
+
+def test_a_kept_form_never_carries_back_a_token_the_switch_or_a_password() -> None:
+    """Read from the browser, the kept field could hold what was never kept: a second switch
+    field (``_lang_switch=0`` would make the handler act), a token, a password."""
+    sent = (
+        '[["_lang_switch", "0"], ["text", "理由"], ["_csrf_token", "x"], '
+        '["new_password", "secret phrase"], ["template_id", ""]]'
+    )
+    assert kept_pairs(sent) == [("text", "理由"), ("template_id", "")]
+    assert kept_pairs('[["password", "x"]]') == []
